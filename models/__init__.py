@@ -1,0 +1,1 @@
+"""The shipped digit models (installed as the ``edge.models`` package data)."""

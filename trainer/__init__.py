@@ -1,0 +1,1 @@
+"""Workstation side: MNIST in, a verified full-integer .tflite digit model out."""

@@ -1,0 +1,103 @@
+"""Convert a Keras model to float and full-integer TFLite, with the metadata the edge runtime reads."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import tensorflow as tf
+
+from edge.metadata import InputSpec, ModelMetadata, OutputSpec, Quantization, sha256_file
+from edge.normalize import stroke_width
+
+from .training import to_model_input
+
+
+class ConversionError(RuntimeError):
+    """The converted model is not good enough to ship."""
+
+
+def calibration_sample(images: np.ndarray, labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """A class-balanced random sample of training images for int8 calibration."""
+    rng = np.random.default_rng(seed)
+    per_class = max(1, size // 10)
+    picks = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in range(10)]
+    return images[rng.permutation(np.concatenate(picks))]
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The converter prints its SavedModel export to stdout and warns about tf.lite's deprecation."""
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def to_float_tflite(model) -> bytes:
+    with _quiet():
+        return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+def to_int8_tflite(model, calibration: np.ndarray, io_type: str = "int8") -> bytes:
+    """Full-integer quantisation: int8 weights and activations, ``io_type`` input and output."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+    def representative() -> Iterator[list[np.ndarray]]:
+        for image in to_model_input(calibration):
+            yield [image[None]]
+
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    dtype = {"int8": tf.int8, "uint8": tf.uint8}[io_type]
+    converter.inference_input_type = dtype
+    converter.inference_output_type = dtype
+    with _quiet():
+        return converter.convert()
+
+
+def _io_details(model_path: Path) -> tuple[dict, dict]:
+    with _quiet():
+        interpreter = tf.lite.Interpreter(model_path=str(model_path))
+    return interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+
+
+def _quant(detail: dict) -> Quantization | None:
+    if np.dtype(detail["dtype"]).kind == "f":
+        return None
+    scale, zero = detail["quantization"]
+    return Quantization(scale=float(scale), zero_point=int(zero))
+
+
+def training_stroke_width(images: np.ndarray, sample: int = 2000) -> float:
+    """Median pen width of training digits at 28x28, which the edge normaliser aims for."""
+    widths = [stroke_width(img >= 128) for img in images[:sample]]
+    return round(float(np.median(widths)), 3)
+
+
+def build_metadata(model_path: Path, provenance: dict, stroke: float) -> ModelMetadata:
+    """Metadata for a written .tflite, with the I/O types and quantisation read back from the file."""
+    inp, out = _io_details(model_path)
+    return ModelMetadata(
+        model_file=model_path.name,
+        model_sha256=sha256_file(model_path),
+        input=InputSpec(
+            stroke_width=stroke,
+            dtype=np.dtype(inp["dtype"]).name,
+            quantization=_quant(inp),
+        ),
+        output=OutputSpec(dtype=np.dtype(out["dtype"]).name, quantization=_quant(out)),
+        provenance=provenance,
+    )
+
+
+def write_model(blob: bytes, path: Path) -> None:
+    """Write atomically, so an interrupted run never leaves a half model beside good metadata."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(blob)
+    os.replace(tmp, path)
