@@ -1,0 +1,210 @@
+"""The recogniser: image -> segment -> normalise -> classify -> layout -> Reading."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .classifier import DigitClassifier
+from .layout import layout
+from .normalize import to_model_input
+from .results import Box, Digit, Reading
+from .segment import Candidate, Segmentation, SegmentOptions, candidate_ink, cut_positions, segment
+
+
+@dataclass(frozen=True)
+class RecognizeOptions:
+    segment: SegmentOptions = field(default_factory=SegmentOptions)
+    # Digits below this confidence are marked uncertain ('?' in text) or dropped.
+    min_confidence: float = 0.0
+    drop_uncertain: bool = False
+    split_touching: bool = True
+    # A split must beat reading the blob as one digit by this much log-likelihood (for square blobs).
+    split_margin: float = 0.3
+
+
+@dataclass
+class Trace:
+    """What the pipeline saw, for ``--debug``: the segmentation and every crop it classified."""
+
+    segmentation: Segmentation | None = None
+    crops: list[np.ndarray] = field(default_factory=list)
+    boxes: list[Box] = field(default_factory=list)  # working-image boxes of the crops
+    probs: np.ndarray | None = None  # the classifier's output for each crop
+
+
+@dataclass
+class _Piece:
+    box: Box  # working-image pixels
+    crop: np.ndarray  # the piece's ink
+    model_input: np.ndarray
+
+
+class Recognizer:
+    """Reads digits, numbers and lines from images with one classifier; reusable across images."""
+
+    def __init__(self, classifier: DigitClassifier, options: RecognizeOptions = RecognizeOptions()) -> None:
+        self.classifier = classifier
+        self.options = options
+        spec = classifier.metadata.input
+        self._to_input = dict(
+            box=spec.digit_box,
+            size=(spec.height, spec.width),
+            target_stroke=spec.stroke_width,
+            light_on_dark=spec.polarity == "light-on-dark",
+        )
+
+    def _piece(self, crop: np.ndarray, box: Box) -> _Piece:
+        return _Piece(box=box, crop=crop, model_input=to_model_input(crop, **self._to_input))
+
+    def read(self, image: np.ndarray, trace: Trace | None = None) -> Reading:
+        """Read one decoded image (grey, BGR or BGRA uint8)."""
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        seg = segment(image, self.options.segment)
+        timings["segment"] = _ms_since(start)
+
+        start = time.perf_counter()
+        pieces = [self._piece(candidate_ink(seg, c), c.box) for c in seg.candidates]
+        timings["normalise"] = _ms_since(start)
+
+        start = time.perf_counter()
+        probs = self._predict([p.model_input for p in pieces])
+        timings["classify"] = _ms_since(start)
+
+        if self.options.split_touching and pieces:
+            start = time.perf_counter()
+            pieces, probs = self._split_touching(seg, pieces, probs)
+            timings["split"] = _ms_since(start)
+
+        if trace is not None:
+            trace.segmentation = seg
+            trace.crops = [p.model_input for p in pieces]
+            trace.boxes = [p.box for p in pieces]
+            trace.probs = probs
+
+        start = time.perf_counter()
+        digits = self._digits(pieces, probs, seg.scale, image.shape[1], image.shape[0])
+        lines = layout(digits)
+        timings["layout"] = _ms_since(start)
+        return Reading(width=image.shape[1], height=image.shape[0], lines=lines, timings=timings,
+                       notes=list(seg.notes))
+
+    def _predict(self, inputs: list[np.ndarray]) -> np.ndarray:
+        if not inputs:
+            return np.zeros((0, len(self.classifier.metadata.labels)), np.float32)
+        return self.classifier.predict(np.stack(inputs))
+
+    def _split_touching(self, seg: Segmentation, pieces: list[_Piece], probs: np.ndarray):
+        """Read blobs wider than a digit as several touching digits when the classifier agrees.
+
+        Cuts go at valleys of the ink profile; every plausible slice between two cuts is classified
+        in one batch, and dynamic programming picks, for each digit count, the cuts whose slices the
+        classifier is most sure of. The best count wins if it beats reading the blob as one digit.
+        """
+        typical = seg.digit_height or max((p.box.h for p in pieces), default=0)
+        widths = sorted(p.box.w for p in pieces)
+        usual = widths[len(widths) // 2]
+        blobs = [
+            i for i, p in enumerate(pieces)
+            if p.box.w >= max(0.95 * p.box.h, 1.35 * usual) and p.box.h >= 0.5 * typical
+        ]
+        slices: dict[tuple[int, int, int], _Piece] = {}
+        positions: dict[int, list[int]] = {}
+        for index in blobs:
+            piece = pieces[index]
+            cuts = cut_positions(piece.crop, piece.box.h)[:40]
+            positions[index] = cuts
+            for a_i, a in enumerate(cuts):
+                for b in cuts[a_i + 1 :]:
+                    if b - a > 1.15 * piece.box.h:
+                        break
+                    if (a, b) != (0, piece.crop.shape[1]) and b - a >= 0.12 * piece.box.h:
+                        part = self._slice(piece, a, b)
+                        if part is not None:
+                            slices[(index, a, b)] = part
+        if not slices:
+            return pieces, probs
+        keys = list(slices)
+        slice_probs = dict(zip(keys, self._predict([slices[k].model_input for k in keys])))
+        replaced: dict[int, list[tuple[_Piece, np.ndarray]]] = {}
+        for index in blobs:
+            best = self._best_cuts(index, positions[index], slices, slice_probs)
+            if best is None:
+                continue
+            parts = best
+            confidences = np.array([p.max() for _, p in parts])
+            split = float(np.log(np.maximum(confidences, 1e-6)).sum())
+            whole = float(np.log(max(probs[index].max(), 1e-6)))
+            # Compare likelihoods (products of confidences), with a prior from the blob's shape:
+            # the wider it is, the less a single digit explains it.
+            aspect = pieces[index].box.w / max(1, pieces[index].box.h)
+            margin = float(np.clip(self.options.split_margin - 2.0 * (aspect - 1.0), -1.5, self.options.split_margin))
+            if split >= whole + margin and confidences.min() >= 0.5:
+                replaced[index] = parts
+        if not replaced:
+            return pieces, probs
+        new_pieces, new_probs = [], []
+        for index, piece in enumerate(pieces):
+            for part, p in replaced.get(index, [(piece, probs[index])]):
+                new_pieces.append(part)
+                new_probs.append(p)
+        return new_pieces, np.array(new_probs)
+
+    @staticmethod
+    def _best_cuts(index, cuts, slices, slice_probs):
+        """Most confident way (mean log-probability) to cut the blob into two or more slices."""
+        n = len(cuts)
+        # best[j][k]: best total log-confidence covering cuts[0]..cuts[j] with k slices.
+        best: list[dict[int, tuple[float, list]]] = [dict() for _ in range(n)]
+        best[0][0] = (0.0, [])
+        for j in range(1, n):
+            for i in range(j):
+                key = (index, cuts[i], cuts[j])
+                if key not in slice_probs:
+                    continue
+                gain = float(np.log(max(slice_probs[key].max(), 1e-6)))
+                for k, (score, path) in best[i].items():
+                    if k + 1 not in best[j] or best[j][k + 1][0] < score + gain:
+                        best[j][k + 1] = (score + gain, path + [key])
+        options = [(score / k, path) for k, (score, path) in best[n - 1].items() if k >= 2]
+        if not options:
+            return None
+        _, path = max(options, key=lambda item: item[0])
+        return [(slices[key], slice_probs[key]) for key in path]
+
+    def _slice(self, piece: _Piece, a: int, b: int) -> _Piece | None:
+        sub = piece.crop[:, a:b]
+        ys, xs = np.nonzero(sub)
+        if len(ys) == 0 or ys.max() - ys.min() + 1 < 0.4 * piece.box.h:
+            return None
+        box = Box(piece.box.x + a + int(xs.min()), piece.box.y + int(ys.min()),
+                  int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
+        return self._piece(sub[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1], box)
+
+    def _digits(self, pieces: list[_Piece], probs: np.ndarray, scale: float, width: int, height: int):
+        labels = self.classifier.metadata.labels
+        digits = []
+        for piece, p in zip(pieces, probs):
+            best = int(np.argmax(p))
+            confidence = float(p[best])
+            uncertain = confidence < self.options.min_confidence
+            if uncertain and self.options.drop_uncertain:
+                continue
+            box = _clip(piece.box.scaled(1.0 / scale), width, height)
+            digits.append(Digit(digit=int(labels[best]), confidence=confidence, box=box, uncertain=uncertain))
+        return digits
+
+
+def _clip(box: Box, width: int, height: int) -> Box:
+    x, y = max(0, box.x), max(0, box.y)
+    return replace(box, x=x, y=y, w=max(1, min(box.x2, width) - x), h=max(1, min(box.y2, height) - y))
+
+
+def _ms_since(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
+
+
+__all__ = ["Recognizer", "RecognizeOptions", "Trace", "Candidate"]

@@ -1,0 +1,95 @@
+"""Small typed results passed between the pipeline's stages."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in image pixels: top-left corner, width, height."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def x2(self) -> int:
+        return self.x + self.w
+
+    @property
+    def y2(self) -> int:
+        return self.y + self.h
+
+    @property
+    def cx(self) -> float:
+        return self.x + self.w / 2
+
+    @property
+    def cy(self) -> float:
+        return self.y + self.h / 2
+
+    def union(self, other: "Box") -> "Box":
+        x, y = min(self.x, other.x), min(self.y, other.y)
+        return Box(x, y, max(self.x2, other.x2) - x, max(self.y2, other.y2) - y)
+
+    def scaled(self, factor: float) -> "Box":
+        """The same box in an image ``factor`` times the size (rounded outwards)."""
+        if factor == 1:
+            return self
+        x, y = math.floor(self.x * factor), math.floor(self.y * factor)
+        return Box(x, y, max(1, math.ceil(self.x2 * factor) - x), max(1, math.ceil(self.y2 * factor) - y))
+
+    def as_list(self) -> list[int]:
+        return [self.x, self.y, self.w, self.h]
+
+
+@dataclass(frozen=True)
+class Digit:
+    digit: int
+    confidence: float
+    box: Box
+    line: int = 0
+    # Below --min-confidence: shown as '?' in text, or dropped, as the caller chooses.
+    uncertain: bool = False
+
+    @property
+    def char(self) -> str:
+        return "?" if self.uncertain else str(self.digit)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of text: its numbers, each a run of digits, in reading order."""
+
+    numbers: tuple[tuple[Digit, ...], ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join("".join(d.char for d in number) for number in self.numbers)
+
+
+@dataclass
+class Reading:
+    """Everything read from one image."""
+
+    width: int
+    height: int
+    lines: list[Line] = field(default_factory=list)
+    # Stage timings in milliseconds (segment, normalise, classify, layout).
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def digits(self) -> list[Digit]:
+        return [d for line in self.lines for number in line.numbers for d in number]
+
+    @property
+    def numbers(self) -> list[str]:
+        return ["".join(d.char for d in number) for line in self.lines for number in line.numbers]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)

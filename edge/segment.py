@@ -1,0 +1,313 @@
+"""Find handwritten digit candidates in an image (OpenCV).
+
+Steps, each a pure function: grey -> polarity -> ink image (background normalised, so shadows and
+uneven light vanish) -> binary mask (hysteresis threshold with a contrast floor, so a blank page stays
+blank) -> ruled lines and borders removed -> connected components -> broken strokes joined, specks
+dropped -> candidates. Splitting touching digits needs the classifier, so ``split_columns`` only
+proposes cuts and the pipeline chooses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .normalize import stroke_width
+from .results import Box
+
+POLARITIES = ("auto", "dark-on-light", "light-on-dark")
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    polarity: str = "auto"
+    # Work on a copy whose long side is at most this (digits stay far above 20 px on any page).
+    max_side: int = 2000
+    # Ink must differ from the paper by this much (0-255, after background normalisation).
+    min_contrast: int = 50
+    # Smallest digit height considered, in working pixels.
+    min_height: int = 8
+    # Never report more candidates than this from one image (a page of noise stays cheap).
+    max_candidates: int = 500
+    remove_lines: bool = True
+
+
+@dataclass
+class Candidate:
+    box: Box  # in working-image pixels
+    labels: tuple[int, ...]  # component ids in Segmentation.labels that make up this digit
+
+
+@dataclass
+class Segmentation:
+    scale: float  # working size / original size
+    gray: np.ndarray  # working-size grey image
+    ink: np.ndarray  # working-size ink intensity, 0 paper .. 255 ink
+    mask: np.ndarray  # binary ink after line removal (uint8 0/1)
+    labels: np.ndarray  # connected-component labels of mask
+    candidates: list[Candidate]
+    polarity: str
+    stroke: float  # typical pen width, working pixels
+    digit_height: float  # typical digit height, working pixels (0 when none)
+    notes: list[str] = field(default_factory=list)
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """Grey uint8 from grey, BGR or BGRA (already decoded and alpha-flattened by the loader)."""
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+    if image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return image[:, :, 0]
+
+
+def working_copy(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    scale = min(1.0, max_side / max(gray.shape))
+    if scale == 1.0:
+        return gray, 1.0
+    size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA), scale
+
+
+def detect_polarity(gray: np.ndarray) -> str:
+    """Whether the ink is darker or lighter than the paper.
+
+    First vote: are the thin features (strokes) darker or lighter than what surrounds them? Black-hat
+    picks out thin dark features and top-hat thin light ones, and large areas (a desk around a note,
+    a shadow) count for neither. When that vote is close (thick strokes make the gaps between them
+    look thin too), the paper is the majority: the longer tail of the histogram is the ink. Without
+    any ink (a blank page, plain noise) the answer is dark ink on light paper.
+    """
+    small, _ = working_copy(gray, 640)
+    k = max(5, (max(small.shape) // 40) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    dark = cv2.morphologyEx(small, cv2.MORPH_BLACKHAT, kernel)
+    light = cv2.morphologyEx(small, cv2.MORPH_TOPHAT, kernel)
+    dark_energy = float(dark[dark > 40].sum())
+    light_energy = float(light[light > 40].sum())
+    if light_energy > 2 * dark_energy + 1000:
+        return "light-on-dark"
+    if dark_energy > 2 * light_energy + 1000:
+        return "dark-on-light"
+    lo, median, hi = np.percentile(small, (0.5, 50, 99.5))
+    return "light-on-dark" if hi - median > 1.5 * (median - lo) + 20 else "dark-on-light"
+
+
+def ink_image(gray: np.ndarray, polarity: str) -> np.ndarray:
+    """Ink strength per pixel (0 = paper), after dividing out the paper's uneven brightness."""
+    paper_bright = gray if polarity == "dark-on-light" else cv2.bitwise_not(gray)
+    h, w = paper_bright.shape
+    # Estimate the paper on a small copy with a median an eighth of the image wide: strokes are a
+    # minority of any such window so they vanish, while shadows and the edges of large areas (a note
+    # on a desk) keep their place instead of bleeding into a halo.
+    factor = max(1, max(h, w) // 256)
+    small = cv2.resize(paper_bright, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+    k = min(255, max(3, (max(small.shape) // 8) | 1))
+    paper = cv2.medianBlur(small, k)
+    paper = cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR)
+    normalised = cv2.divide(paper_bright, np.maximum(paper, 1), scale=255)
+    return cv2.bitwise_not(normalised)
+
+
+def binarize(ink: np.ndarray, min_contrast: int) -> np.ndarray:
+    """Hysteresis threshold: keep weak ink only where it touches strong ink (keeps faint stroke ends)."""
+    otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    high = max(float(otsu), float(min_contrast))
+    low = max(high * 0.5, min_contrast * 0.6)
+    weak = (ink > low).astype(np.uint8)
+    n, labels = cv2.connectedComponents(weak, connectivity=8)
+    keep = np.zeros(n, np.uint8)
+    keep[np.unique(labels[ink > high])] = 1
+    keep[0] = 0
+    return keep[labels]
+
+
+def _long_runs(mask: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    horizontal = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
+    vertical = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, length)))
+    return horizontal, vertical
+
+
+def remove_lines(mask: np.ndarray, stroke: float) -> tuple[np.ndarray, np.ndarray]:
+    """Remove ruled lines and box borders: straight runs far longer than any digit stroke.
+
+    A run is a line when it is at least 15 pen widths long and also either spans most of the image
+    or is several times the typical digit height; strokes that a line cut through are restored.
+    Returns the cleaned mask and the removed lines.
+    """
+    length = max(20, int(round(15 * stroke)))
+    if length >= max(mask.shape):
+        return mask, np.zeros_like(mask)
+    horizontal, vertical = _long_runs(mask, length)
+    runs = horizontal | vertical
+    if not runs.any():
+        return mask, runs
+    rest = mask & ~runs & 1
+    typical = _typical_height(rest, stroke)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+    lines = np.zeros(n, np.uint8)
+    h_img, w_img = mask.shape
+    for i in range(1, n):
+        w, h = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]
+        span = max(w / w_img, h / h_img)
+        long_side = max(w, h)
+        if span >= 0.6 or (typical and long_side >= 3 * typical):
+            lines[i] = 1
+    line_mask = lines[labels]
+    if not line_mask.any():
+        return mask, line_mask
+    # Give back line pixels where a stroke crosses the line: ink on both sides within reach.
+    confirmed = np.flatnonzero(lines)
+    thickness = max(stats[i, cv2.CC_STAT_AREA] / max(stats[i, 2], stats[i, 3]) for i in confirmed)
+    reach = int(round(thickness)) + 3
+    rest = mask & ~line_mask & 1
+    restored = np.zeros_like(mask)
+    for runs_of, shape in ((horizontal, (1, reach)), (vertical, (reach, 1))):
+        kernel = np.ones(shape[::-1], np.uint8)
+        before = cv2.dilate(rest, kernel, anchor=(kernel.shape[1] - 1, kernel.shape[0] - 1))
+        after = cv2.dilate(rest, kernel, anchor=(0, 0))
+        restored |= line_mask & runs_of & before & after
+    return rest | restored, line_mask & ~restored & 1
+
+
+def _typical_height(mask: np.ndarray, stroke: float, min_height: int = 8) -> float:
+    """Median digit height; pieces of broken digits are bridged first so they count as one."""
+    bridge = max(3, int(round(3 * stroke)) | 1)
+    closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, bridge)))
+    _, _, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+    heights = stats[1:, cv2.CC_STAT_HEIGHT]
+    heights = heights[heights >= min_height]
+    return float(np.median(heights)) if len(heights) else 0.0
+
+
+def _box(stats_row: np.ndarray) -> Box:
+    return Box(int(stats_row[0]), int(stats_row[1]), int(stats_row[2]), int(stats_row[3]))
+
+
+def _plausible(stats: np.ndarray, options: SegmentOptions) -> np.ndarray:
+    """Component stats without specks too small to be even a piece of a digit, largest first, capped.
+
+    Index 0 stays the background so that row numbers keep matching the label image.
+    """
+    speck = max(3, options.min_height // 3)
+    keep = [i for i in range(1, len(stats)) if max(stats[i, 2], stats[i, 3]) >= speck]
+    keep.sort(key=lambda i: -stats[i, cv2.CC_STAT_AREA])
+    rows = np.zeros_like(stats)
+    rows[np.array(keep[: 4 * options.max_candidates], dtype=np.int64)] = stats[keep[: 4 * options.max_candidates]]
+    return rows
+
+
+def group_components(stats: np.ndarray, min_height: int, typical: float) -> list[Candidate]:
+    """Join the pieces of broken digits, then drop specks that belong to nothing.
+
+    A piece joins a bigger one when it overlaps it horizontally and sits close above or below it,
+    as long as the result stays no taller than a digit (so two lines never fuse).
+    """
+    order = [i for i in np.argsort(-stats[:, cv2.CC_STAT_AREA], kind="stable") if i > 0 and stats[i, 4] > 0]
+    # Group boxes as rows x0, y0, x1, y1, vectorised so a page of specks stays fast.
+    boxes = np.zeros((len(order), 4), np.int64)
+    areas = np.zeros(len(order), np.int64)
+    members: list[list[int]] = []
+    limit = 1.35 * typical if typical else np.inf
+    gap_limit = 0.3 * typical if typical else 0
+    for i in order:
+        x, y, w, h, area = (int(v) for v in stats[i, :5])
+        g = boxes[: len(members)]
+        overlap = np.minimum(g[:, 2], x + w) - np.maximum(g[:, 0], x)
+        gap = np.maximum(np.maximum(g[:, 1] - (y + h), y - g[:, 3]), 0)
+        ux0, uy0 = np.minimum(g[:, 0], x), np.minimum(g[:, 1], y)
+        ux1, uy1 = np.maximum(g[:, 2], x + w), np.maximum(g[:, 3], y + h)
+        narrower = np.minimum(w, g[:, 2] - g[:, 0])
+        # A small piece (a pen skip off a bigger stroke) may overlap its digit only a little.
+        small = area <= 0.35 * areas[: len(members)]
+        ok = (
+            ((overlap >= 0.5 * narrower) | (small & (overlap >= 0.2 * narrower) & (gap <= 0.5 * gap_limit)))
+            & (gap <= gap_limit)
+            & (uy1 - uy0 <= limit)
+            & (ux1 - ux0 <= 1.6 * np.maximum(uy1 - uy0, 1))
+        )
+        hits = np.flatnonzero(ok)
+        if len(hits):
+            j = int(hits[0])  # groups are in order of size: join the biggest fitting one
+            boxes[j] = (ux0[j], uy0[j], ux1[j], uy1[j])
+            areas[j] += area
+            members[j].append(int(i))
+        else:
+            boxes[len(members)] = (x, y, x + w, y + h)
+            areas[len(members)] = area
+            members.append([int(i)])
+    floor = max(min_height, 0.35 * typical) if typical else min_height
+    result = []
+    for (x0, y0, x1, y1), labels in zip(boxes, members):
+        box = Box(int(x0), int(y0), int(x1 - x0), int(y1 - y0))
+        if box.h >= floor or box.w >= floor * 1.5:
+            result.append(Candidate(box=box, labels=tuple(labels)))
+    return result
+
+
+def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions()) -> Segmentation:
+    """Candidates for single digits in a grey or colour image."""
+    gray, scale = working_copy(to_gray(image), options.max_side)
+    polarity = detect_polarity(gray) if options.polarity == "auto" else options.polarity
+    ink = ink_image(gray, polarity)
+    mask = binarize(ink, options.min_contrast)
+    notes: list[str] = []
+    stroke = stroke_width(mask) if mask.any() else 0.0
+    if options.remove_lines and stroke > 0:
+        mask, lines = remove_lines(mask, stroke)
+        if lines.any():
+            notes.append("removed ruled lines or borders")
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    typical = _typical_height(mask, stroke, options.min_height)
+    candidates = group_components(_plausible(stats, options), options.min_height, typical)
+    if len(candidates) > options.max_candidates:
+        notes.append(f"{len(candidates)} candidates, kept the {options.max_candidates} largest")
+        candidates = sorted(candidates, key=lambda c: -c.box.w * c.box.h)[: options.max_candidates]
+    return Segmentation(
+        scale=scale, gray=gray, ink=ink, mask=mask, labels=labels, candidates=candidates,
+        polarity=polarity, stroke=stroke, digit_height=typical, notes=notes,
+    )
+
+
+def candidate_ink(seg: Segmentation, cand: Candidate, pad: int = 0) -> np.ndarray:
+    """The candidate's own ink (neighbours' strokes inside its box blanked), cropped to its box."""
+    b = cand.box
+    y0, y1 = max(0, b.y - pad), min(seg.ink.shape[0], b.y2 + pad)
+    x0, x1 = max(0, b.x - pad), min(seg.ink.shape[1], b.x2 + pad)
+    labels = seg.labels[y0:y1, x0:x1]
+    own = np.isin(labels, cand.labels)
+    # Grow the component mask by a pixel so the anti-aliased rim of each stroke comes along.
+    own = cv2.dilate(own.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    others = (labels > 0) & ~np.isin(labels, cand.labels)
+    crop = seg.ink[y0:y1, x0:x1].copy()
+    crop[~own | others] = 0
+    return crop
+
+
+def cut_positions(crop: np.ndarray, digit_height: float) -> list[int]:
+    """Columns where a blob of touching digits may be cut: the valleys of its ink profile.
+
+    Always includes both ends; valleys closer than a tenth of a digit height are merged.
+    """
+    w = crop.shape[1]
+    profile = np.convolve((crop > 0).sum(axis=0).astype(np.float64), np.ones(3) / 3, mode="same")
+    valleys = [
+        x for x in range(1, w - 1)
+        if profile[x] <= profile[x - 1] and profile[x] <= profile[x + 1] and profile[x] < profile.max()
+    ]
+    spacing = max(2.0, 0.1 * digit_height)
+    cuts: list[int] = [0]
+    for x in valleys:
+        if x - cuts[-1] < spacing:
+            if profile[x] < profile[cuts[-1]] and cuts[-1] != 0:
+                cuts[-1] = x
+            continue
+        cuts.append(x)
+    if w - cuts[-1] < spacing and len(cuts) > 1:
+        cuts.pop()
+    cuts.append(w)
+    return cuts
