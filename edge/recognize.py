@@ -1,0 +1,223 @@
+"""Read handwritten digits in images, folders and globs (and, with --camera/--video, live).
+
+    python edge/recognize.py scans/ --recursive --json > readings.jsonl
+    digits-recognize photo.jpg --out annotated/ --csv digits.csv
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__" and not __package__:
+    # Run as a script (python edge/recognize.py): make the checkout importable instead of edge/ itself,
+    # whose module names must not shadow the standard library's.
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+from typing import TextIO  # noqa: E402
+
+from edge import __version__  # noqa: E402
+
+log = logging.getLogger("edge")
+PROG = "digits-recognize"
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from edge.backends import BACKEND_NAMES
+    from edge.loader import DEFAULT_MAX_PIXELS
+    from edge.segment import POLARITIES, SegmentOptions
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Read handwritten digits and numbers in images with an int8 TFLite model.",
+        epilog="Exit status: 0 every input was read, 1 some input failed, 2 usage or model error.",
+    )
+    parser.add_argument("sources", nargs="*", metavar="SOURCE", help="image file, folder or glob pattern")
+    parser.add_argument("--version", action="store_true", help="print versions (tool, backend, model) and exit")
+
+    model = parser.add_argument_group("model and runtime")
+    model.add_argument("-m", "--model", type=Path, help="a .tflite model with its .json beside it "
+                       "(default: the shipped models/digits_int8.tflite)")
+    model.add_argument("--backend", choices=BACKEND_NAMES,
+                       help="interpreter to use (default: the first installed of " + ", ".join(BACKEND_NAMES) + ")")
+    model.add_argument("-t", "--threads", type=positive_int, default=1,
+                       help="interpreter threads (default 1, best for small digits)")
+
+    reading = parser.add_argument_group("reading")
+    reading.add_argument("-c", "--min-confidence", type=fraction, default=0.0, metavar="C",
+                         help="digits below this confidence are shown as '?' (default 0: keep all)")
+    reading.add_argument("--drop-uncertain", action="store_true",
+                         help="drop digits below --min-confidence instead of marking them")
+    reading.add_argument("--polarity", choices=POLARITIES, default="auto",
+                         help="ink darker or lighter than the paper (default: detect)")
+    reading.add_argument("--no-split", action="store_true", help="never split wide blobs into touching digits")
+    reading.add_argument("--max-digits", type=positive_int, default=SegmentOptions.max_candidates,
+                         help=f"most candidates read from one image (default {SegmentOptions.max_candidates})")
+    reading.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
+                         help=f"refuse images larger than this (default {DEFAULT_MAX_PIXELS:,})")
+
+    files = parser.add_argument_group("inputs and outputs")
+    files.add_argument("-r", "--recursive", action="store_true", help="read folders recursively")
+    files.add_argument("--json", action="store_true", help="JSON Lines on stdout, one object per image")
+    files.add_argument("--csv", type=Path, metavar="FILE", help="also write a CSV table, one row per digit")
+    files.add_argument("--out", type=Path, metavar="DIR", help="write an annotated copy of each image here")
+    files.add_argument("--debug", type=Path, metavar="DIR",
+                       help="write intermediate images (ink, mask, candidates, 28x28 crops) here")
+    files.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    parser.add_argument("-v", "--verbose", action="store_true", help="backend, model and timings on stderr")
+    parser.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
+    return parser
+
+
+def make_recognizer(args: argparse.Namespace):
+    from edge.classifier import DigitClassifier
+    from edge.pipeline import RecognizeOptions, Recognizer
+    from edge.segment import SegmentOptions
+
+    classifier = DigitClassifier(args.model, backend=args.backend, threads=args.threads)
+    options = RecognizeOptions(
+        segment=SegmentOptions(polarity=args.polarity, max_candidates=args.max_digits),
+        min_confidence=args.min_confidence,
+        drop_uncertain=args.drop_uncertain,
+        split_touching=not args.no_split,
+    )
+    return Recognizer(classifier, options)
+
+
+def describe(recognizer) -> str:
+    meta = recognizer.classifier.metadata
+    accuracy = meta.provenance.get("accuracy", {})
+    acc = accuracy.get("int8_tflite_accuracy") if meta.input.dtype != "float32" else accuracy.get("float_tflite_accuracy")
+    figure = f", MNIST test accuracy {100 * acc:.2f}%" if isinstance(acc, (int, float)) else ""
+    return (
+        f"model {recognizer.classifier.path} ({meta.provenance.get('architecture', '?')}, "
+        f"{meta.input.dtype} input{figure}); backend {recognizer.classifier.backend}; "
+        f"{recognizer.classifier.threads} thread(s)"
+    )
+
+
+class Emitter:
+    """Streams each outcome to stdout (text or JSON Lines) and the CSV file, flushed per image."""
+
+    def __init__(self, as_json: bool, csv_file: TextIO | None, stdout: TextIO = sys.stdout) -> None:
+        from edge.report import CSV_HEADER
+
+        self.as_json = as_json
+        self.stdout = stdout
+        self.csv = csv.writer(csv_file) if csv_file is not None else None
+        self.csv_file = csv_file
+        if self.csv is not None and csv_file is not None and csv_file.tell() == 0:
+            self.csv.writerow(CSV_HEADER)
+            csv_file.flush()
+
+    def emit(self, outcome) -> None:
+        from edge.report import csv_error_row, csv_rows, text_line
+
+        if self.as_json:
+            self.stdout.write(json.dumps(outcome.record, ensure_ascii=False) + "\n")
+        elif outcome.ok:
+            self.stdout.write(text_line(outcome.source, outcome.reading) + "\n")
+        self.stdout.flush()
+        if not outcome.ok:
+            log.error("%s: %s", outcome.source, outcome.record["error"])
+        if self.csv is not None:
+            rows = csv_rows(outcome.source, outcome.reading) if outcome.ok else [
+                csv_error_row(outcome.source, outcome.record["error"])]
+            self.csv.writerows(rows)
+            self.csv_file.flush()
+
+
+def run_files(args: argparse.Namespace, recognizer) -> int:
+    from tqdm import tqdm
+
+    from edge.batch import FileOptions, read_file
+    from edge.sources import expand_sources
+
+    for folder in (args.out, args.debug):
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+    options = FileOptions(max_pixels=args.max_pixels, annotate_dir=args.out, debug_dir=args.debug)
+    csv_file = open(args.csv, "a", newline="", encoding="utf-8") if args.csv else None
+    failed = done = 0
+    try:
+        emitter = Emitter(args.json, csv_file)
+        progress = tqdm(desc="images", unit="img", file=sys.stderr, disable=args.no_progress or args.quiet or None,
+                        delay=2.0, leave=False)
+        for source in expand_sources(args.sources, args.recursive):
+            outcome = read_file(source, recognizer, options)
+            with progress.external_write_mode():
+                emitter.emit(outcome)
+            done += 1
+            failed += not outcome.ok
+            progress.update()
+            if args.verbose and outcome.ok:
+                timings = ", ".join(f"{k} {v:.1f} ms" for k, v in outcome.reading.timings.items())
+                log.info("%s: %d digits in %.1f ms (%s)", outcome.source, len(outcome.reading.digits),
+                         outcome.record["ms"], timings)
+        progress.close()
+    finally:
+        if csv_file is not None:
+            csv_file.close()
+    if done > 1 or failed:
+        log.info("%d image(s) read, %d failed", done - failed, failed)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.ERROR if args.quiet else (logging.INFO if args.verbose else logging.WARNING),
+        format=f"{PROG}: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.min_confidence == 0 and args.drop_uncertain:
+        parser.error("--drop-uncertain needs --min-confidence")
+    if not args.sources and not args.version:
+        parser.error("give at least one SOURCE (an image, a folder or a glob)")
+
+    from edge.classifier import ModelError
+
+    try:
+        recognizer = make_recognizer(args)
+    except ModelError as exc:
+        if args.version:
+            print(f"{PROG} {__version__}; model not loaded: {exc}")
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    if args.version:
+        print(f"{PROG} {__version__}; {describe(recognizer)}")
+        return 0
+    log.info("%s", describe(recognizer))
+    try:
+        return run_files(args, recognizer)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. piped into head): stop quietly like other command-line tools.
+        sys.stderr.close()
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
