@@ -1,0 +1,72 @@
+# The README's commands. Three environments, as users have them:
+#   train       TensorFlow (CPU) for training and conversion, plus LiteRT
+#   edge        tflite-runtime 2.14 with numpy<2 and Python 3.11, as on Raspberry Pi OS Bookworm
+#   litert      ai-edge-litert with NumPy 2 on a newer Python
+# The edge environments have no TensorFlow at all.
+
+SHELL := /bin/bash
+VENV := .venv
+MNIST_DATA ?= ../shared/mnist
+export MNIST_DATA
+
+# Python interpreters: override on the command line, e.g. make test PY_EDGE=python3.11
+PY_TRAIN ?= $(shell .ci/find-python 3.11 || .ci/find-python 3.12 || command -v python3)
+PY_EDGE ?= $(shell .ci/find-python 3.11)
+PY_LITERT ?= $(shell .ci/find-python 3.12 || .ci/find-python 3.13 || .ci/find-python 3.11)
+
+PIP_FLAGS := --quiet --disable-pip-version-check
+
+.PHONY: help demo test test-train test-edge test-litert train-model env-train env-edge env-litert clean
+
+help:
+	@echo "make demo         set up the edge runtime and read the bundled example images"
+	@echo "make test         set up all three environments and run the tests in each"
+	@echo "make train-model  train, verify and install the shipped model (about an hour on 2 cores)"
+
+$(VENV)/train/.ok: setup.cfg pyproject.toml
+	$(PY_TRAIN) -m venv $(VENV)/train
+	$(VENV)/train/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(VENV)/train/bin/pip install $(PIP_FLAGS) -e '.[train,litert,dev]'
+	touch $@
+
+$(VENV)/edge/.ok: setup.cfg pyproject.toml
+	@test -n "$(PY_EDGE)" || { echo "tflite-runtime needs Python 3.11 (set PY_EDGE)"; exit 1; }
+	$(PY_EDGE) -m venv $(VENV)/edge
+	$(VENV)/edge/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(VENV)/edge/bin/pip install $(PIP_FLAGS) '.[edge,dev]'
+	touch $@
+
+$(VENV)/litert/.ok: setup.cfg pyproject.toml
+	$(PY_LITERT) -m venv $(VENV)/litert
+	$(VENV)/litert/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(VENV)/litert/bin/pip install $(PIP_FLAGS) '.[litert,dev]'
+	touch $@
+
+env-train: $(VENV)/train/.ok
+env-edge: $(VENV)/edge/.ok
+env-litert: $(VENV)/litert/.ok
+
+demo: $(VENV)/litert/.ok
+	$(VENV)/litert/bin/digits-recognize edge/examples --out annotated
+	@echo "annotated copies written to annotated/"
+
+# The edge environments get a fresh non-editable install each time, so the tests see exactly what
+# `pip install .[edge]` gives a user (models packaged, console scripts present).
+test: test-train test-edge test-litert
+
+test-train: $(VENV)/train/.ok
+	bash .ci/pytest-in $(VENV)/train
+
+test-edge: $(VENV)/edge/.ok
+	$(VENV)/edge/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps .
+	EDGE_ENV=1 bash .ci/pytest-in $(VENV)/edge -m "not train"
+
+test-litert: $(VENV)/litert/.ok
+	$(VENV)/litert/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps .
+	EDGE_ENV=1 bash .ci/pytest-in $(VENV)/litert -m "not train"
+
+train-model: $(VENV)/train/.ok
+	$(VENV)/train/bin/digits-train build --data $(MNIST_DATA) --out runs/shipped --install models
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info annotated

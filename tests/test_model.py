@@ -1,0 +1,118 @@
+"""The shipped int8 model through the edge runtime, and clear errors for models that cannot be used."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from edge.backends import BackendError, installed_backends, load_backend
+from edge.classifier import DigitClassifier, ModelError
+from edge.metadata import metadata_path, read_metadata, sha256_file
+
+
+def test_shipped_model_reads_mnist_test_set(classifier, mnist):
+    """A real assertion on real data: the committed int8 file, 10,000 test digits, >= 99.5%."""
+    predicted = classifier.predict(mnist.x_test).argmax(axis=1)
+    accuracy = float((predicted == mnist.y_test).mean())
+    assert accuracy >= 0.995, f"shipped model scores {100 * accuracy:.2f}% on MNIST test"
+
+
+def test_shipped_model_is_full_integer_and_small(shipped_model_path, classifier):
+    assert shipped_model_path.stat().st_size <= 200 * 1024
+    meta = classifier.metadata
+    assert meta.input.dtype == "int8" and meta.output.dtype == "int8"
+    assert meta.model_sha256 == sha256_file(shipped_model_path)
+    acc = meta.provenance["accuracy"]
+    assert acc["int8_tflite_accuracy"] >= 0.996
+    assert acc["float_tflite_accuracy"] - acc["int8_tflite_accuracy"] <= 0.001
+    assert classifier.dynamic_batch
+
+
+def test_batched_and_single_predictions_agree(classifier, mnist):
+    x = mnist.x_test[:64]
+    batched = classifier.predict(x)
+    single = np.concatenate([classifier.predict(x[i : i + 1]) for i in range(len(x))])
+    np.testing.assert_allclose(batched, single, atol=1e-6)
+    assert np.allclose(batched.sum(axis=1), 1.0, atol=0.02)
+
+
+@pytest.mark.parametrize("backend", installed_backends())
+def test_every_installed_backend_gives_the_same_answers(backend, shipped_model_path, classifier, mnist):
+    other = DigitClassifier(shipped_model_path, backend=backend)
+    assert other.backend.name == backend
+    x = mnist.x_test[:500]
+    assert (other.predict(x).argmax(axis=1) == classifier.predict(x).argmax(axis=1)).mean() >= 0.998
+
+
+def test_unknown_and_missing_backends():
+    with pytest.raises(BackendError, match="unknown backend 'onnx'"):
+        load_backend("onnx")
+    missing = [b for b in ("litert", "tflite-runtime", "tensorflow") if b not in installed_backends()]
+    for name in missing:
+        with pytest.raises(BackendError, match=f"backend '{name}' is not installed"):
+            load_backend(name)
+
+
+@pytest.fixture
+def model_copy(tmp_path, shipped_model_path):
+    target = tmp_path / "model.tflite"
+    shutil.copy(shipped_model_path, target)
+    shutil.copy(metadata_path(shipped_model_path), tmp_path / "model.json")
+    return target
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(ModelError, match=r"nothing\.tflite: model file not found"):
+        DigitClassifier(tmp_path / "nothing.tflite")
+
+
+def test_missing_metadata(model_copy):
+    model_copy.with_suffix(".json").unlink()
+    with pytest.raises(ModelError, match="metadata file not found"):
+        DigitClassifier(model_copy)
+
+
+def test_metadata_of_another_model(model_copy):
+    model_copy.write_bytes(model_copy.read_bytes() + b"\0")
+    with pytest.raises(ModelError, match="does not match its metadata"):
+        DigitClassifier(model_copy)
+
+
+def test_not_a_flatbuffer(model_copy):
+    model_copy.write_bytes(b"this is not a model" * 10)
+    meta = json.loads(model_copy.with_suffix(".json").read_text())
+    meta["model_sha256"] = sha256_file(model_copy)
+    model_copy.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="not a usable TFLite model"):
+        DigitClassifier(model_copy)
+
+
+def test_metadata_disagreeing_with_model(model_copy):
+    path = model_copy.with_suffix(".json")
+    meta = json.loads(path.read_text())
+    meta["input"]["quantization"]["zero_point"] = 0
+    path.write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="input quantisation .* disagrees with the metadata"):
+        DigitClassifier(model_copy)
+    meta["input"]["height"] = 32
+    path.write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match=r"input shape \[1, 28, 28, 1\] does not match"):
+        DigitClassifier(model_copy)
+
+
+def test_corrupt_metadata(model_copy):
+    model_copy.with_suffix(".json").write_text("{ not json")
+    with pytest.raises(ModelError, match="cannot read metadata"):
+        DigitClassifier(model_copy)
+    model_copy.with_suffix(".json").write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ModelError, match="not an edge-digits-model metadata file"):
+        DigitClassifier(model_copy)
+
+
+def test_metadata_round_trip(shipped_model_path):
+    meta = read_metadata(metadata_path(shipped_model_path))
+    assert meta.labels == tuple("0123456789")
+    assert meta.input.quantization is not None and meta.input.quantization.zero_point == -128

@@ -1,0 +1,125 @@
+"""Real pages through the real pipeline and interpreter: what is read, where, and in what order."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmarks.pages import make_page
+from benchmarks.scoring import iou
+from edge.loader import load_image
+from edge.pipeline import RecognizeOptions, Recognizer
+
+
+def all_numbers(page) -> list[str]:
+    return [n for line in page.lines for n in line]
+
+
+@pytest.fixture(scope="module")
+def clean_page(digit_bank):
+    return make_page("clean", digit_bank, seed=11)
+
+
+def test_known_page_reads_exactly(recognizer, clean_page):
+    reading = recognizer.read(clean_page.image)
+    assert reading.numbers == all_numbers(clean_page)
+    assert reading.text == clean_page.text
+    assert len(reading.lines) == len(clean_page.lines)
+    assert [d.line for d in reading.digits] == sorted(d.line for d in reading.digits)
+
+
+def test_boxes_land_on_the_digits(recognizer, clean_page):
+    reading = recognizer.read(clean_page.image)
+    assert len(reading.digits) == len(clean_page.digits)
+    for (value, truth), found in zip(clean_page.digits, reading.digits):
+        assert found.digit == value
+        assert iou(truth, found.box) >= 0.6, (truth, found.box)
+
+
+def test_tilted_page_reads_the_same(recognizer, clean_page):
+    h, w = clean_page.image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), 3.0, 1.0)
+    tilted = cv2.warpAffine(clean_page.image, matrix, (w, h), borderValue=(238, 242, 245))
+    assert recognizer.read(tilted).text == clean_page.text
+
+
+def test_inverted_page_reads_the_same(recognizer, clean_page):
+    reading = recognizer.read(cv2.bitwise_not(clean_page.image))
+    assert reading.text == clean_page.text
+
+
+def test_blue_ink_on_yellow_paper_reads_the_same(recognizer, clean_page):
+    grey = cv2.cvtColor(clean_page.image, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255.0
+    ink = 1.0 - grey
+    paper = np.array([150, 230, 250], np.float32)  # BGR sticky-note yellow
+    pen = np.array([160, 50, 20], np.float32)  # BGR blue ballpoint
+    coloured = (paper * (1 - ink[..., None]) + pen * ink[..., None]).astype(np.uint8)
+    assert recognizer.read(coloured).text == clean_page.text
+
+
+@pytest.mark.parametrize("orientation,turns", [(6, 1), (8, -1), (3, 2)])
+def test_exif_orientation_is_applied(recognizer, clean_page, tmp_path, orientation, turns):
+    """A camera stores pixels sideways and says so in EXIF; the reading and boxes must not care."""
+    upright = clean_page.image
+    stored = np.ascontiguousarray(np.rot90(upright, k=turns))
+    path = tmp_path / f"photo-{orientation}.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(stored[..., ::-1]).save(path, quality=95, exif=exif)
+    loaded = load_image(path)
+    assert loaded.pixels.shape == upright.shape
+    reading = recognizer.read(loaded.pixels)
+    assert reading.text == clean_page.text
+    assert iou(clean_page.digits[0][1], reading.digits[0].box) >= 0.6
+
+
+def test_blank_page_gives_nothing(recognizer, digit_bank):
+    for seed in range(3):
+        page = make_page("blank", digit_bank, seed=seed)
+        assert page.digits == []
+        reading = recognizer.read(page.image)
+        assert reading.digits == [] and reading.text == ""
+
+
+def test_plain_white_and_black_frames_give_nothing(recognizer):
+    for value in (0, 255, 128):
+        frame = np.full((480, 640, 3), value, np.uint8)
+        assert recognizer.read(frame).digits == []
+
+
+def test_ruled_paper_lines_are_not_digits(recognizer, digit_bank):
+    page = make_page("ruled", digit_bank, seed=5)
+    reading = recognizer.read(page.image)
+    assert len(reading.digits) == len(page.digits)
+    assert reading.text == page.text
+
+
+def test_numbers_split_at_wide_gaps(recognizer, digit_bank):
+    page = make_page("clean", digit_bank, seed=21)
+    reading = recognizer.read(page.image)
+    assert [len(n) for n in reading.numbers] == [len(n) for n in all_numbers(page)]
+
+
+def test_min_confidence_marks_or_drops(classifier, clean_page):
+    everything = Recognizer(classifier, RecognizeOptions(min_confidence=1.01))
+    marked = everything.read(clean_page.image)
+    assert marked.digits and all(d.uncertain for d in marked.digits)
+    assert set(marked.text) <= set("? \n")
+    dropped = Recognizer(classifier, RecognizeOptions(min_confidence=1.01, drop_uncertain=True))
+    assert dropped.read(clean_page.image).digits == []
+
+
+def test_small_camera_frame_with_a_few_digits(recognizer, digit_bank, rng):
+    """A 640x480 frame with one big number, as the live mode sees it."""
+    frame = np.full((480, 640, 3), 225, np.uint8)
+    x = 120
+    for value in (4, 0, 7):
+        glyph = digit_bank.sample(value, rng)
+        glyph = cv2.resize(glyph, (glyph.shape[1] * 5, glyph.shape[0] * 5), interpolation=cv2.INTER_LINEAR)
+        h, w = glyph.shape
+        region = frame[150 : 150 + h, x : x + w]
+        region[:] = np.minimum(region, (255 - glyph)[..., None])
+        x += w + 25
+    assert recognizer.read(frame).numbers == ["407"]
