@@ -9,15 +9,19 @@ from .results import Digit, Line
 
 
 def _predict_y(members: list[Digit], x: float) -> float:
-    """Where the line's centre is expected at ``x``: a straight fit through its digits (pages tilt)."""
-    if len(members) == 1:
-        return members[0].box.cy
+    """Where the line's centre is expected at ``x``: a straight fit through its digits (pages tilt).
+
+    The slope is only trusted once the line spans several digit heights; from two neighbouring
+    digits it would be noise, and extrapolated across the page it would pull in other lines.
+    """
     xs = [d.box.cx for d in members]
     ys = [d.box.cy for d in members]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    if max(xs) - min(xs) < 4 * median(d.box.h for d in members):
+        return my
     sxx = sum((v - mx) ** 2 for v in xs)
-    slope = sum((a - mx) * (b - my) for a, b in zip(xs, ys)) / sxx if sxx > 0 else 0.0
-    slope = max(-0.15, min(0.15, slope))  # at most ~8.5 degrees of tilt
+    slope = sum((a - mx) * (b - my) for a, b in zip(xs, ys)) / sxx
+    slope = max(-0.12, min(0.12, slope))  # at most ~7 degrees of tilt
     return my + slope * (x - mx)
 
 

@@ -83,6 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write intermediate images (ink, mask, candidates, 28x28 crops) here")
     files.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    live = parser.add_argument_group("live mode (camera or video)")
+    live.add_argument("--camera", nargs="?", const="0", metavar="INDEX",
+                      help="read a webcam (OpenCV index, default 0) or 'picamera' (Raspberry Pi camera via Picamera2)")
+    live.add_argument("--video", type=Path, metavar="FILE", help="read a video file through the live loop")
+    live.add_argument("--width", type=positive_int, help="requested capture width (camera)")
+    live.add_argument("--height", type=positive_int, help="requested capture height (camera)")
+    live.add_argument("--fps", type=positive_int, help="requested capture frame rate (camera)")
+    live.add_argument("--headless", action="store_true", help="no window (automatic when there is no display)")
+    live.add_argument("--changes-only", action="store_true", help="with --json: only frames whose reading changed")
+    live.add_argument("--roi", metavar="X,Y,W,H", help="only read this region of each frame")
+    live.add_argument("--every", type=positive_int, default=1, metavar="N", help="process every Nth frame")
+    live.add_argument("--record", type=Path, metavar="FILE", help="write the annotated stream to a video file")
+
     parser.add_argument("-v", "--verbose", action="store_true", help="backend, model and timings on stderr")
     parser.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
     return parser
@@ -192,8 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.min_confidence == 0 and args.drop_uncertain:
         parser.error("--drop-uncertain needs --min-confidence")
-    if not args.sources and not args.version:
-        parser.error("give at least one SOURCE (an image, a folder or a glob)")
+    live = args.camera is not None or args.video is not None
+    if live and args.sources:
+        parser.error("give image SOURCEs or --camera/--video, not both")
+    if args.camera is not None and args.video is not None:
+        parser.error("--camera and --video cannot be combined")
+    if not args.sources and not args.version and not live:
+        parser.error("give at least one SOURCE (an image, a folder or a glob), or --camera / --video")
 
     from edge.classifier import ModelError
 
@@ -209,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     log.info("%s", describe(recognizer))
     try:
+        if live:
+            from edge.live import run_live
+
+            return run_live(args, recognizer)
         return run_files(args, recognizer)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -80,9 +80,10 @@ def safe_filename(name: str, default: str = "image") -> str:
 def annotate(image: np.ndarray, reading: Reading) -> np.ndarray:
     """A BGR copy of the image with each digit boxed and labelled with its value and confidence."""
     canvas = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image.copy()
-    scale = max(0.4, min(2.0, max(canvas.shape[:2]) / 1500))
-    thickness = max(1, int(round(2 * scale)))
     for d in reading.digits:
+        # Labels scale with the digit, so they stay legible on small frames and large scans alike.
+        scale = min(2.0, max(0.45, d.box.h / 70))
+        thickness = max(1, int(round(2 * scale)))
         colour = UNCERTAIN_COLOUR if d.uncertain else BOX_COLOUR
         b = d.box
         cv2.rectangle(canvas, (b.x, b.y), (b.x2, b.y2), colour, thickness)

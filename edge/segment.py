@@ -109,8 +109,9 @@ def ink_image(gray: np.ndarray, polarity: str) -> np.ndarray:
     k = min(255, max(3, (max(small.shape) // 8) | 1))
     paper = cv2.medianBlur(small, k)
     paper = cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR)
-    normalised = cv2.divide(paper_bright, np.maximum(paper, 1), scale=255)
-    return cv2.bitwise_not(normalised)
+    # Ink is how much darker than its paper a pixel is, relative to that paper's brightness; a paper
+    # estimate near black (an unlit or uniform dark frame) has no ink to show.
+    return cv2.divide(cv2.subtract(paper, paper_bright), np.maximum(paper, 48), scale=255)
 
 
 def binarize(ink: np.ndarray, min_contrast: int) -> np.ndarray:
@@ -163,7 +164,7 @@ def remove_lines(mask: np.ndarray, stroke: float) -> tuple[np.ndarray, np.ndarra
     # Give back line pixels where a stroke crosses the line: ink on both sides within reach.
     confirmed = np.flatnonzero(lines)
     thickness = max(stats[i, cv2.CC_STAT_AREA] / max(stats[i, 2], stats[i, 3]) for i in confirmed)
-    reach = int(round(thickness)) + 3
+    reach = int(round(thickness)) + 1
     rest = mask & ~line_mask & 1
     restored = np.zeros_like(mask)
     for runs_of, shape in ((horizontal, (1, reach)), (vertical, (reach, 1))):
@@ -212,7 +213,7 @@ def group_components(stats: np.ndarray, min_height: int, typical: float) -> list
     boxes = np.zeros((len(order), 4), np.int64)
     areas = np.zeros(len(order), np.int64)
     members: list[list[int]] = []
-    limit = 1.35 * typical if typical else np.inf
+    limit = 1.7 * typical if typical else np.inf  # digit sizes vary across a page; two lines do not fit
     gap_limit = 0.3 * typical if typical else 0
     for i in order:
         x, y, w, h, area = (int(v) for v in stats[i, :5])
@@ -222,14 +223,19 @@ def group_components(stats: np.ndarray, min_height: int, typical: float) -> list
         ux0, uy0 = np.minimum(g[:, 0], x), np.minimum(g[:, 1], y)
         ux1, uy1 = np.maximum(g[:, 2], x + w), np.maximum(g[:, 3], y + h)
         narrower = np.minimum(w, g[:, 2] - g[:, 0])
-        # A small piece (a pen skip off a bigger stroke) may overlap its digit only a little.
-        small = area <= 0.35 * areas[: len(members)]
-        ok = (
-            ((overlap >= 0.5 * narrower) | (small & (overlap >= 0.2 * narrower) & (gap <= 0.5 * gap_limit)))
-            & (gap <= gap_limit)
-            & (uy1 - uy0 <= limit)
-            & (ux1 - ux0 <= 1.6 * np.maximum(uy1 - uy0, 1))
+        fits = (gap <= gap_limit) & (uy1 - uy0 <= limit) & (ux1 - ux0 <= 1.6 * np.maximum(uy1 - uy0, 1))
+        # A piece above or below its digit (the two halves of a skipping pen stroke).
+        stacked = overlap >= 0.5 * narrower
+        # A piece beside the top or bottom of a bigger stroke (a 5's detached bar, a 2's tail):
+        # neighbouring digits sit side by side at the same height, pieces of one digit do not.
+        gh = np.maximum(g[:, 3] - g[:, 1], 1)
+        off_centre = (y + h <= g[:, 1] + 0.45 * gh) | (y >= g[:, 3] - 0.45 * gh)
+        beside = (
+            off_centre
+            & (overlap >= -0.15 * max(typical, 1))
+            & (ux1 - ux0 <= 1.2 * max(typical, h))
         )
+        ok = fits & (stacked | beside)
         hits = np.flatnonzero(ok)
         if len(hits):
             j = int(hits[0])  # groups are in order of size: join the biggest fitting one
@@ -240,11 +246,12 @@ def group_components(stats: np.ndarray, min_height: int, typical: float) -> list
             boxes[len(members)] = (x, y, x + w, y + h)
             areas[len(members)] = area
             members.append([int(i)])
+    # Every digit is at least moderately tall (a 1 is narrow, but none is flat): dashes are not digits.
     floor = max(min_height, 0.35 * typical) if typical else min_height
     result = []
     for (x0, y0, x1, y1), labels in zip(boxes, members):
         box = Box(int(x0), int(y0), int(x1 - x0), int(y1 - y0))
-        if box.h >= floor or box.w >= floor * 1.5:
+        if box.h >= floor:
             result.append(Candidate(box=box, labels=tuple(labels)))
     return result
 
@@ -291,10 +298,12 @@ def candidate_ink(seg: Segmentation, cand: Candidate, pad: int = 0) -> np.ndarra
 def cut_positions(crop: np.ndarray, digit_height: float) -> list[int]:
     """Columns where a blob of touching digits may be cut: the valleys of its ink profile.
 
-    Always includes both ends; valleys closer than a tenth of a digit height are merged.
+    Always includes both ends; valleys closer than a tenth of a digit height are merged, and long
+    stretches without a valley (digits that overlap rather than touch) get evenly spaced cuts.
     """
     w = crop.shape[1]
-    profile = np.convolve((crop > 0).sum(axis=0).astype(np.float64), np.ones(3) / 3, mode="same")
+    solid = crop > max(1, int(crop.max()) // 3)
+    profile = np.convolve(solid.sum(axis=0).astype(np.float64), np.ones(3) / 3, mode="same")
     valleys = [
         x for x in range(1, w - 1)
         if profile[x] <= profile[x - 1] and profile[x] <= profile[x + 1] and profile[x] < profile.max()
@@ -310,4 +319,10 @@ def cut_positions(crop: np.ndarray, digit_height: float) -> list[int]:
     if w - cuts[-1] < spacing and len(cuts) > 1:
         cuts.pop()
     cuts.append(w)
-    return cuts
+    step = 0.25 * digit_height
+    filled = [cuts[0]]
+    for a, b in zip(cuts, cuts[1:]):
+        extra = int((b - a) // step) - 1 if b - a > 2 * step else 0
+        filled.extend(int(round(a + (b - a) * k / (extra + 1))) for k in range(1, extra + 1))
+        filled.append(b)
+    return filled
