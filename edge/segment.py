@@ -18,6 +18,8 @@ from .normalize import stroke_width
 from .results import Box
 
 POLARITIES = ("auto", "dark-on-light", "light-on-dark")
+# Above this share of ink pixels an image is not handwriting on paper (noise, texture, a photo).
+MAX_INK_COVERAGE = 0.35
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,14 @@ def ink_image(gray: np.ndarray, polarity: str) -> np.ndarray:
 def binarize(ink: np.ndarray, min_contrast: int) -> np.ndarray:
     """Hysteresis threshold: keep weak ink only where it touches strong ink (keeps faint stroke ends)."""
     otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    high = max(float(otsu), float(min_contrast))
+    # Paper grain, sensor noise and JPEG ringing: strong ink must stand well clear of the paper's
+    # own spread (robustly estimated: the paper is the majority of pixels).
+    # Ink is clipped at zero where the paper is brighter than its estimate, so the noise is read off
+    # the positive half: for symmetric noise the median of |x| is 0.6745 sigma.
+    sample = ink[:: max(1, ink.shape[0] // 200), :: max(1, ink.shape[1] // 200)]
+    positive = sample[sample > 0]
+    noise = 1.4826 * float(np.median(positive)) if positive.size > 0.2 * sample.size else 0.0
+    high = max(float(otsu), float(min_contrast), 5 * noise)
     low = max(high * 0.5, min_contrast * 0.6)
     weak = (ink > low).astype(np.uint8)
     n, labels = cv2.connectedComponents(weak, connectivity=8)
@@ -189,7 +198,7 @@ def _box(stats_row: np.ndarray) -> Box:
     return Box(int(stats_row[0]), int(stats_row[1]), int(stats_row[2]), int(stats_row[3]))
 
 
-def _plausible(stats: np.ndarray, options: SegmentOptions) -> np.ndarray:
+def _candidate_components(stats: np.ndarray, options: SegmentOptions) -> np.ndarray:
     """Component stats without specks too small to be even a piece of a digit, largest first, capped.
 
     Index 0 stays the background so that row numbers keep matching the label image.
@@ -256,6 +265,18 @@ def group_components(stats: np.ndarray, min_height: int, typical: float) -> list
     return result
 
 
+def _looks_like_writing(labels: np.ndarray, stats: np.ndarray, cand: Candidate) -> bool:
+    """Pen strokes, not a solid blob or a ragged speckle: fill and stroke width must fit a digit."""
+    b = cand.box
+    area = int(stats[list(cand.labels), cv2.CC_STAT_AREA].sum())
+    if b.w > 0.4 * b.h and area > 0.88 * b.w * b.h:  # a 1 may fill its narrow box; bold 8s fill 80%
+        return False
+    own = np.isin(labels[b.y : b.y2, b.x : b.x2], cand.labels)
+    width = stroke_width(own)
+    # A handwritten digit is between about 3 and 30 pen widths tall; noise clumps are far thinner.
+    return width > 0 and b.h / width <= 40
+
+
 def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions()) -> Segmentation:
     """Candidates for single digits in a grey or colour image."""
     gray, scale = working_copy(to_gray(image), options.max_side)
@@ -269,8 +290,15 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions()) -> Se
         if lines.any():
             notes.append("removed ruled lines or borders")
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    coverage = float(mask.mean())
+    if coverage > MAX_INK_COVERAGE:
+        # Handwriting leaves most of the paper bare; this is noise, texture or a photo of something else.
+        notes.append(f"ink covers {100 * coverage:.0f}% of the image, too much for handwriting: nothing read")
+        return Segmentation(scale=scale, gray=gray, ink=ink, mask=mask, labels=labels, candidates=[],
+                            polarity=polarity, stroke=stroke, digit_height=0.0, notes=notes)
     typical = _typical_height(mask, stroke, options.min_height)
-    candidates = group_components(_plausible(stats, options), options.min_height, typical)
+    candidates = group_components(_candidate_components(stats, options), options.min_height, typical)
+    candidates = [c for c in candidates if _looks_like_writing(labels, stats, c)]
     if len(candidates) > options.max_candidates:
         notes.append(f"{len(candidates)} candidates, kept the {options.max_candidates} largest")
         candidates = sorted(candidates, key=lambda c: -c.box.w * c.box.h)[: options.max_candidates]
