@@ -203,6 +203,12 @@ class Recognizer:
         return digits
 
 
+def build_recognizer(model_path=None, backend: str | None = None, threads: int = 1,
+                     options: RecognizeOptions = RecognizeOptions()) -> Recognizer:
+    """A recogniser from picklable settings (worker processes build their own with this)."""
+    return Recognizer(DigitClassifier(model_path, backend=backend, threads=threads), options)
+
+
 def _clip(box: Box, width: int, height: int) -> Box:
     x, y = max(0, box.x), max(0, box.y)
     return replace(box, x=x, y=y, w=max(1, min(box.x2, width) - x), h=max(1, min(box.y2, height) - y))
@@ -212,4 +218,4 @@ def _ms_since(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 3)
 
 
-__all__ = ["Recognizer", "RecognizeOptions", "Trace", "Candidate"]
+__all__ = ["Recognizer", "RecognizeOptions", "Trace", "Candidate", "build_recognizer"]

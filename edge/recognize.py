@@ -15,10 +15,8 @@ if __name__ == "__main__" and not __package__:
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse  # noqa: E402
-import csv  # noqa: E402
-import json  # noqa: E402
 import logging  # noqa: E402
-from typing import TextIO  # noqa: E402
+import signal  # noqa: E402
 
 from edge import __version__  # noqa: E402
 
@@ -81,6 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--out", type=Path, metavar="DIR", help="write an annotated copy of each image here")
     files.add_argument("--debug", type=Path, metavar="DIR",
                        help="write intermediate images (ink, mask, candidates, 28x28 crops) here")
+    files.add_argument("-o", "--output", type=Path, metavar="FILE",
+                       help="also write JSON Lines results to FILE, one flushed line per image (see --resume)")
+    files.add_argument("--resume", action="store_true",
+                       help="with --output: skip inputs that already have a result there and append")
+    files.add_argument("-j", "--jobs", type=positive_int, default=1, metavar="N",
+                       help="read images in N worker processes (default 1)")
+    files.add_argument("--unordered", action="store_true",
+                       help="with --jobs: write results as they finish instead of in input order")
     files.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     live = parser.add_argument_group("live mode (camera or video)")
@@ -102,18 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_recognizer(args: argparse.Namespace):
-    from edge.classifier import DigitClassifier
-    from edge.pipeline import RecognizeOptions, Recognizer
+    from edge.pipeline import RecognizeOptions, build_recognizer
     from edge.segment import SegmentOptions
 
-    classifier = DigitClassifier(args.model, backend=args.backend, threads=args.threads)
     options = RecognizeOptions(
         segment=SegmentOptions(polarity=args.polarity, max_candidates=args.max_digits),
         min_confidence=args.min_confidence,
         drop_uncertain=args.drop_uncertain,
         split_touching=not args.no_split,
     )
-    return Recognizer(classifier, options)
+    return build_recognizer(args.model, args.backend, args.threads, options)
 
 
 def describe(recognizer) -> str:
@@ -128,70 +132,98 @@ def describe(recognizer) -> str:
     )
 
 
-class Emitter:
-    """Streams each outcome to stdout (text or JSON Lines) and the CSV file, flushed per image."""
+class StopOnSignal:
+    """SIGINT/SIGTERM ask the batch to stop after the current image; a second Ctrl+C stops at once."""
 
-    def __init__(self, as_json: bool, csv_file: TextIO | None, stdout: TextIO = sys.stdout) -> None:
-        from edge.report import CSV_HEADER
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self.listeners: list = []
+        self._previous = {}
 
-        self.as_json = as_json
-        self.stdout = stdout
-        self.csv = csv.writer(csv_file) if csv_file is not None else None
-        self.csv_file = csv_file
-        if self.csv is not None and csv_file is not None and csv_file.tell() == 0:
-            self.csv.writerow(CSV_HEADER)
-            csv_file.flush()
+    def __enter__(self) -> "StopOnSignal":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
 
-    def emit(self, outcome) -> None:
-        from edge.report import csv_error_row, csv_rows, text_line
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
-        if self.as_json:
-            self.stdout.write(json.dumps(outcome.record, ensure_ascii=False) + "\n")
-        elif outcome.ok:
-            self.stdout.write(text_line(outcome.source, outcome.reading) + "\n")
-        self.stdout.flush()
-        if not outcome.ok:
-            log.error("%s: %s", outcome.source, outcome.record["error"])
-        if self.csv is not None:
-            rows = csv_rows(outcome.source, outcome.reading) if outcome.ok else [
-                csv_error_row(outcome.source, outcome.record["error"])]
-            self.csv.writerows(rows)
-            self.csv_file.flush()
+    def _handle(self, signum, _frame) -> None:
+        if self.signal_name is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal_name = signal.Signals(signum).name
+        log.warning("%s received: finishing the current image, then stopping", self.signal_name)
+        for listener in self.listeners:
+            listener()
+
+    @property
+    def stopped(self) -> bool:
+        return self.signal_name is not None
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(getattr(signal, self.signal_name or "SIGINT"))
 
 
 def run_files(args: argparse.Namespace, recognizer) -> int:
+    from functools import partial
+
     from tqdm import tqdm
 
     from edge.batch import FileOptions, read_file
+    from edge.pipeline import build_recognizer
+    from edge.resultlog import finished_csv_sources, finished_sources
+    from edge.sinks import Sinks
     from edge.sources import expand_sources
+    from edge.workers import WorkerPool
 
     for folder in (args.out, args.debug):
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
     options = FileOptions(max_pixels=args.max_pixels, annotate_dir=args.out, debug_dir=args.debug)
-    csv_file = open(args.csv, "a", newline="", encoding="utf-8") if args.csv else None
-    failed = done = 0
-    try:
-        emitter = Emitter(args.json, csv_file)
-        progress = tqdm(desc="images", unit="img", file=sys.stderr, disable=args.no_progress or args.quiet or None,
-                        delay=2.0, leave=False)
-        for source in expand_sources(args.sources, args.recursive):
-            outcome = read_file(source, recognizer, options)
-            with progress.external_write_mode():
-                emitter.emit(outcome)
-            done += 1
-            failed += not outcome.ok
-            progress.update()
-            if args.verbose and outcome.ok:
-                timings = ", ".join(f"{k} {v:.1f} ms" for k, v in outcome.reading.timings.items())
-                log.info("%s: %d digits in %.1f ms (%s)", outcome.source, len(outcome.reading.digits),
-                         outcome.record["ms"], timings)
-        progress.close()
-    finally:
-        if csv_file is not None:
-            csv_file.close()
-    if done > 1 or failed:
-        log.info("%d image(s) read, %d failed", done - failed, failed)
+    done: set[str] = set()
+    if args.resume:
+        done = finished_sources(args.output)
+        if args.csv is not None:
+            done &= finished_csv_sources(args.csv)
+        log.info("resuming: %d input(s) already have a result in %s", len(done), args.output)
+    sources = (s for s in expand_sources(args.sources, args.recursive) if s.name not in done)
+    read = failed = 0
+    pool = None
+    with Sinks(args.json, args.csv, args.output, append=args.resume) as sinks, StopOnSignal() as stop:
+        if args.jobs > 1:
+            factory = partial(build_recognizer, recognizer.classifier.path, args.backend, args.threads,
+                              recognizer.options)
+            pool = WorkerPool(args.jobs, factory, options)
+            stop.listeners.append(pool.request_stop)
+            outcomes = pool.run(sources, ordered=not args.unordered)
+        else:
+            outcomes = (read_file(s, recognizer, options) for s in sources if not stop.stopped)
+        progress = tqdm(desc="images", unit="img", file=sys.stderr, delay=2.0, leave=False,
+                        disable=args.no_progress or args.quiet or None)
+        try:
+            for outcome in outcomes:
+                with progress.external_write_mode():
+                    sinks.emit(outcome)
+                read += 1
+                failed += not outcome.ok
+                progress.update()
+                if args.verbose and outcome.ok:
+                    timings = ", ".join(f"{k} {v:.1f} ms" for k, v in outcome.reading.timings.items())
+                    log.info("%s: %d digits in %.1f ms (%s)", outcome.source, len(outcome.reading.digits),
+                             outcome.record["ms"], timings)
+        finally:
+            progress.close()
+            if pool is not None:
+                pool.close()
+    summary = f"{read - failed} image(s) read, {failed} failed"
+    if stop.stopped:
+        hint = f"; continue with --resume --output {args.output}" if args.output else ""
+        print(f"{PROG}: stopped by {stop.signal_name}: {summary}{hint}", file=sys.stderr)
+        return stop.exit_code
+    if read > 1 or failed:
+        log.info("%s", summary)
     return 1 if failed else 0
 
 
@@ -203,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         format=f"{PROG}: %(message)s",
         stream=sys.stderr,
     )
+    if args.resume and args.output is None:
+        parser.error("--resume needs --output FILE (the results to continue from)")
     if args.min_confidence == 0 and args.drop_uncertain:
         parser.error("--drop-uncertain needs --min-confidence")
     live = args.camera is not None or args.video is not None
