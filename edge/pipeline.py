@@ -112,9 +112,12 @@ class Recognizer:
         typical = seg.digit_height or max((p.box.h for p in pieces), default=0)
         widths = sorted(p.box.w for p in pieces)
         usual = widths[len(widths) // 2]
+        # A blob the model reads confidently as one digit, and not much wider than tall, is one digit:
+        # trying cuts on it would only cost time (and, rarely, a false split).
         blobs = [
             i for i, p in enumerate(pieces)
             if p.box.w >= max(self.options.split_min_aspect * p.box.h, 1.2 * usual) and p.box.h >= 0.5 * typical
+            and (probs[i].max() < 0.9 or p.box.w >= 1.25 * p.box.h)
         ]
         slices: dict[tuple[int, int, int], _Piece] = {}
         positions: dict[int, list[int]] = {}
