@@ -16,12 +16,13 @@ PY_LITERT ?= $(shell .ci/find-python 3.12 || .ci/find-python 3.13 || .ci/find-py
 
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: help demo test test-train test-edge test-litert train-model env-train env-edge env-litert clean
+.PHONY: help demo test test-train test-edge test-litert train-model bench bench-models env-train env-edge env-litert clean
 
 help:
 	@echo "make demo         set up the edge runtime and read the bundled example images"
 	@echo "make test         set up all three environments and run the tests in each"
-	@echo "make train-model  train, verify and install the shipped model (about an hour on 2 cores)"
+	@echo "make train-model  train, verify and install the shipped model (about half an hour on 2 cores)"
+	@echo "make bench        run the benchmark suite (writes benchmarks/RESULTS.md)"
 
 $(VENV)/train/.ok: setup.cfg pyproject.toml
 	$(PY_TRAIN) -m venv $(VENV)/train
@@ -67,6 +68,14 @@ test-litert: $(VENV)/litert/.ok
 
 train-model: $(VENV)/train/.ok
 	$(VENV)/train/bin/digits-train build --data $(MNIST_DATA) --out runs/shipped --install models
+
+# The tutorial's CNN, trained by our trainer, for the benchmark's comparison (not committed: 9.5 MB float).
+bench-models: $(VENV)/train/.ok
+	$(VENV)/train/bin/digits-train build --arch seed --name seed --data $(MNIST_DATA) --out benchmarks/models
+
+bench: $(VENV)/litert/.ok $(VENV)/edge/.ok $(VENV)/train/.ok
+	test -f benchmarks/models/seed_int8.tflite || $(MAKE) bench-models
+	$(VENV)/litert/bin/python -m benchmarks.run
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info annotated

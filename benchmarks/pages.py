@@ -182,3 +182,47 @@ def _rotate(image: np.ndarray, digits: list[tuple[int, Box]], degrees: float):
         x1, y1 = pts.max(axis=0)
         moved.append((value, Box(int(x0), int(y0), int(np.ceil(x1 - x0)), int(np.ceil(y1 - y0)))))
     return rotated, moved
+
+
+def _stamp(canvas: np.ndarray, glyph: np.ndarray, x: int, y: int, pen=(40, 30, 25)) -> None:
+    """Darken ``canvas`` (BGR) with an ink glyph (bright on 0) at x, y."""
+    h, w = glyph.shape
+    region = canvas[y : y + h, x : x + w]
+    alpha = glyph[: region.shape[0], : region.shape[1], None].astype(np.float32) / 255.0
+    region[:] = (region * (1 - alpha) + np.float32(pen) * alpha).astype(np.uint8)
+
+
+def camera_frame(bank: DigitBank, rng: np.random.Generator, digits: int = 5,
+                 size: tuple[int, int] = (480, 640)) -> tuple[np.ndarray, str]:
+    """A webcam-like frame: one number of ``digits`` MNIST test digits on grey paper, with noise."""
+    h, w = size
+    frame = np.full((h, w, 3), 205, np.float32) + rng.normal(0, 3, (h, w, 3))
+    frame = np.clip(frame, 0, 255).astype(np.uint8)
+    value = "".join(str(int(v)) for v in rng.integers(0, 10, digits))
+    height = int(h * 0.22)
+    x = int(w * 0.08)
+    for char in value:
+        glyph = bank.sample(int(char), rng)
+        glyph = cv2.resize(glyph, (max(1, round(glyph.shape[1] * height / glyph.shape[0])), height))
+        _stamp(frame, glyph, x, int(h * 0.4))
+        x += glyph.shape[1] + int(height * 0.15)
+    return frame, value
+
+
+def a4_page(bank: DigitBank, rng: np.random.Generator, digits: int = 40) -> tuple[np.ndarray, list[str]]:
+    """An A4 page scanned at 300 dpi (2480x3508) with ``digits`` digits in numbers of four, 7 mm tall."""
+    page = np.full((3508, 2480, 3), 242, np.uint8)
+    height = 83  # 7 mm at 300 dpi
+    numbers = []
+    per_row = 2
+    for i in range(digits // 4):
+        value = "".join(str(int(v)) for v in rng.integers(0, 10, 4))
+        numbers.append(value)
+        x = 300 + (i % per_row) * 1000
+        y = 300 + (i // per_row) * 300
+        for char in value:
+            glyph = bank.sample(int(char), rng)
+            glyph = cv2.resize(glyph, (max(1, round(glyph.shape[1] * height / glyph.shape[0])), height))
+            _stamp(page, glyph, x, y)
+            x += glyph.shape[1] + 15
+    return page, numbers
