@@ -7,13 +7,15 @@ only imported when it is explicitly asked for or nothing lighter is installed.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
 import os
+import sys
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 # name -> (module that holds Interpreter, distribution names to read a version from)
 _BACKENDS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -22,6 +24,26 @@ _BACKENDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "tensorflow": ("tensorflow", ("tensorflow", "tensorflow-cpu")),
 }
 BACKEND_NAMES = tuple(_BACKENDS)
+
+
+@contextlib.contextmanager
+def silence_native_stderr() -> Iterator[None]:
+    """Hide what native code prints straight to file descriptor 2 ("INFO: Created TensorFlow Lite
+    XNNPACK delegate", the converter's progress); redirecting the descriptor is the only way."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # stderr replaced by something without a descriptor
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 class BackendError(RuntimeError):

@@ -2,41 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
-from .backends import Backend, BackendError, load_backend
+from .backends import Backend, BackendError, load_backend, silence_native_stderr
 from .metadata import MetadataError, ModelMetadata, metadata_path, read_metadata, sha256_file
 from .resources import default_model_path
 
 _INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
-
-
-@contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """Hide the runtime's own "INFO: Created TensorFlow Lite XNNPACK delegate" line on stderr.
-
-    It is printed by C++ code straight to file descriptor 2, so only redirecting the descriptor works.
-    """
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # stderr replaced by something without a descriptor
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), fd)
-        yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
 
 
 class ModelError(RuntimeError):
@@ -76,7 +50,7 @@ class DigitClassifier:
             raise ModelError(str(exc)) from None
         try:
             interpreter = self.backend.interpreter_class(model_path=str(path), num_threads=max(1, threads))
-            with _native_stderr_silenced():
+            with silence_native_stderr():
                 interpreter.allocate_tensors()
         except Exception as exc:  # each backend raises its own types for a bad flatbuffer
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -160,7 +134,8 @@ class DigitClassifier:
                 padded[: len(batch)] = batch
                 return self._invoke(padded)[: len(batch)]
             interp.resize_tensor_input(self._input["index"], [len(batch), *batch.shape[1:]])
-            interp.allocate_tensors()
+            with silence_native_stderr():  # re-allocating re-creates the delegate, which says so again
+                interp.allocate_tensors()
             self._batch = len(batch)
         interp.set_tensor(self._input["index"], batch)
         interp.invoke()

@@ -202,7 +202,8 @@ class Recognizer:
             if uncertain and self.options.drop_uncertain:
                 continue
             box = _clip(piece.box.scaled(1.0 / scale), width, height)
-            digits.append(Digit(digit=int(labels[best]), confidence=confidence, box=box, uncertain=uncertain))
+            digits.append(Digit(digit=int(labels[best]), confidence=confidence, box=box, uncertain=uncertain,
+                                probabilities=tuple(float(v) for v in p)))
         return digits
 
 

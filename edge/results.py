@@ -54,6 +54,8 @@ class Digit:
     line: int = 0
     # Below --min-confidence: shown as '?' in text, or dropped, as the caller chooses.
     uncertain: bool = False
+    # The classifier's probability for every label (the GUI's bar chart); not part of the JSON output.
+    probabilities: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
 
     @property
     def char(self) -> str:

@@ -12,6 +12,7 @@ from typing import Iterator
 import numpy as np
 import tensorflow as tf
 
+from edge.backends import silence_native_stderr
 from edge.metadata import InputSpec, ModelMetadata, OutputSpec, Quantization, sha256_file
 from edge.normalize import stroke_width
 
@@ -33,7 +34,7 @@ def calibration_sample(images: np.ndarray, labels: np.ndarray, size: int, seed: 
 @contextlib.contextmanager
 def _quiet():
     """The converter prints its SavedModel export to stdout and warns about tf.lite's deprecation."""
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), silence_native_stderr():
         warnings.simplefilter("ignore")
         yield
 

@@ -170,11 +170,12 @@ def split_validation(x: np.ndarray, y: np.ndarray, size: int, seed: int) -> tupl
     if size >= len(x):
         raise DataError(f"validation size {size} leaves no training images out of {len(x)}")
     rng = np.random.default_rng(seed)
-    held = []
-    for label in np.unique(y):
-        idx = np.flatnonzero(y == label)
-        take = int(round(size * len(idx) / len(y)))
-        held.append(rng.choice(idx, size=take, replace=False))
+    classes, counts = np.unique(y, return_counts=True)
+    # Largest remainders: per-class shares that add up to exactly ``size``.
+    shares = size * counts / len(y)
+    take = np.floor(shares).astype(int)
+    take[np.argsort(take - shares)[: size - take.sum()]] += 1
+    held = [rng.choice(np.flatnonzero(y == label), size=n, replace=False) for label, n in zip(classes, take)]
     val = np.sort(np.concatenate(held))
     keep = np.ones(len(x), bool)
     keep[val] = False

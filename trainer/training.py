@@ -72,6 +72,11 @@ def train(
     steps = epochs * int(np.ceil(len(x_fit) / batch))
 
     model = recipe.build()
+    # Batch-norm statistics must settle within the run: a smoke run of a few dozen steps needs a
+    # short memory; a full run keeps Keras' usual 0.99.
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = min(0.99, max(0.5, 1.0 - 20.0 / steps))
     model.compile(
         optimizer=recipe.optimizer(steps),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
