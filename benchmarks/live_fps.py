@@ -1,0 +1,211 @@
+"""Frames per second of the live loop (``--video``/``--camera``) on 640x480 frames with 5 digits.
+
+    python -m benchmarks.live_fps                 # Markdown table on stdout
+    python -m benchmarks.live_fps --frames 300 --repeats 7 --json
+
+A video of a moving, noisy page with one 5-digit number (MNIST test digits) is written to a temporary
+MJPG file, then read by the real loop (``edge.live.run_loop``: capture thread, recogniser with one
+interpreter thread, stabiliser, JSON Lines output) headless, as over SSH. Reported, as medians over
+repetitions: processed frames per second (wall clock), CPU time per frame (which load from other
+programs disturbs least), where each frame's time went (the recogniser's own stage timings from the
+same runs), what the loop adds to them, and how many frames were read right.
+
+The Raspberry Pi 4 figures are estimates: the one-core rate divided by ``benchmarks.run.PI4_RATIO``
+(the project's ratio; its comment gives the source) and by ``SIMD_RATIO`` below (pessimistic).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.capture import open_video
+from edge.live import LiveSettings, run_loop
+from edge.live_output import ReadingWriter
+from edge.pipeline import RecognizeOptions, Recognizer
+
+from .common import load_test_digits, machine
+from .pages import DigitBank
+from .run import PI4_RATIO
+
+SIZE = (640, 480)
+FPS = 30.0
+# A second, pessimistic Pi 4 ratio for SIMD-heavy code, measured like for like: MobileNet v1 (float32,
+# 224x224, random weights) through XNNPACK with one thread takes 312 ms on a Pi 4 at 1.5 GHz (XNNPACK's
+# end2end-bench, github.com/google/XNNPACK/issues/814; XNNPACK's README gives 75 ms with 4 threads,
+# which suggests ~165 ms for one thread on a well-set-up board) and 13.9 ms on the 2-core AMD EPYC
+# development machine through LiteRT 2.3 (one thread): 12x to 22x.
+SIMD_RATIO = (12.0, 22.0)
+
+
+def moving_page_frames(bank: DigitBank, n: int, seed: int = 0, digits: int = 5) -> tuple[list[np.ndarray], str]:
+    """A hand-held camera over grey paper with one number: sway, shake and sensor noise."""
+    rng = np.random.default_rng(seed)
+    value = "".join(str(int(v)) for v in rng.integers(0, 10, digits))
+    page_h, page_w = SIZE[1] + 160, SIZE[0] + 200
+    ink = np.zeros((page_h, page_w), np.float32)
+    height = int(SIZE[1] * 0.22)  # a number held at arm's length fills about a fifth of the frame height
+    x, y = 100 + int(SIZE[0] * 0.1), 80 + int(SIZE[1] * 0.4)
+    for char in value:
+        glyph = bank.sample(int(char), rng)
+        glyph = cv2.resize(glyph, (max(1, round(glyph.shape[1] * height / glyph.shape[0])), height))
+        region = ink[y : y + height, x : x + glyph.shape[1]]
+        np.maximum(region, glyph / 255.0, out=region)
+        x += glyph.shape[1] + int(height * 0.15)
+    page = 205 * (1 - ink[..., None]) + 40 * ink[..., None] + np.zeros((1, 1, 3), np.float32)
+    frames = []
+    for k in range(n):
+        dx = int(100 + 40 * np.sin(2 * np.pi * k / 90) + rng.integers(-3, 4))
+        dy = int(80 + 30 * np.cos(2 * np.pi * k / 120) + rng.integers(-3, 4))
+        view = page[dy : dy + SIZE[1], dx : dx + SIZE[0]] + rng.normal(0, 3, (SIZE[1], SIZE[0], 3))
+        frames.append(np.clip(view, 0, 255).astype(np.uint8))
+    return frames, value
+
+
+def write_video(path: Path, frames: list[np.ndarray]) -> None:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
+    if not writer.isOpened():
+        raise SystemExit(f"cannot write {path} (MJPG)")
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+
+
+def time_loop(recognizer: Recognizer, video: Path, value: str) -> dict:
+    """One headless run of the live loop over the video, JSON Lines into memory."""
+    source = open_video(video)
+    stream = io.StringIO()
+    writer = ReadingWriter(str(video), as_json=True, changes_only=False, stream=stream)
+    cpu = time.process_time()
+    try:
+        result = run_loop(source, recognizer, LiveSettings(json=True), writer)
+    finally:
+        source.close()
+    cpu = time.process_time() - cpu
+    if result.error:
+        raise SystemExit(result.error)
+    stats = result.stats
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    per = stats.per_frame()
+    return {
+        "fps": stats.fps,
+        "decode_ms": source.stats.capture_ms / max(1, source.stats.frames),  # in the capture thread
+        "stages": per,
+        "loop_ms": 1000 * stats.wall_s / max(1, stats.processed),
+        "cpu_ms": 1000 * cpu / max(1, stats.processed),  # every thread of the process, decoding included
+        "right": sum(r["numbers"] == [value] for r in records) / max(1, len(records)),
+        "frames": stats.processed,
+    }
+
+
+def measure(frames_n: int, repeats: int, data: str | None) -> dict:
+    digits, labels = load_test_digits(data)
+    bank = DigitBank(digits, labels)
+    frames, value = moving_page_frames(bank, frames_n)
+    recognizer = Recognizer(_classifier(), RecognizeOptions())
+    with tempfile.TemporaryDirectory() as folder:
+        video = Path(folder) / "moving-page.avi"
+        write_video(video, frames)
+        time_loop(recognizer, video, value)  # warm up: caches, allocation, first interpreter calls
+        runs = [time_loop(recognizer, video, value) for _ in range(repeats)]
+    stages = {k: statistics.median(r["stages"].get(k, 0.0) for r in runs) for k in runs[0]["stages"]}
+    return {
+        "machine": machine(),
+        "backend": str(recognizer.classifier.backend),
+        "frames": frames_n,
+        "repeats": repeats,
+        "fps": statistics.median(r["fps"] for r in runs),
+        "fps_range": (min(r["fps"] for r in runs), max(r["fps"] for r in runs)),
+        "load": _load(),
+        "loop_ms": statistics.median(r["loop_ms"] for r in runs),
+        "cpu_ms": statistics.median(r["cpu_ms"] for r in runs),
+        "decode_ms": statistics.median(r["decode_ms"] for r in runs),
+        "stages": stages,
+        "right": statistics.median(r["right"] for r in runs),
+        "pi4_ratio": PI4_RATIO,
+    }
+
+
+def _load() -> str:
+    """The load average while measuring: other work on the machine slows every figure alike."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def _classifier():
+    from edge.classifier import DigitClassifier
+
+    return DigitClassifier(threads=1)
+
+
+def markdown(result: dict) -> str:
+    lo, hi = result["pi4_ratio"]
+    fps = result["fps"]
+    # CPU time is what other work on the machine disturbs least: the rate one core would give.
+    one_core = 1000 / result["cpu_ms"] if result["cpu_ms"] else 0.0
+    stages = result["stages"]
+    recognise = sum(v for k, v in stages.items() if k not in ("wait", "stabilise", "output"))
+    added = result["loop_ms"] - recognise
+    low, high = result["fps_range"]
+    share = 100 * added / result["loop_ms"] if result["loop_ms"] else 0.0
+    lines = [
+        f"Live loop, headless with JSON Lines output, on a {SIZE[0]}x{SIZE[1]} MJPG video of a moving page with "
+        f"5 MNIST digits ({result['frames']} frames); one interpreter thread ({result['backend']}); "
+        f"median of {result['repeats']} runs on {result['machine']} (load average {result['load']}).",
+        "",
+        "| figure | value |",
+        "| --- | ---: |",
+        f"| frames per second, live loop (wall clock; range over runs) | **{fps:.0f}** ({low:.0f}-{high:.0f}) |",
+        f"| CPU ms per frame, all threads (decoding included) / frames per second on one core | "
+        f"{result['cpu_ms']:.2f} / **{one_core:.0f}** |",
+        f"| ms per frame: recogniser stages / whole loop | {recognise:.2f} / {result['loop_ms']:.2f} |",
+        f"| what the loop adds (capture wait, stabilise, output, glue) | {added:.2f} ms ({share:.0f}%) |",
+        f"| frames read right (stabilised) | {100 * result['right']:.0f}% |",
+        f"| Raspberry Pi 4, one core, estimated (one-core rate / {lo:.0f} to {hi:.0f}, `PI4_RATIO`) | "
+        f"{one_core / hi:.0f}-{one_core / lo:.0f} |",
+        f"| Raspberry Pi 4, one core, pessimistic (/ {SIMD_RATIO[0]:.0f} to {SIMD_RATIO[1]:.0f}, SIMD-heavy ratio) | "
+        f"{one_core / SIMD_RATIO[1]:.1f}-{one_core / SIMD_RATIO[0]:.1f} |",
+        "",
+        "Where a frame's time goes (ms per processed frame):",
+        "",
+        "| stage | ms | thread |",
+        "| --- | ---: | --- |",
+        f"| capture: decode the video frame | {result['decode_ms']:.2f} | capture (overlaps the rest) |",
+        f"| capture: loop waiting for a frame | {stages.get('wait', 0.0):.2f} | loop |",
+    ]
+    for stage in ("segment", "normalise", "classify", "split", "layout"):
+        if stage in stages:
+            lines.append(f"| recognise: {stage} | {stages[stage]:.2f} | loop |")
+    lines += [
+        f"| stabilise | {stages.get('stabilise', 0.0):.2f} | loop |",
+        f"| output (JSON line) | {stages.get('output', 0.0):.2f} | loop |",
+        f"| **total, wall clock** | **{result['loop_ms']:.2f}** | |",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=150, help="frames in the test video (default 150)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs; the median is reported (default 5)")
+    parser.add_argument("--data", help="MNIST folder (default: $MNIST_DATA or ../shared/mnist)")
+    parser.add_argument("--json", action="store_true", help="the figures as one JSON object instead")
+    args = parser.parse_args(argv)
+    result = measure(args.frames, args.repeats, args.data)
+    print(json.dumps(result) if args.json else markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
