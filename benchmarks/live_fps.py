@@ -10,8 +10,8 @@ repetitions: processed frames per second (wall clock), CPU time per frame (which
 programs disturbs least), where each frame's time went (the recogniser's own stage timings from the
 same runs), what the loop adds to them, and how many frames were read right.
 
-The Raspberry Pi 4 figures are estimates: the one-core rate divided by ``benchmarks.run.PI4_RATIO``
-(the project's ratio; its comment gives the source) and by ``SIMD_RATIO`` below (pessimistic).
+The Raspberry Pi 4 figures are estimates: the one-core rate divided by the range
+``benchmarks.run.PI4_RATIO`` (its comment gives the sources).
 """
 
 from __future__ import annotations
@@ -39,12 +39,6 @@ from .run import PI4_RATIO
 
 SIZE = (640, 480)
 FPS = 30.0
-# A second, pessimistic Pi 4 ratio for SIMD-heavy code, measured like for like: MobileNet v1 (float32,
-# 224x224, random weights) through XNNPACK with one thread takes 312 ms on a Pi 4 at 1.5 GHz (XNNPACK's
-# end2end-bench, github.com/google/XNNPACK/issues/814; XNNPACK's README gives 75 ms with 4 threads,
-# which suggests ~165 ms for one thread on a well-set-up board) and 13.9 ms on the 2-core AMD EPYC
-# development machine through LiteRT 2.3 (one thread): 12x to 22x.
-SIMD_RATIO = (12.0, 22.0)
 
 
 def moving_page_frames(bank: DigitBank, n: int, seed: int = 0, digits: int = 5) -> tuple[list[np.ndarray], str]:
@@ -173,9 +167,7 @@ def markdown(result: dict) -> str:
         f"| what the loop adds (capture wait, stabilise, output, glue) | {added:.2f} ms ({share:.0f}%) |",
         f"| frames read right (stabilised) | {100 * result['right']:.0f}% |",
         f"| Raspberry Pi 4, one core, estimated (one-core rate / {lo:.0f} to {hi:.0f}, `PI4_RATIO`) | "
-        f"{one_core / hi:.0f}-{one_core / lo:.0f} |",
-        f"| Raspberry Pi 4, one core, pessimistic (/ {SIMD_RATIO[0]:.0f} to {SIMD_RATIO[1]:.0f}, SIMD-heavy ratio) | "
-        f"{one_core / SIMD_RATIO[1]:.1f}-{one_core / SIMD_RATIO[0]:.1f} |",
+        f"{one_core / hi:.1f}-{one_core / lo:.0f} |",
         "",
         "Where a frame's time goes (ms per processed frame):",
         "",

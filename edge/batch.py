@@ -7,6 +7,8 @@ stdout and files. Keeping per-image work in one function lets it run in worker p
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -41,10 +43,17 @@ class Outcome:
 
 
 def output_stem(source: Source) -> str:
-    """A safe file stem for outputs derived from an input (its path, flattened)."""
-    name = source.name
-    stem, _ = os.path.splitext(name)
-    return safe_filename(stem.replace(os.sep, "__").replace("/", "__"))
+    """A safe, distinct file stem for outputs derived from an input: its path flattened.
+
+    The extension stays in (``scan.png`` and ``scan.jpg`` are different inputs), and when making the
+    name safe changed anything, a short hash of the original name keeps ``a b.png`` and ``a+b.png``
+    (or ``x/y.png`` and ``x__y.png``) from landing on the same file.
+    """
+    flat = source.name.replace(os.sep, "__").replace("/", "__")
+    safe = safe_filename(flat)
+    if safe != flat:
+        safe = f"{safe[:120]}-{hashlib.sha1(source.name.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
+    return safe
 
 
 def _write_image(path: Path, image) -> None:
@@ -79,7 +88,12 @@ def read_file(source: Source, recognizer: Recognizer, options: FileOptions = Fil
     except ImageError as exc:
         return Outcome(source.name, error_record(source.name, str(exc)))
     trace = Trace() if options.debug_dir else None
-    reading = recognizer.read(image.pixels, trace=trace)
+    try:
+        reading = recognizer.read(image.pixels, trace=trace)
+    except Exception as exc:  # a bug must cost this input, not the batch: report it and go on
+        logging.getLogger("edge").debug("reading %s failed", source.name, exc_info=True)
+        detail = (str(exc).strip().splitlines() or [""])[0]
+        return Outcome(source.name, error_record(source.name, f"internal error while reading ({type(exc).__name__}: {detail})"))
     reading.notes[:0] = image.notes
     ms = (time.perf_counter() - start) * 1000
     stem = output_stem(source)

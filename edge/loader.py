@@ -49,12 +49,42 @@ class LoadedImage:
         return int(self.pixels.shape[1])
 
 
+# Image signatures Pillow would recognise if the header were whole: a file that starts like an image
+# but cannot be identified is a damaged image, not "some other format".
+_IMAGE_SIGNATURES = {
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"\xff\xd8": "JPEG",
+    b"GIF87a": "GIF",
+    b"GIF89a": "GIF",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+}
+
+
+def _header_size(kind: str, head: bytes) -> tuple[int, int] | None:
+    """Width and height straight from a PNG or GIF header (Pillow refuses zero sizes unread)."""
+    if kind == "PNG" and len(head) >= 24 and head[12:16] == b"IHDR":
+        return struct.unpack(">II", head[16:24])
+    if kind == "GIF" and len(head) >= 10:
+        return struct.unpack("<HH", head[6:10])
+    return None
+
+
 def _describe_non_image(path: Path) -> str:
     try:
         with open(path, "rb") as handle:
             head = handle.read(512)
-    except OSError:
-        return "not a recognised image format"
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        return f"cannot read ({exc.strerror or exc})"
+    for magic, kind in _IMAGE_SIGNATURES.items():
+        if head.startswith(magic):
+            size = _header_size(kind, head)
+            if size is not None and 0 in size:
+                return f"image has zero size ({size[0]}x{size[1]})"
+            return f"damaged {kind} file: its header cannot be read (truncated?)"
     for magic, what in _SIGNATURES.items():
         if head.lstrip().startswith(magic):
             return f"{what}, not an image"
@@ -92,9 +122,12 @@ def _to_uint8(array: np.ndarray, mode: str, notes: list[str]) -> np.ndarray:
         lo, hi = (0.0, 1.0) if data.min() >= 0 and data.max() <= 1 else (data.min(), data.max())
         notes.append(f"{mode} float image scaled to 8 bits")
     else:
-        lo, hi = 0.0, float(np.iinfo(array.dtype).max) if data.max() > 255 else 255.0
-        if data.max() > 255:
-            notes.append(f"{array.dtype.itemsize * 8}-bit image reduced to 8 bits")
+        # Pillow opens 16-bit PGM/PNG/TIFF as 32-bit integers: judge the depth by the values.
+        top = float(data.max())
+        bits = 8 if top <= 255 else 16 if top <= 65535 else 32
+        lo, hi = 0.0, float(2**bits - 1)
+        if bits > 8:
+            notes.append(f"{bits}-bit image reduced to 8 bits")
     scale = 255.0 / (hi - lo) if hi > lo else 0.0
     return np.clip((data - lo) * scale, 0, 255).astype(np.uint8)
 
@@ -129,7 +162,10 @@ def load_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
                         f"{width}x{height} is {width * height:,} pixels, over the limit of {max_pixels:,} "
                         "(raise it with --max-pixels)"
                     )
-                frames = getattr(image, "n_frames", 1)
+                try:
+                    frames = getattr(image, "n_frames", 1)
+                except Exception:  # a damaged later page (TIFF) must not cost the first one
+                    frames = 1
                 if frames > 1:
                     image.seek(0)
                     notes.append(f"animated image: read the first of {frames} frames")
@@ -138,11 +174,13 @@ def load_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
                 pixels = _decode_pixels(image, notes)
     except ImageError:
         raise
+    except PermissionError:
+        raise ImageError("permission denied") from None
     except UnidentifiedImageError:
         raise ImageError(_describe_non_image(path)) from None
     except Image.DecompressionBombError as exc:
         raise ImageError(f"refused as a decompression bomb ({exc})") from None
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error) as exc:
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError, struct.error) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ImageError(f"truncated or corrupt image data ({reason})") from None
     except MemoryError:

@@ -84,6 +84,12 @@ class Recognizer:
             pieces, probs = self._split_touching(seg, pieces, probs)
             timings["split"] = _ms_since(start)
 
+        limit = self.options.segment.max_candidates
+        if len(pieces) > limit:  # splitting may have made more: the cap is on what one image can give
+            keep = np.sort(np.argsort(-probs.max(axis=1), kind="stable")[:limit])
+            pieces, probs = [pieces[i] for i in keep], probs[keep]
+            seg.notes.append(f"kept the {limit} most confident digits")
+
         if trace is not None:
             trace.segmentation = seg
             trace.crops = [p.model_input for p in pieces]

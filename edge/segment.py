@@ -20,6 +20,9 @@ from .results import Box
 POLARITIES = ("auto", "dark-on-light", "light-on-dark")
 # Above this share of ink pixels an image is not handwriting on paper (noise, texture, a photo).
 MAX_INK_COVERAGE = 0.35
+# Above this share of the ink in specks of at most 3x3 pixels, the image is speckle noise: dust and
+# JPEG crumbs on a real page are a tiny share of its ink.
+MAX_SPECK_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -134,14 +137,16 @@ def _thresholds(ink: np.ndarray, min_contrast: int) -> tuple[float, float]:
     # Paper grain, sensor noise and JPEG ringing: strong ink must stand well clear of the paper's
     # own spread. Ink is clipped at zero where the paper is brighter than its estimate, so the noise
     # is read off the positive half: for symmetric noise the lower quartile of |x| is 0.3186 sigma,
-    # and real ink, in the upper tail, barely moves it.
+    # and real ink, in the upper tail, barely moves it. Noise makes about half of the paper
+    # positive; a clean (synthetic) page has only its ink there, so below 35% there is no noise to
+    # estimate. When the noise is as strong as any ink can be, nothing stands out and nothing is read.
     sample = ink[:: max(1, ink.shape[0] // 200), :: max(1, ink.shape[1] // 200)]
     positive = sample[sample > 0]
     noise = 0.0
-    if positive.size > 0.2 * sample.size:
+    if positive.size > 0.35 * sample.size:
         quartile = np.partition(positive, positive.size // 4)[positive.size // 4]
         noise = float(quartile) / 0.3186
-    high = min(max(float(otsu), float(min_contrast), 5 * noise), 200.0)
+    high = max(float(otsu), float(min_contrast), 5 * noise)
     return high, max(high * 0.5, min_contrast * 0.6)
 
 
@@ -232,7 +237,7 @@ def _typical_height(mask: np.ndarray, stroke: float, min_height: int = 8) -> flo
 
     Measured on a half-size copy of the mask when digits are big enough, which is four times cheaper.
     """
-    half = stroke >= 3 and max(mask.shape) >= 400
+    half = stroke >= 3 and max(mask.shape) >= 400 and min(mask.shape) >= 8
     # Any ink in a 2x2 cell keeps the cell (thin strokes must survive the halving).
     small = (cv2.resize(mask * 255, (mask.shape[1] // 2, mask.shape[0] // 2), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8) if half else mask
     factor = 2 if half else 1
@@ -318,6 +323,8 @@ def group_components(stats: np.ndarray, min_height: int, typical: float) -> list
 def _looks_like_writing(labels: np.ndarray, stats: np.ndarray, cand: Candidate) -> bool:
     """Pen strokes, not a solid blob or a ragged speckle: fill and stroke width must fit a digit."""
     b = cand.box
+    if len(cand.labels) > 6:  # a digit breaks into a few pieces at most; a cloud of specks is noise
+        return False
     area = int(stats[list(cand.labels), cv2.CC_STAT_AREA].sum())
     if b.w > 0.4 * b.h and area > 0.88 * b.w * b.h:  # a 1 may fill its narrow box; bold 8s fill 80%
         return False
@@ -342,9 +349,16 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions()) -> Se
             notes.append("removed ruled lines or borders")
             _, labels, stats = components(mask)
     coverage = float(mask.mean())
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    specks = float(areas[np.maximum(stats[1:, 2], stats[1:, 3]) <= 3].sum()) / max(1.0, float(areas.sum()))
+    reason = None
     if coverage > MAX_INK_COVERAGE:
         # Handwriting leaves most of the paper bare; this is noise, texture or a photo of something else.
-        notes.append(f"ink covers {100 * coverage:.0f}% of the image, too much for handwriting: nothing read")
+        reason = f"ink covers {100 * coverage:.0f}% of the image, too much for handwriting"
+    elif specks > MAX_SPECK_SHARE:
+        reason = f"{100 * specks:.0f}% of the ink is specks of a few pixels: the image is covered in noise"
+    if reason is not None:
+        notes.append(reason + ": nothing read")
         return Segmentation(scale=scale, gray=gray, ink=ink, mask=mask, labels=labels, candidates=[],
                             polarity=polarity, stroke=stroke, digit_height=0.0, notes=notes)
     typical = _typical_height(mask, stroke, options.min_height)

@@ -27,10 +27,18 @@ class Source:
     error: str | None = None
 
 
+# Control characters (newlines, escape sequences) would forge lines or drive the terminal.
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
 def display_name(path: str | os.PathLike) -> str:
-    """A printable form of any path: bytes that are not UTF-8 become U+FFFD instead of crashing output."""
+    """A printable, one-line form of any path that keeps distinct names distinct.
+
+    Bytes that are not UTF-8 and control characters are written as ``\\xNN`` escapes (instead of
+    one replacement character for all, which would make two files the same in every output).
+    """
     raw = os.fsencode(path)
-    return raw.decode("utf-8", errors="replace")
+    return raw.decode("utf-8", errors="backslashreplace").translate(_CONTROL)
 
 
 def is_image_name(name: str) -> bool:
@@ -50,15 +58,20 @@ def _walk(folder: Path, recursive: bool, seen: set[tuple[int, int]]) -> Iterator
     seen = seen | {key}
     try:
         with os.scandir(folder) as entries:
-            names = sorted((entry.name, entry.is_dir()) for entry in entries)
+            names = sorted(entry.name for entry in entries)
     except PermissionError:
         yield Source(display_name(folder), error="permission denied")
         return
     except OSError as exc:
         yield Source(display_name(folder), error=f"cannot list folder ({exc.strerror or exc})")
         return
-    for name, is_dir in names:
+    for name in names:
         path = folder / name
+        try:
+            is_dir = path.is_dir()
+        except OSError as exc:  # a link to itself, a vanished entry: costs this entry only
+            yield Source(display_name(path), error=f"cannot open ({exc.strerror or exc})")
+            continue
         if is_dir:
             if recursive:
                 yield from _walk(path, recursive, seen)

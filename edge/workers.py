@@ -32,8 +32,10 @@ class _Worker:
 
 
 def _worker_main(conn: Connection, make_recognizer: Callable[[], object], options: FileOptions) -> None:
-    # Ctrl+C goes to the whole process group; the parent decides when to stop, not each worker.
+    # Ctrl+C, and SIGTERM from systemd or `kill -- -PGID`, reach the whole process group; the parent
+    # decides when to stop (after the images in hand), not each worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     recognizer = make_recognizer()
     crash_on = os.environ.get(CRASH_HOOK)
     while True:
@@ -58,6 +60,9 @@ class WorkerPool:
         self.options = options
         self.workers = [self._start() for _ in range(max(1, jobs))]
         self.stop_requested = False
+        # In input order, results finished ahead of a slow image wait in memory (and would be lost
+        # to a SIGKILL): never let more than this many wait; idle workers wait instead.
+        self.max_waiting = 4 * max(1, jobs)
 
     def _start(self) -> _Worker:
         parent, child = self.context.Pipe()
@@ -79,14 +84,20 @@ class WorkerPool:
         exhausted = False
         while True:
             if not self.stop_requested and not exhausted:
-                for worker in self.workers:
-                    if worker.task is None:
-                        task = next(pending, None)
-                        if task is None:
-                            exhausted = True
-                            break
-                        worker.task = task
+                for i, worker in enumerate(self.workers):
+                    if worker.task is not None or (ordered and len(finished) >= self.max_waiting):
+                        continue
+                    task = next(pending, None)
+                    if task is None:
+                        exhausted = True
+                        break
+                    try:
                         worker.conn.send(task)
+                    except (BrokenPipeError, OSError):  # it died while idle: replace it, same task
+                        worker.process.join(timeout=1)
+                        worker = self.workers[i] = self._start()
+                        worker.conn.send(task)
+                    worker.task = task
             busy = [w for w in self.workers if w.task is not None]
             if not busy:
                 break
