@@ -91,7 +91,8 @@ def train(
     started = time.perf_counter()
     # A live progress bar on a terminal; one line per epoch in logs and CI.
     progress = (1 if sys.stderr.isatty() else 2) if verbose else 0
-    history = model.fit(train_ds, epochs=epochs, validation_data=val, verbose=progress)
+    # The dataset shuffles itself (seeded); Keras must not try to shuffle a tf.data pipeline.
+    history = model.fit(train_ds, epochs=epochs, validation_data=val, verbose=progress, shuffle=False)
     seconds = time.perf_counter() - started
     return TrainResult(
         model=model,
