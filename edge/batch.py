@@ -50,6 +50,8 @@ def output_stem(source: Source) -> str:
     (or ``x/y.png`` and ``x__y.png``) from landing on the same file.
     """
     flat = source.name.replace(os.sep, "__").replace("/", "__")
+    if flat.lower().endswith(".png"):
+        flat = flat[:-4]  # outputs are PNG; scan.jpg keeps its extension in the name (scan.jpg.png)
     safe = safe_filename(flat)
     if safe != flat:
         safe = f"{safe[:120]}-{hashlib.sha1(source.name.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"

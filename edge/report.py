@@ -80,18 +80,23 @@ def safe_filename(name: str, default: str = "image") -> str:
 def annotate(image: np.ndarray, reading: Reading) -> np.ndarray:
     """A BGR copy of the image with each digit boxed and labelled with its value and confidence."""
     canvas = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image.copy()
+    placed: list[tuple[int, int, int, int]] = []  # label rectangles drawn so far
     for d in reading.digits:
         # Labels scale with the digit, so they stay legible on small frames and large scans alike.
-        scale = min(2.0, max(0.45, d.box.h / 70))
+        scale = min(2.0, max(0.5, d.box.h / 60))
         thickness = max(1, int(round(2 * scale)))
         colour = UNCERTAIN_COLOUR if d.uncertain else BOX_COLOUR
         b = d.box
         cv2.rectangle(canvas, (b.x, b.y), (b.x2, b.y2), colour, thickness)
         label = f"{d.char} {d.confidence:.2f}"
-        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale, thickness)
-        top = max(0, b.y - th - base - 2)
-        cv2.rectangle(canvas, (b.x, top), (b.x + tw + 2, top + th + base + 2), colour, -1)
-        cv2.putText(canvas, label, (b.x + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale,
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, thickness)
+        height = th + base + 2
+        top = max(0, b.y - height)
+        if any(x0 < b.x + tw + 2 and b.x < x1 and y0 < top + height and top < y1 for x0, y0, x1, y1 in placed):
+            top = min(canvas.shape[0] - height, b.y2)  # a narrow neighbour's label is above: go below
+        placed.append((b.x, top, b.x + tw + 2, top + height))
+        cv2.rectangle(canvas, (b.x, top), (b.x + tw + 2, top + height), colour, -1)
+        cv2.putText(canvas, label, (b.x + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale,
                     TEXT_COLOUR, thickness, cv2.LINE_AA)
     return canvas
 
