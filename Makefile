@@ -48,6 +48,7 @@ env-edge: $(VENV)/edge/.ok
 env-litert: $(VENV)/litert/.ok
 
 demo: $(VENV)/litert/.ok
+	$(VENV)/litert/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps .
 	$(VENV)/litert/bin/digits-recognize edge/examples --out annotated
 	@echo "annotated copies written to annotated/"
 
