@@ -81,6 +81,7 @@ class Recognizer:
 
         if self.options.split_touching and pieces:
             start = time.perf_counter()
+            pieces, probs = self._merge_split_strokes(seg, pieces, probs)
             pieces, probs = self._split_touching(seg, pieces, probs)
             timings["split"] = _ms_since(start)
 
@@ -107,6 +108,59 @@ class Recognizer:
         if not inputs:
             return np.zeros((0, len(self.classifier.metadata.labels)), np.float32)
         return self.classifier.predict(np.stack(inputs))
+
+    def _merge_split_strokes(self, seg: Segmentation, pieces: list[_Piece], probs: np.ndarray):
+        """Join two side-by-side pieces that are one digit drawn in two strokes (a 4 whose bar stops
+        short of its upright, a 5's detached hook).
+
+        Only for nearly touching pieces of a digit-shaped union that the model reads confidently,
+        and only when the pieces themselves do not both read as sure digits of equal height, so
+        that 11 written close stays 11.
+        """
+        pairs = []
+        for a, left_piece in enumerate(pieces):
+            left = left_piece.box
+            # The nearest piece starting just right of this one, on the same line.
+            right_of = [
+                (pieces[b].box.x - left.x2, b) for b in range(len(pieces))
+                if b != a and 0 <= pieces[b].box.x - left.x2 <= 0.06 * max(left.h, pieces[b].box.h)
+                and min(left.y2, pieces[b].box.y2) - max(left.y, pieces[b].box.y) >= 0.5 * min(left.h, pieces[b].box.h)
+            ]
+            if not right_of:
+                continue
+            b = min(right_of)[1]
+            right = pieces[b].box
+            union = left.union(right)
+            if union.w > 0.9 * union.h:
+                continue
+            unsure = min(probs[a].max(), probs[b].max()) < 0.9
+            uneven = min(left.h, right.h) < 0.85 * max(left.h, right.h)
+            if unsure or uneven:
+                pairs.append((a, b))
+        if not pairs:
+            return pieces, probs
+        merged = []
+        for a, b in pairs:
+            box = pieces[a].box.union(pieces[b].box)
+            candidate = Candidate(box=box, labels=())
+            crop = np.zeros((box.h, box.w), np.uint8)
+            for piece in (pieces[a], pieces[b]):
+                pb = piece.box
+                region = crop[pb.y - box.y : pb.y2 - box.y, pb.x - box.x : pb.x2 - box.x]
+                np.maximum(region, piece.crop[: region.shape[0], : region.shape[1]], out=region)
+            merged.append((a, b, self._piece(crop, candidate.box)))
+        merged_probs = self._predict([m.model_input for _, _, m in merged])
+        drop, add = set(), []
+        for (a, b, piece), p in zip(merged, merged_probs):
+            separate = np.log(max(probs[a].max(), 1e-6)) + np.log(max(probs[b].max(), 1e-6))
+            if a in drop or b in drop or p.max() < 0.9 or np.log(p.max()) < separate + 0.05:
+                continue
+            drop |= {a, b}
+            add.append((piece, p))
+        if not add:
+            return pieces, probs
+        keep = [i for i in range(len(pieces)) if i not in drop]
+        return [pieces[i] for i in keep] + [m for m, _ in add], np.array([probs[i] for i in keep] + [p for _, p in add])
 
     def _split_touching(self, seg: Segmentation, pieces: list[_Piece], probs: np.ndarray):
         """Read blobs wider than a digit as several touching digits when the classifier agrees.
@@ -155,7 +209,7 @@ class Recognizer:
             # Compare likelihoods (products of confidences), with a prior from the blob's shape:
             # the wider it is, the less a single digit explains it.
             aspect = pieces[index].box.w / max(1, pieces[index].box.h)
-            margin = self.options.split_margin - 0.5 * (aspect - 1.0)
+            margin = self.options.split_margin - 0.2 * (aspect - 1.0)
             if split >= whole + margin and confidences.min() >= self.options.split_min_confidence:
                 replaced[index] = parts
         if not replaced:

@@ -212,8 +212,13 @@ def remove_lines(mask: np.ndarray, stroke: float) -> tuple[np.ndarray, np.ndarra
         w, h = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]
         span = max(w / w_img, h / h_img)
         long_side = max(w, h)
-        thin = stats[i, cv2.CC_STAT_AREA] / long_side <= long_side / 25
-        if thin and (span >= 0.6 or (typical and long_side >= 3 * typical)):
+        if not (span >= 0.6 or (typical and long_side >= 3 * typical)):
+            continue
+        # Thin: pen width (of each line, even when ruled lines and a margin form one grid) at most
+        # a 25th of its length; a big bold 1 alone on a small image is no ruled line.
+        x, y = stats[i, cv2.CC_STAT_LEFT], stats[i, cv2.CC_STAT_TOP]
+        width = stroke_width(labels[y : y + h, x : x + w] == i)
+        if width <= long_side / 25:
             lines[i] = 1
     line_mask = lines[labels]
     if not line_mask.any():

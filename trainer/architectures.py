@@ -1,7 +1,8 @@
 """Model definitions and the training recipe that goes with each.
 
-``seed`` is the original tutorial's CNN, kept exactly for comparison. ``edge`` (the default) is ours:
-batch-normalised, a fraction of the multiply-accumulates, a fiftieth of the parameters, and trained
+``seed`` is the original tutorial's CNN, kept exactly for comparison. ``edge-deep`` (the default,
+shipped in models/) and ``edge`` (one convolution fewer: faster, 0.1 point less accurate) are ours:
+batch-normalised, a third of the multiply-accumulates and a thirtieth of the parameters, trained
 with augmentation that mimics what the edge pipeline feeds it.
 """
 
@@ -110,7 +111,7 @@ RECIPES: dict[str, Recipe] = {
         batch_size=128,
         augment=True,
         label_smoothing=0.05,
-        description="ours, one more 7x7 convolution, 60 epochs (experiment for 99.7%)",
+        description="ours: 4-stage batch-normalised CNN, AdamW + cosine schedule, 60 epochs, edge-matched augmentation",
     ),
     "seed": Recipe(
         build=seed_cnn,
@@ -122,7 +123,7 @@ RECIPES: dict[str, Recipe] = {
         description="the tutorial's CNN, Adadelta at learning rate 1.0, 10 epochs, no augmentation",
     ),
 }
-DEFAULT_ARCH = "edge"
+DEFAULT_ARCH = "edge-deep"
 
 
 def count_macs(model: keras.Model) -> int:
