@@ -24,7 +24,7 @@ class RecognizeOptions:
     # A split must beat reading the blob as one digit by this much log-likelihood (for square blobs;
     # less for wider ones), and every part must reach ``split_min_confidence``. Tuned on generated
     # pages with seeds apart from the benchmark's.
-    split_margin: float = 0.05
+    split_margin: float = 0.0
     split_min_confidence: float = 0.6
     # Blobs narrower than this (width / height) are never split.
     split_min_aspect: float = 0.95
@@ -177,7 +177,7 @@ class Recognizer:
         blobs = [
             i for i, p in enumerate(pieces)
             if p.box.w >= max(self.options.split_min_aspect * p.box.h, 1.2 * usual) and p.box.h >= 0.5 * typical
-            and (probs[i].max() < 0.9 or p.box.w >= 1.25 * p.box.h)
+            and (probs[i].max() < 0.95 or p.box.w >= 1.25 * p.box.h)
         ]
         slices: dict[tuple[int, int, int], _Piece] = {}
         positions: dict[int, list[int]] = {}
