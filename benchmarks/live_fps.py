@@ -102,6 +102,7 @@ def time_loop(recognizer: Recognizer, video: Path, value: str) -> dict:
 
 
 def measure(frames_n: int, repeats: int, data: str | None) -> dict:
+    cv2.setNumThreads(1)  # as the CLI's default --threads 1 sets it
     digits, labels = load_test_digits(data)
     bank = DigitBank(digits, labels)
     frames, value = moving_page_frames(bank, frames_n)

@@ -230,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from .pages import DigitBank
 
+    cv2.setNumThreads(1)  # one thread everywhere, as the CLI's default --threads 1 does
+
     digits, labels = load_test_digits(args.data)
     bank = DigitBank(digits, labels)
     recognizer = build_recognizer(threads=1)

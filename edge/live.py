@@ -185,6 +185,11 @@ def offset_digits(digits: list[Digit], dx: int, dy: int) -> list[Digit]:
     return [replace(d, box=Box(d.box.x + dx, d.box.y + dy, d.box.w, d.box.h)) for d in digits]
 
 
+# Adaptive working size for frames: keep digits at least SHRINK_TO pixels tall, shrink at most 4x.
+SHRINK_TO = 40
+MAX_SHRINK = 4
+
+
 class FrameReader:
     """One frame's reading: the region of interest recognised, its digits moved to frame coordinates,
     then stabilised against the frames before (so the reader is used for one stream, in order)."""
@@ -195,6 +200,9 @@ class FrameReader:
         options = recognizer.options
         self.stabilizer = Stabilizer(StabilizeOptions(min_confidence=options.min_confidence))
         self.drop_uncertain = options.drop_uncertain and options.min_confidence > 0
+        # Digits held in front of a camera are often far bigger than the ~40 px reading needs:
+        # segment the next frame at a whole-number fraction of the size the last one's digits allow.
+        self.shrink = 1
 
     def read(self, image: np.ndarray) -> Reading:
         """The stabilised reading; ``timings`` holds the recogniser's stages and ``stabilise``."""
@@ -206,7 +214,9 @@ class FrameReader:
                 r = self.roi
                 raise UsageError(f"--roi {r.x},{r.y},{r.w},{r.h} lies outside the {width}x{height} frame")
             region, dx, dy = image[roi.y : roi.y2, roi.x : roi.x2], roi.x, roi.y
-        raw = self.recognizer.read(region)
+        raw = self.recognizer.read(region, shrink=self.shrink)
+        heights = sorted(d.box.h for d in raw.digits)
+        self.shrink = max(1, min(MAX_SHRINK, heights[len(heights) // 2] // SHRINK_TO)) if heights else 1
         start = time.perf_counter()
         stable = self.stabilizer.update(offset_digits(raw.digits, dx, dy))
         if self.drop_uncertain:

@@ -64,11 +64,11 @@ class Recognizer:
     def _piece(self, crop: np.ndarray, box: Box) -> _Piece:
         return _Piece(box=box, crop=crop, model_input=to_model_input(crop, **self._to_input))
 
-    def read(self, image: np.ndarray, trace: Trace | None = None) -> Reading:
-        """Read one decoded image (grey, BGR or BGRA uint8)."""
+    def read(self, image: np.ndarray, trace: Trace | None = None, shrink: int = 1) -> Reading:
+        """Read one decoded image (grey, BGR or BGRA uint8); ``shrink`` as in ``segment``."""
         timings: dict[str, float] = {}
         start = time.perf_counter()
-        seg = segment(image, self.options.segment)
+        seg = segment(image, self.options.segment, shrink)
         timings["segment"] = _ms_since(start)
 
         start = time.perf_counter()

@@ -70,9 +70,10 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return image[:, :, 0]
 
 
-def working_copy(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-    """A copy whose long side is at most ``max_side``, shrunk by a whole factor (a fast, clean path)."""
-    factor = -(-max(gray.shape) // max_side)  # ceiling division
+def working_copy(gray: np.ndarray, max_side: int, at_least: int = 1) -> tuple[np.ndarray, float]:
+    """A copy whose long side is at most ``max_side``, shrunk by a whole factor (a fast, clean path)
+    of at least ``at_least``."""
+    factor = max(at_least, -(-max(gray.shape) // max_side))  # ceiling division
     if factor <= 1:
         return gray, 1.0
     h, w = gray.shape
@@ -162,6 +163,8 @@ def _hysteresis(ink: np.ndarray, min_contrast: int) -> tuple[np.ndarray, np.ndar
     keep = np.zeros(n, bool)
     keep[labels[ink > high]] = True
     keep[0] = False
+    if keep[1:].all():  # the usual case: every weak stroke holds strong ink; no relabelling needed
+        return weak, labels, stats
     stats[~keep] = 0
     return keep.view(np.uint8)[labels], labels, stats
 
@@ -339,9 +342,13 @@ def _looks_like_writing(labels: np.ndarray, stats: np.ndarray, cand: Candidate) 
     return width > 0 and b.h / width <= 40
 
 
-def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions()) -> Segmentation:
-    """Candidates for single digits in a grey or colour image."""
-    gray, scale = working_copy(to_gray(image), options.max_side)
+def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrink: int = 1) -> Segmentation:
+    """Candidates for single digits in a grey or colour image.
+
+    ``shrink`` works on a copy that much smaller: when the digits are known to be large (the last
+    frames of a video), a quarter of the pixels finds them just as well, four times faster.
+    """
+    gray, scale = working_copy(to_gray(image), options.max_side, shrink)
     polarity = detect_polarity(gray) if options.polarity == "auto" else options.polarity
     ink = ink_image(gray, polarity)
     mask, labels, stats = _hysteresis(ink, options.min_contrast)
