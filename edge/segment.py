@@ -141,7 +141,8 @@ def _thresholds(ink: np.ndarray, min_contrast: int) -> tuple[float, float]:
     # and real ink, in the upper tail, barely moves it. Noise makes about half of the paper
     # positive; a clean (synthetic) page has only its ink there, so below 35% there is no noise to
     # estimate. When the noise is as strong as any ink can be, nothing stands out and nothing is read.
-    sample = ink[:: max(1, ink.shape[0] // 200), :: max(1, ink.shape[1] // 200)]
+    step = max(1, int((ink.size / 20000) ** 0.5))  # about 20,000 pixels are plenty for a quantile
+    sample = ink[::step, ::step]
     positive = sample[sample > 0]
     noise = 0.0
     if positive.size > 0.35 * sample.size:
@@ -336,7 +337,8 @@ def _looks_like_writing(labels: np.ndarray, stats: np.ndarray, cand: Candidate) 
     area = int(stats[list(cand.labels), cv2.CC_STAT_AREA].sum())
     if b.w > 0.4 * b.h and area > 0.88 * b.w * b.h:  # a 1 may fill its narrow box; bold 8s fill 80%
         return False
-    own = np.isin(labels[b.y : b.y2, b.x : b.x2], cand.labels)
+    region = labels[b.y : b.y2, b.x : b.x2]
+    own = region == cand.labels[0] if len(cand.labels) == 1 else np.isin(region, cand.labels)
     width = stroke_width(own)
     # A handwritten digit is between about 3 and 30 pen widths tall; noise clumps are far thinner.
     return width > 0 and b.h / width <= 40
@@ -355,7 +357,7 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     notes: list[str] = []
     stroke = stroke_width(mask) if mask.any() else 0.0
     # A line needs a component at least a line long: most frames have none, and skip the search.
-    if options.remove_lines and stroke > 0 and stats[:, 2:4].max(initial=0) >= line_length(stroke):
+    if options.remove_lines and stroke > 0 and stats[1:, 2:4].max(initial=0) >= line_length(stroke):
         mask, lines = remove_lines(mask, stroke)
         if lines.any():
             notes.append("removed ruled lines or borders")
