@@ -254,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     sections.insert(0, ("Targets", targets_section(data)))
     report = render(data, sections, time.time() - started, args)
     args.out.write_text(report)
+    if not args.quick and args.out == ROOT / "benchmarks" / "RESULTS.md":
+        update_readme(data, dict(sections))
     args.out.with_name("results.json").write_text(json.dumps(data, indent=2, default=float) + "\n")
     print(report)
     return 0
@@ -347,6 +349,79 @@ def pi_section(data) -> str:
     lines += ["", "On a Pi, measure instead of estimating (takes a few minutes, needs MNIST in `../shared/mnist` or `$MNIST_DATA`):",
               "", "```sh", "pip install '.[edge]' && python -m benchmarks.run --quick --no-tesseract --out pi-results.md", "```"]
     return "\n".join(lines)
+
+
+README_START, README_END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+
+
+def _replace_between(text: str, start_mark: str, end_mark: str, body: str) -> str:
+    if start_mark not in text or end_mark not in text:
+        return text
+    start, end = text.index(start_mark) + len(start_mark), text.index(end_mark)
+    return text[:start] + "\n" + body + "\n" + text[end:]
+
+
+def update_readme(data, sections: dict[str, str]) -> None:
+    """Replace the README's benchmark summary with this run's figures, so the two never disagree."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    targets = sections["Targets"]
+    rows = {(r["model"], r["backend"].split()[0]): r for r in data["Models"]["rows"] if "error" not in r}
+    pipe = data["Pipeline speed (one interpreter thread)"]
+    pages = data["Accuracy on generated pages"]
+    lines = [
+        f"Measured by `make bench` (`python -m benchmarks.run`) on {data['date']}, {data['machine']}: "
+        "the full tables, per backend and per kind of page, are in "
+        "[`benchmarks/RESULTS.md`](benchmarks/RESULTS.md). Timings on this shared 2-core machine vary by "
+        "about 20% from run to run; ratios are taken within one run.",
+        "",
+        targets,
+        "",
+        "| µs per digit, one thread, batch 1 | LiteRT | tflite-runtime 2.14 | TensorFlow's tf.lite |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for model, label in (("digits_int8.tflite", "shipped int8"), ("digits_float.tflite", "same model, float32"),
+                         ("seed_int8.tflite", "tutorial's CNN, int8"), ("seed_float.tflite", "tutorial's CNN, float32")):
+        cells = [f"{rows[(model, b)]['batch1_us']:.0f}" if (model, b) in rows else "-"
+                 for b in ("litert", "tflite-runtime", "tensorflow")]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    live = pipe["live"]
+    lines += [
+        "",
+        f"- Live mode: **{live['fps']:.0f} frames/s** on 640x480 frames with 5 digits, one thread "
+        f"({100 * live['right']:.0f}% of frames read right after stabilisation); the recogniser alone "
+        f"takes {pipe['frame_ms']:.1f} ms on a full-size frame.",
+        f"- An A4 page scanned at 300 dpi with 40 digits: **{pipe['a4_ms']:.0f} ms** "
+        f"(segmentation {pipe['a4_stages'].get('segment', 0):.0f} ms, classification "
+        f"{pipe['a4_stages'].get('classify', 0):.0f} ms).",
+    ]
+    if "memory" in data:
+        m = data["memory"]
+        lines.append(f"- Memory: {m['pages']:,} pages in one batch peak at {m['peak_mb']:.0f} MB resident, the "
+                     f"same as {m['small_pages']} pages ({m['small_peak_mb']:.0f} MB): inputs are streamed.")
+    lo, hi = PI4_RATIO
+    us = _shipped_us(data)
+    lines.append(
+        f"- Raspberry Pi 4, **estimated** (this machine's figures times {lo:.0f} to {hi:.0f}; not measured yet): "
+        f"live mode {live['fps'] / hi:.0f}-{live['fps'] / lo:.0f} frames/s, an A4 page "
+        f"{pipe['a4_ms'] * lo / 1000:.1f}-{pipe['a4_ms'] * hi / 1000:.1f} s"
+        + (f", {us * lo / 1000:.1f}-{us * hi / 1000:.1f} ms per digit" if us else "")
+        + ". A Pi owner measures with `python -m benchmarks.run --quick --no-tesseract --out pi-results.md`.")
+    if "tesseract" in pages:
+        def total(kinds):
+            t = {k: sum(v[k] for v in kinds.values()) for k in ("truth", "found", "matched", "correct")}
+            return t["matched"] / t["truth"], t["matched"] / max(1, t["found"]), t["correct"] / t["truth"]
+        ours, theirs = total(pages["ours"]), total(pages["tesseract"])
+        lines.append(
+            f"- On {sum(v['truth'] for v in pages['ours'].values()):,} digits of generated pages: recall / precision / "
+            f"digit accuracy **{100 * ours[0]:.1f}% / {100 * ours[1]:.1f}% / {100 * ours[2]:.1f}%**, against "
+            f"{100 * theirs[0]:.1f}% / {100 * theirs[1]:.1f}% / {100 * theirs[2]:.1f}% for "
+            f"{pages['tesseract_version']} (digits only, --psm {pages['tesseract_psm']}). Per kind of page: "
+            "[Quality on pages](#quality-on-pages).")
+    text = _replace_between(text, README_START, README_END, "\n".join(lines))
+    text = _replace_between(text, "<!-- pages:start -->", "<!-- pages:end -->",
+                            sections["Accuracy on generated pages"])
+    readme.write_text(text)
 
 
 def render(data, sections, seconds: float, args) -> str:
