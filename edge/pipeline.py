@@ -11,7 +11,7 @@ from .classifier import DigitClassifier
 from .layout import layout
 from .normalize import to_model_input
 from .results import Box, Digit, Reading
-from .segment import Candidate, Segmentation, SegmentOptions, candidate_ink, cut_positions, segment
+from .segment import Candidate, Segmentation, SegmentOptions, candidate_ink, cut_path, cut_positions, segment
 
 
 @dataclass(frozen=True)
@@ -183,14 +183,18 @@ class Recognizer:
         positions: dict[int, list[int]] = {}
         for index in blobs:
             piece = pieces[index]
+            height, width = piece.crop.shape
             cuts = cut_positions(piece.crop, piece.box.h)[:40]
             positions[index] = cuts
+            radius = max(2, int(0.15 * piece.box.h))
+            paths = {x: cut_path(piece.crop, x, radius) for x in cuts[1:-1]}
+            paths[0], paths[width] = np.zeros(height, np.int64), np.full(height, width, np.int64)
             for a_i, a in enumerate(cuts):
                 for b in cuts[a_i + 1 :]:
                     if b - a > 1.15 * piece.box.h:
                         break
-                    if (a, b) != (0, piece.crop.shape[1]) and b - a >= 0.12 * piece.box.h:
-                        part = self._slice(piece, a, b)
+                    if (a, b) != (0, width) and b - a >= 0.12 * piece.box.h:
+                        part = self._slice(piece, paths[a], paths[b])
                         if part is not None:
                             slices[(index, a, b)] = part
         if not slices:
@@ -243,12 +247,15 @@ class Recognizer:
         _, path = max(options, key=lambda item: item[0])
         return [(slices[key], slice_probs[key]) for key in path]
 
-    def _slice(self, piece: _Piece, a: int, b: int) -> _Piece | None:
-        sub = piece.crop[:, a:b]
+    def _slice(self, piece: _Piece, left: np.ndarray, right: np.ndarray) -> _Piece | None:
+        """The blob's ink between two cut paths (each a column per row)."""
+        columns = np.arange(piece.crop.shape[1])
+        between = (columns[None, :] >= left[:, None]) & (columns[None, :] < right[:, None])
+        sub = np.where(between, piece.crop, 0).astype(np.uint8)
         ys, xs = np.nonzero(sub)
         if len(ys) == 0 or ys.max() - ys.min() + 1 < 0.4 * piece.box.h:
             return None
-        box = Box(piece.box.x + a + int(xs.min()), piece.box.y + int(ys.min()),
+        box = Box(piece.box.x + int(xs.min()), piece.box.y + int(ys.min()),
                   int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
         return self._piece(sub[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1], box)
 

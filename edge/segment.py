@@ -433,3 +433,31 @@ def cut_positions(crop: np.ndarray, digit_height: float) -> list[int]:
         filled.extend(int(round(a + (b - a) * k / (extra + 1))) for k in range(1, extra + 1))
         filled.append(b)
     return filled
+
+
+def cut_path(crop: np.ndarray, x: int, radius: int) -> np.ndarray:
+    """The cheapest top-to-bottom path through a blob near column ``x``: a cut between touching digits.
+
+    Each row may step one column left or right; crossing ink costs its intensity, and straying from
+    ``x`` costs a little, so the path slips through the gap where two slanted digits meet instead of
+    slicing a stroke as a straight cut would. Returns the path's column for every row.
+    """
+    h, w = crop.shape
+    lo, hi = max(0, x - radius), min(w, x + radius + 1)
+    cost = crop[:, lo:hi].astype(np.float32) + 2.0 * np.abs(np.arange(lo, hi, dtype=np.float32) - x)
+    total = cost.copy()
+    step = np.zeros(cost.shape, np.int8)
+    big = np.float32(1e9)
+    for y in range(1, h):
+        prev = total[y - 1]
+        left = np.concatenate(([big], prev[:-1]))
+        right = np.concatenate((prev[1:], [big]))
+        choice = np.argmin(np.stack((left, prev, right)), axis=0)
+        total[y] += np.choose(choice, (left, prev, right))
+        step[y] = choice.astype(np.int8) - 1
+    path = np.empty(h, np.int64)
+    path[-1] = int(np.argmin(total[-1]))
+    for y in range(h - 1, 0, -1):
+        path[y - 1] = path[y] + step[y, path[y]]
+    return np.clip(path, 0, hi - lo - 1) + lo
+

@@ -327,6 +327,9 @@ class RunningApp:
                 for k in range(1, steps + 1):
                     point = (x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps)
                     args += ["sleep", "0.005", "mousemove", *self.screen("canvas", *point)]
+                # Rest on each corner: on a loaded machine Tk merges queued motion events, and a
+                # merged corner would be drawn as a short cut (a 7 without its bar reads as 1).
+                args += ["sleep", "0.03"]
             args += ["sleep", "0.01", "mouseup", 1]
             self.xdotool(*args)
 
