@@ -172,12 +172,16 @@ class Recognizer:
         typical = seg.digit_height or max((p.box.h for p in pieces), default=0)
         widths = sorted(p.box.w for p in pieces)
         usual = widths[len(widths) // 2]
-        # A blob the model reads confidently as one digit, and not much wider than tall, is one digit:
-        # trying cuts on it would only cost time (and, rarely, a false split).
+        # On a page of touching digits most pieces are blobs and the median width says little: a
+        # blob clearly wider than tall is worth trying once it is wider than a usual digit (rarely
+        # more than three quarters of its height). Near-square blobs are tried only when wider than
+        # the page's own pieces and not read confidently (a wide chalk 6 is one digit).
+        digit_width = min(usual, 0.75 * typical) if typical else usual
         blobs = [
             i for i, p in enumerate(pieces)
-            if p.box.w >= max(self.options.split_min_aspect * p.box.h, 1.2 * usual) and p.box.h >= 0.5 * typical
-            and (probs[i].max() < 0.95 or p.box.w >= 1.25 * p.box.h)
+            if p.box.w >= self.options.split_min_aspect * p.box.h and p.box.h >= 0.5 * typical
+            and ((p.box.w >= 1.25 * p.box.h and p.box.w >= 1.2 * digit_width)
+                 or (p.box.w >= 1.2 * usual and probs[i].max() < 0.95))
         ]
         slices: dict[tuple[int, int, int], _Piece] = {}
         positions: dict[int, list[int]] = {}

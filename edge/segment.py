@@ -308,10 +308,13 @@ def group_components(stats: np.ndarray, min_height: int, typical: float) -> list
             & (overlap >= -0.15 * max(typical, 1))
             & (ux1 - ux0 <= 1.2 * max(typical, h))
         )
-        ok = fits & (stacked | beside)
-        hits = np.flatnonzero(ok)
+        # A piece straight above or below a group belongs to it before any group beside it (the
+        # halves of a broken 1 next to a wide digit); among equals, join the biggest fitting group.
+        hits = np.flatnonzero(fits & stacked)
+        if not len(hits):
+            hits = np.flatnonzero(fits & beside)
         if len(hits):
-            j = int(hits[0])  # groups are in order of size: join the biggest fitting one
+            j = int(hits[0])
             boxes[j] = (ux0[j], uy0[j], ux1[j], uy1[j])
             areas[j] += area
             members[j].append(int(i))

@@ -123,3 +123,34 @@ def test_small_camera_frame_with_a_few_digits(recognizer, digit_bank, rng):
         region[:] = np.minimum(region, (255 - glyph)[..., None])
         x += w + 25
     assert recognizer.read(frame).numbers == ["407"]
+
+
+def _write(frame: np.ndarray, glyph: np.ndarray, x: int, y: int) -> None:
+    region = frame[y : y + glyph.shape[0], x : x + glyph.shape[1]]
+    region[:] = np.minimum(region, (255 - glyph)[..., None])
+
+
+def _sized(glyph: np.ndarray, height: int) -> np.ndarray:
+    width = max(1, round(glyph.shape[1] * height / glyph.shape[0]))
+    return cv2.resize(glyph, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+@pytest.mark.parametrize("seed", [1, 6])
+def test_digits_broken_by_a_skipping_pen_read_whole(recognizer, digit_bank, seed):
+    """Every digit cut across by a gap; a broken 1's halves must join each other, not the wide
+    digit written close beside them."""
+    page = make_page("broken", digit_bank, seed=seed)
+    assert recognizer.read(page.image).text == page.text
+
+
+def test_touching_digits_are_split(recognizer, digit_bank):
+    """Digits written so close that their strokes overlap still read as separate digits."""
+    rng = np.random.default_rng(3)
+    frame = np.full((160, 520, 3), 235, np.uint8)
+    x = 40
+    for value in (4, 0, 7, 2, 9):
+        glyph = _sized(digit_bank.sample(value, rng), 60)
+        _write(frame, glyph, x, 50)
+        x += glyph.shape[1] - 3  # each digit overlaps the previous by three pixels
+    reading = recognizer.read(frame)
+    assert reading.numbers == ["40729"]
