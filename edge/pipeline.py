@@ -11,7 +11,7 @@ from .classifier import DigitClassifier
 from .layout import layout
 from .normalize import to_model_input
 from .results import Box, Digit, Reading
-from .segment import Candidate, Segmentation, SegmentOptions, candidate_ink, cut_path, cut_positions, segment
+from .segment import Candidate, Segmentation, SegmentOptions, candidate_ink, cut_paths, cut_positions, segment
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,14 @@ class RecognizeOptions:
     # pages with seeds apart from the benchmark's.
     split_margin: float = 0.0
     split_min_confidence: float = 0.6
-    # Blobs narrower than this (width / height) are never split.
-    split_min_aspect: float = 0.95
+    # Blobs narrower than this (width / height) are never split (two touching 1s are about 0.7).
+    split_min_aspect: float = 0.7
+    # A blob less than 1.25 times as wide as tall is split only into parts side by side: boxes of
+    # neighbouring parts may overlap by at most this share of the narrower one.
+    split_max_overlap: float = 0.25
+    # Blobs narrower than 1.25 times their height are tried only when read less surely than this
+    # (the shipped model, trained with label smoothing, gives 0.95-0.97 to digits it is sure of).
+    split_unsure_below: float = 0.9
 
 
 @dataclass
@@ -172,16 +178,16 @@ class Recognizer:
         typical = seg.digit_height or max((p.box.h for p in pieces), default=0)
         widths = sorted(p.box.w for p in pieces)
         usual = widths[len(widths) // 2]
-        # On a page of touching digits most pieces are blobs and the median width says little: a
-        # blob clearly wider than tall is worth trying once it is wider than a usual digit (rarely
-        # more than three quarters of its height). Near-square blobs are tried only when wider than
-        # the page's own pieces and not read confidently (a wide chalk 6 is one digit).
+        # Worth trying: a blob clearly wider than tall and wider than a usual digit (the page's
+        # median piece, but on a page of touching digits most pieces are blobs, and a digit is rarely
+        # wider than three quarters of its height), or any blob not much narrower than a digit that
+        # the model does not read confidently (two touching 1s read as a 4).
         digit_width = min(usual, 0.75 * typical) if typical else usual
         blobs = [
             i for i, p in enumerate(pieces)
-            if p.box.w >= self.options.split_min_aspect * p.box.h and p.box.h >= 0.5 * typical
+            if p.box.h >= 0.5 * typical
             and ((p.box.w >= 1.25 * p.box.h and p.box.w >= 1.2 * digit_width)
-                 or (p.box.w >= 1.2 * usual and probs[i].max() < 0.95))
+                 or (p.box.w >= self.options.split_min_aspect * p.box.h and probs[i].max() < self.options.split_unsure_below))
         ]
         slices: dict[tuple[int, int, int], _Piece] = {}
         positions: dict[int, list[int]] = {}
@@ -191,7 +197,8 @@ class Recognizer:
             cuts = cut_positions(piece.crop, piece.box.h)[:40]
             positions[index] = cuts
             radius = max(2, int(0.15 * piece.box.h))
-            paths = {x: cut_path(piece.crop, x, radius) for x in cuts[1:-1]}
+            inner = cuts[1:-1]
+            paths = dict(zip(inner, cut_paths(piece.crop, inner, radius))) if inner else {}
             paths[0], paths[width] = np.zeros(height, np.int64), np.full(height, width, np.int64)
             for a_i, a in enumerate(cuts):
                 for b in cuts[a_i + 1 :]:
@@ -218,8 +225,13 @@ class Recognizer:
             # the wider it is, the less a single digit explains it.
             aspect = pieces[index].box.w / max(1, pieces[index].box.h)
             margin = self.options.split_margin - 0.2 * (aspect - 1.0)
-            if split >= whole + margin and confidences.min() >= self.options.split_min_confidence:
-                replaced[index] = parts
+            if split < whole + margin or confidences.min() < self.options.split_min_confidence:
+                continue
+            # One digit cut in two gives overlapping parts (a 6's top stroke above its loop reads as
+            # a 5); touching digits stand side by side.
+            if aspect < 1.25 and _max_overlap([part.box for part, _ in parts]) > self.options.split_max_overlap:
+                continue
+            replaced[index] = parts
         if not replaced:
             return pieces, probs
         new_pieces, new_probs = [], []
@@ -282,6 +294,11 @@ def build_recognizer(model_path=None, backend: str | None = None, threads: int =
                      options: RecognizeOptions = RecognizeOptions()) -> Recognizer:
     """A recogniser from picklable settings (worker processes build their own with this)."""
     return Recognizer(DigitClassifier(model_path, backend=backend, threads=threads), options)
+
+
+def _max_overlap(boxes: list[Box]) -> float:
+    """Largest horizontal overlap of neighbouring boxes, as a share of the narrower one."""
+    return max((min(a.x2, b.x2) - max(a.x, b.x)) / max(1, min(a.w, b.w)) for a, b in zip(boxes, boxes[1:]))
 
 
 def _clip(box: Box, width: int, height: int) -> Box:

@@ -438,29 +438,38 @@ def cut_positions(crop: np.ndarray, digit_height: float) -> list[int]:
     return filled
 
 
-def cut_path(crop: np.ndarray, x: int, radius: int) -> np.ndarray:
-    """The cheapest top-to-bottom path through a blob near column ``x``: a cut between touching digits.
+def cut_paths(crop: np.ndarray, xs: list[int], radius: int) -> np.ndarray:
+    """The cheapest top-to-bottom path through a blob near each column in ``xs``: cuts between
+    touching digits, one row of ``len(xs)`` columns per image row.
 
     Each row may step one column left or right; crossing ink costs its intensity, and straying from
-    ``x`` costs a little, so the path slips through the gap where two slanted digits meet instead of
-    slicing a stroke as a straight cut would. Returns the path's column for every row.
+    its column costs a little, so a path slips through the gap where two slanted digits meet instead
+    of slicing a stroke as a straight cut would. All paths are found together, one image row at a
+    time, in a window of ``radius`` columns either side of their start.
     """
     h, w = crop.shape
-    lo, hi = max(0, x - radius), min(w, x + radius + 1)
-    cost = crop[:, lo:hi].astype(np.float32) + 2.0 * np.abs(np.arange(lo, hi, dtype=np.float32) - x)
-    total = cost.copy()
-    step = np.zeros(cost.shape, np.int8)
+    offsets = np.arange(-radius, radius + 1)
+    columns = np.asarray(xs, np.int64)[:, None] + offsets[None, :]  # (paths, window)
     big = np.float32(1e9)
+    cost = crop[:, np.clip(columns, 0, w - 1)].astype(np.float32) + 2.0 * np.abs(offsets).astype(np.float32)
+    cost[:, (columns < 0) | (columns >= w)] = big  # the window may not leave the blob
+    # Running costs per row, between two walls so that the three ways into a cell are views.
+    n, k = columns.shape
+    totals = np.full((h, n, k + 2), big, np.float32)
+    totals[0, :, 1:-1] = cost[0]
     for y in range(1, h):
-        prev = total[y - 1]
-        left = np.concatenate(([big], prev[:-1]))
-        right = np.concatenate((prev[1:], [big]))
-        choice = np.argmin(np.stack((left, prev, right)), axis=0)
-        total[y] += np.choose(choice, (left, prev, right))
-        step[y] = choice.astype(np.int8) - 1
-    path = np.empty(h, np.int64)
-    path[-1] = int(np.argmin(total[-1]))
-    for y in range(h - 1, 0, -1):
-        path[y - 1] = path[y] + step[y, path[y]]
-    return np.clip(path, 0, hi - lo - 1) + lo
+        prev = totals[y - 1]
+        np.add(np.minimum(np.minimum(prev[:, :-2], prev[:, 1:-1]), prev[:, 2:]), cost[y], out=totals[y, :, 1:-1])
+    # The way into each cell (-1, 0, +1 columns; ties go left, then straight on), all rows at once,
+    # then back up from the cheapest bottom cell: a short walk in plain Python.
+    above = totals[:-1]
+    steps = (np.argmin(np.stack((above[..., :-2], above[..., 1:-1], above[..., 2:])), axis=0) - 1).tolist()
+    paths = np.empty((n, h), np.int64)
+    for i, j in enumerate(np.argmin(totals[-1, :, 1:-1], axis=1).tolist()):
+        path = paths[i]
+        for y in range(h - 1, 0, -1):
+            path[y] = j
+            j += steps[y - 1][i][j]
+        path[0] = j
+    return np.take_along_axis(columns, paths, axis=1)
 
