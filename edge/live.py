@@ -195,9 +195,12 @@ class FrameReader:
     then stabilised against the frames before (so the reader is used for one stream, in order)."""
 
     def __init__(self, recognizer: Recognizer, roi: Box | None = None) -> None:
-        self.recognizer = recognizer
-        self.roi = roi
         options = recognizer.options
+        # Frames cut only blobs clearly wider than tall into touching digits: trying cuts on every
+        # near-square blob the model is unsure of (a 1 leaning into its neighbour, but far more often
+        # one badly written digit) costs about 3 ms a frame, half a frame's budget.
+        self.recognizer = Recognizer(recognizer.classifier, replace(options, split_unsure_below=0.0))
+        self.roi = roi
         self.stabilizer = Stabilizer(StabilizeOptions(min_confidence=options.min_confidence))
         self.drop_uncertain = options.drop_uncertain and options.min_confidence > 0
         # Digits held in front of a camera are often far bigger than the ~40 px reading needs:

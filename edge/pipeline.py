@@ -200,10 +200,14 @@ class Recognizer:
             inner = cuts[1:-1]
             paths = dict(zip(inner, cut_paths(piece.crop, inner, radius))) if inner else {}
             paths[0], paths[width] = np.zeros(height, np.int64), np.full(height, width, np.int64)
+            # A blob about as wide as tall holds two digits at most: only slices from either end.
+            pair_only = width < 1.25 * height
             for a_i, a in enumerate(cuts):
                 for b in cuts[a_i + 1 :]:
                     if b - a > 1.15 * piece.box.h:
                         break
+                    if pair_only and a != 0 and b != width:
+                        continue
                     if (a, b) != (0, width) and b - a >= 0.12 * piece.box.h:
                         part = self._slice(piece, paths[a], paths[b])
                         if part is not None:
