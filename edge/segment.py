@@ -141,7 +141,7 @@ def _thresholds(ink: np.ndarray, min_contrast: int) -> tuple[float, float]:
     # and real ink, in the upper tail, barely moves it. Noise makes about half of the paper
     # positive; a clean (synthetic) page has only its ink there, so below 35% there is no noise to
     # estimate. When the noise is as strong as any ink can be, nothing stands out and nothing is read.
-    step = max(1, int((ink.size / 20000) ** 0.5))  # about 20,000 pixels are plenty for a quantile
+    step = max(1, round((ink.size / 20000) ** 0.5))  # about 20,000 pixels are plenty for a quantile
     sample = ink[::step, ::step]
     positive = sample[sample > 0]
     noise = 0.0
