@@ -440,7 +440,7 @@ def cut_positions(crop: np.ndarray, digit_height: float) -> list[int]:
 
 def cut_paths(crop: np.ndarray, xs: list[int], radius: int) -> np.ndarray:
     """The cheapest top-to-bottom path through a blob near each column in ``xs``: cuts between
-    touching digits, one row of ``len(xs)`` columns per image row.
+    touching digits, as an array (len(xs), height) of each path's column in every row.
 
     Each row may step one column left or right; crossing ink costs its intensity, and straying from
     its column costs a little, so a path slips through the gap where two slanted digits meet instead

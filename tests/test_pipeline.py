@@ -154,3 +154,17 @@ def test_touching_digits_are_split(recognizer, digit_bank):
         x += glyph.shape[1] - 3  # each digit overlaps the previous by three pixels
     reading = recognizer.read(frame)
     assert reading.numbers == ["40729"]
+
+
+def test_cut_path_slips_between_slanted_strokes():
+    """Two parallel slanted strokes: a straight cut would slice one, the cut path finds the gap."""
+    from edge.segment import cut_paths
+
+    crop = np.zeros((40, 40), np.uint8)
+    for x0 in (4, 16):  # strokes leaning right, 12 columns apart
+        cv2.line(crop, (x0, 39), (x0 + 16, 0), 255, 3)
+    start = 20
+    assert crop[:, start].any()  # a straight cut at the start column crosses ink
+    (path,) = cut_paths(crop, [start], radius=8)
+    assert len(path) == 40 and np.abs(np.diff(path)).max() <= 1
+    assert not crop[np.arange(40), path].any()
