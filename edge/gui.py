@@ -29,7 +29,7 @@ except ImportError:  # Debian and Raspberry Pi OS ship Tkinter separately (pytho
     tk = None  # type: ignore[assignment]
 
 from edge import __version__  # noqa: E402
-from edge.recognize import fraction, positive_int  # noqa: E402
+from edge.recognize import add_model_arguments, fraction  # noqa: E402
 
 PROG = "digits-draw"
 TITLE = "Draw a digit - digits-draw"
@@ -59,19 +59,13 @@ KEYS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from edge.backends import BACKEND_NAMES
-
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Draw digits with the mouse and read them with the int8 TFLite model.",
         epilog="Exit status: 0 closed normally, 2 usage, model or display error.",
     )
     parser.add_argument("image", nargs="?", type=Path, help="an image to open and read at start")
-    parser.add_argument("-m", "--model", type=Path, help="a .tflite model with its .json beside it "
-                        "(default: the shipped models/digits_int8.tflite)")
-    parser.add_argument("--backend", choices=BACKEND_NAMES,
-                        help="interpreter to use (default: the first installed of " + ", ".join(BACKEND_NAMES) + ")")
-    parser.add_argument("-t", "--threads", type=positive_int, default=1, help="interpreter threads (default 1)")
+    add_model_arguments(parser)
     parser.add_argument("-c", "--min-confidence", type=fraction, default=0.0, metavar="C",
                         help="digits below this confidence are shown as '?' (default 0: keep all)")
     parser.add_argument("--no-auto", action="store_true",

@@ -38,8 +38,18 @@ def fraction(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def add_model_arguments(parser, threads_help: str = "interpreter threads (default 1)") -> None:
+    """--model, --backend and --threads, the same for every command that runs the model."""
     from edge.backends import BACKEND_NAMES
+
+    parser.add_argument("-m", "--model", type=Path, help="a .tflite model with its .json beside it "
+                        "(default: the shipped models/digits_int8.tflite)")
+    parser.add_argument("--backend", choices=BACKEND_NAMES,
+                        help="interpreter to use (default: the first installed of " + ", ".join(BACKEND_NAMES) + ")")
+    parser.add_argument("-t", "--threads", type=positive_int, default=1, help=threads_help)
+
+
+def build_parser() -> argparse.ArgumentParser:
     from edge.loader import DEFAULT_MAX_PIXELS
     from edge.segment import POLARITIES, SegmentOptions
 
@@ -51,13 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("sources", nargs="*", metavar="SOURCE", help="image file, folder or glob pattern")
     parser.add_argument("--version", action="store_true", help="print versions (tool, backend, model) and exit")
 
-    model = parser.add_argument_group("model and runtime")
-    model.add_argument("-m", "--model", type=Path, help="a .tflite model with its .json beside it "
-                       "(default: the shipped models/digits_int8.tflite)")
-    model.add_argument("--backend", choices=BACKEND_NAMES,
-                       help="interpreter to use (default: the first installed of " + ", ".join(BACKEND_NAMES) + ")")
-    model.add_argument("-t", "--threads", type=positive_int, default=1,
-                       help="interpreter and OpenCV threads (default 1: fastest for digits and frames)")
+    add_model_arguments(parser.add_argument_group("model and runtime"),
+                        threads_help="interpreter and OpenCV threads (default 1: fastest for digits and frames)")
 
     reading = parser.add_argument_group("reading")
     reading.add_argument("-c", "--min-confidence", type=fraction, default=0.0, metavar="C",

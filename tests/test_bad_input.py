@@ -32,9 +32,9 @@ from edge.batch import read_file
 from edge.loader import DEFAULT_MAX_PIXELS, ImageError, load_image
 from edge.segment import SegmentOptions
 from edge.sources import Source, expand_sources
+from helpers import app_env
 
 RECOGNIZE = Path(edge.recognize.__file__)
-PACKAGE_PARENT = Path(edge.recognize.__file__).resolve().parent.parent
 PAGE_SIZE = (300, 560)  # small pages: two lines of MNIST digits, read in about 15 ms
 
 
@@ -229,7 +229,7 @@ def test_huge_image_and_bomb_are_refused_before_decoding(tmp_path):
         """
     )
     result = subprocess.run([sys.executable, "-c", probe, str(huge), str(bomb)], capture_output=True, text=True,
-                            timeout=60, env={**os.environ, "PYTHONPATH": str(PACKAGE_PARENT)})
+                            timeout=60, env=app_env())
     lines = result.stdout.splitlines()
     assert result.returncode == 0, result.stderr
     assert [line.startswith("refused:") for line in lines[:2]] == [True, True], lines

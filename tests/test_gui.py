@@ -22,10 +22,10 @@ import cv2
 import numpy as np
 import pytest
 
-import edge
 from edge.loader import load_image
 from edge.normalize import stroke_width, to_model_input
 from edge.sketch import Recognition, Sketch, View, pen_width, recognise
+from helpers import app_env
 
 from conftest import ROOT
 
@@ -204,17 +204,8 @@ def test_opened_image_is_fitted_and_boxes_map_back(recognizer):
         result.digits[0].box.x, result.digits[0].box.y, result.digits[0].box.x2, result.digits[0].box.y2))
 
 
-def _app_env(**extra: str) -> dict[str, str]:
-    """The environment for a subprocess that imports the same ``edge`` as these tests."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(edge.__file__).resolve().parent.parent)]
-                                        + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    env.update(extra)
-    return env
-
-
 def test_no_display_is_one_clear_line(tmp_path):
-    env = _app_env()
+    env = app_env()
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
     result = subprocess.run([sys.executable, "-m", "edge.gui"], env=env, cwd=tmp_path, capture_output=True,
@@ -226,7 +217,7 @@ def test_no_display_is_one_clear_line(tmp_path):
 def test_bad_model_is_one_clear_line(tmp_path):
     broken = tmp_path / "broken.tflite"
     broken.write_bytes(b"not a model")
-    result = subprocess.run([sys.executable, "-m", "edge.gui", "--model", str(broken)], env=_app_env(),
+    result = subprocess.run([sys.executable, "-m", "edge.gui", "--model", str(broken)], env=app_env(),
                             cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -267,7 +258,7 @@ class RunningApp:
     def __init__(self, display: str, workdir: Path, *args: str) -> None:
         self.display = display
         self.report_file = workdir / "shown.json"
-        self.env = _app_env(DISPLAY=display)
+        self.env = app_env(DISPLAY=display)
         self.process = subprocess.Popen([sys.executable, "-m", "edge.gui", "--report-to", str(self.report_file), *args],
                                         env=self.env, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True)

@@ -19,12 +19,12 @@ import cv2
 import numpy as np
 import pytest
 
-import edge
 from edge import capture
 from edge.live import clip_roi, display_available, parse_roi, UsageError
 from edge.recognize import main
 from edge.results import Box, Digit
 from edge.stabilize import StabilizeOptions, Stabilizer, TrackerState, estimate_shift, stable_digits, step
+from helpers import app_env
 
 from conftest import ROOT
 
@@ -93,14 +93,6 @@ def run_cli(*argv: str) -> tuple[int, list[dict]]:
 @pytest.fixture(scope="module")
 def headless_json(video):
     return run_cli("--video", str(video), "--json", "--headless")
-
-
-def _app_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(edge.__file__).resolve().parent.parent)]
-                                        + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    env.update(extra)
-    return env
 
 
 # --- the video through the command line -----------------------------------------------------------
@@ -206,7 +198,7 @@ def test_truncated_video_is_a_clear_error_with_status_1(video, tmp_path):
     truncated = tmp_path / "truncated.avi"
     truncated.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
     result = subprocess.run([sys.executable, str(ROOT / "edge" / "recognize.py"), "--video", str(truncated),
-                             "--json", "--headless"], env=_app_env(), capture_output=True, text=True, timeout=120)
+                             "--json", "--headless"], env=app_env(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and re.fullmatch(
@@ -275,7 +267,7 @@ def test_headless_path_never_imports_the_window(video):
         print("window imported" if "edge.window" in sys.modules else "no window", file=sys.stderr)
         sys.exit(code)
     """)
-    env = _app_env()
+    env = app_env()
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
@@ -398,7 +390,7 @@ def test_ctrl_c_stops_cleanly_and_releases_the_camera(page_frames, tmp_path):
     (tmp_path / "picamera2.py").write_text(FAKE_MODULE)
     np.save(tmp_path / "frames.npy", np.stack(page_frames[:8]))
     log = tmp_path / "camera.log"
-    env = _app_env(FAKE_FRAMES=str(tmp_path / "frames.npy"), FAKE_LOG=str(log))
+    env = app_env(FAKE_FRAMES=str(tmp_path / "frames.npy"), FAKE_LOG=str(log))
     env["PYTHONPATH"] = str(tmp_path) + os.pathsep + env["PYTHONPATH"]
     process = subprocess.Popen([sys.executable, str(ROOT / "edge" / "recognize.py"), "--camera", "picamera",
                                 "--json", "--headless"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
