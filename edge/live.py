@@ -155,6 +155,7 @@ class LoopStats:
     frames: int = 0  # frames taken from the source
     processed: int = 0  # frames recognised
     wall_s: float = 0.0
+    failed: int = 0  # frames skipped because reading them raised
     wait_ms: float = 0.0  # the loop waiting for the source
     stages_ms: dict[str, float] = field(default_factory=dict)  # recogniser stages, stabilise, output, draw
 
@@ -169,6 +170,30 @@ class LoopStats:
         """Mean milliseconds per processed frame for each stage, waiting included."""
         n = max(1, self.processed)
         return {"wait": self.wait_ms / n, **{k: v / n for k, v in self.stages_ms.items()}}
+
+
+class FrameFailures:
+    """Frames whose reading raised: each distinct error is logged once (with its traceback under
+    --verbose), the frame is skipped, and the stream goes on."""
+
+    def __init__(self, verbose: bool) -> None:
+        self.verbose = verbose
+        self.count = 0
+        self._seen: set[str] = set()
+
+    @staticmethod
+    def message(exc: Exception) -> str:
+        detail = (str(exc).strip().splitlines() or [""])[0]
+        return f"internal error while reading ({type(exc).__name__}: {detail})"
+
+    def record(self, frame: Frame, exc: Exception) -> None:
+        self.count += 1
+        text = self.message(exc)
+        if text in self._seen:
+            return
+        self._seen.add(text)
+        log.error("frame %d: %s; skipping the frame%s", frame.index, text,
+                  "" if self.verbose else " (--verbose shows the traceback)", exc_info=self.verbose)
 
 
 @dataclass
@@ -245,6 +270,7 @@ def run_loop(source: FrameSource, recognizer: Recognizer, settings: LiveSettings
     next_report = time.perf_counter() + REPORT_EVERY_S
     start = time.perf_counter()
     result = LoopResult(stats)
+    failures = FrameFailures(settings.verbose)
     try:
         while True:
             if paused:
@@ -270,7 +296,14 @@ def run_loop(source: FrameSource, recognizer: Recognizer, settings: LiveSettings
             if last_processed is None or frame.index - last_processed >= settings.every:
                 last_processed = frame.index
                 t1 = time.perf_counter()
-                reading = reader.read(frame.image)
+                try:
+                    reading = reader.read(frame.image)
+                except UsageError:
+                    raise
+                except Exception as exc:  # a bug must cost this frame, not the stream
+                    failures.record(frame, exc)
+                    writer.error(failures.message(exc), frame.index)
+                    continue
                 ms = (time.perf_counter() - t1) * 1000
                 for stage, value in reading.timings.items():
                     stats.add(stage, value)
@@ -307,6 +340,9 @@ def run_loop(source: FrameSource, recognizer: Recognizer, settings: LiveSettings
     except KeyboardInterrupt:
         result.interrupted = True
     stats.wall_s = time.perf_counter() - start
+    stats.failed = failures.count
+    if failures.count:
+        log.warning("%d frame(s) skipped after an internal error", failures.count)
     return result
 
 

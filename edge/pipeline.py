@@ -34,6 +34,10 @@ class RecognizeOptions:
     # Blobs narrower than 1.25 times their height are tried only when read less surely than this
     # (the shipped model, trained with label smoothing, gives 0.95-0.97 to digits it is sure of).
     split_unsure_below: float = 0.9
+    # A blob with more candidate cuts than this is not a few touching digits but a long stroke (a
+    # ruled line, a shadow strip along a paper edge): it is read as it is, never cut. Ten touching
+    # digits give about 40 cuts, and the cost of trying grows with the square of the count.
+    split_max_cuts: int = 48
 
 
 @dataclass
@@ -194,7 +198,9 @@ class Recognizer:
         for index in blobs:
             piece = pieces[index]
             height, width = piece.crop.shape
-            cuts = cut_positions(piece.crop, piece.box.h)[:40]
+            cuts = cut_positions(piece.crop, piece.box.h)
+            if len(cuts) > self.options.split_max_cuts:
+                continue
             positions[index] = cuts
             radius = max(2, int(0.15 * piece.box.h))
             inner = cuts[1:-1]
@@ -217,7 +223,7 @@ class Recognizer:
         keys = list(slices)
         slice_probs = dict(zip(keys, self._predict([slices[k].model_input for k in keys])))
         replaced: dict[int, list[tuple[_Piece, np.ndarray]]] = {}
-        for index in blobs:
+        for index in positions:
             best = self._best_cuts(index, positions[index], slices, slice_probs)
             if best is None:
                 continue

@@ -534,3 +534,42 @@ def test_estimate_shift_finds_the_page_motion_despite_newcomers():
     current = [(x + 23, y - 11, w, h) for x, y, w, h in previous[1:]] + [(500.0, 300.0, 40.0, 60.0)]
     assert estimate_shift(previous, current) == pytest.approx((23.0, -11.0))
     assert estimate_shift([], current) == (0.0, 0.0)
+
+
+# --- a frame whose reading fails costs that frame, not the stream ---------------------------------
+
+def test_tilted_form_video_is_read_to_the_end(tmp_path):
+    from PIL import Image
+
+    form = Image.open(ROOT / "edge" / "examples" / "form-scan.png").convert("RGB")
+    frames = []
+    for k in range(6):
+        tilted = form.rotate(3 + 0.2 * k, expand=True, fillcolor="white").resize(SIZE)
+        frames.append(np.ascontiguousarray(np.asarray(tilted)[..., ::-1]))
+    code, records = run_cli("--video", str(write_video(tmp_path / "tilt.avi", frames)), "--json", "--headless")
+    assert code == 0
+    assert len(records) == len(frames) and not any("error" in r for r in records)
+
+
+def test_an_exception_in_one_frame_skips_that_frame_only(video, monkeypatch, caplog):
+    from edge.pipeline import Recognizer
+
+    real_read = Recognizer.read
+    calls = {"n": 0}
+
+    def flaky(self, image, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] in (4, 9):
+            raise KeyError(245)
+        return real_read(self, image, *args, **kwargs)
+
+    monkeypatch.setattr(Recognizer, "read", flaky)
+    code, records = run_cli("--video", str(video), "--json", "--headless")
+    assert code == 0
+    errors = [r for r in records if "error" in r]
+    assert [r["frame"] for r in errors] == [3, 8]
+    assert errors[0]["error"] == "internal error while reading (KeyError: 245)"
+    assert len(records) == FRAMES
+    # Logged once however often it happens, then counted.
+    assert caplog.text.count("KeyError: 245") == 1
+    assert "2 frame(s) skipped after an internal error" in caplog.text

@@ -168,3 +168,32 @@ def test_cut_path_slips_between_slanted_strokes():
     (path,) = cut_paths(crop, [start], radius=8)
     assert len(path) == 40 and np.abs(np.diff(path)).max() <= 1
     assert not crop[np.arange(40), path].any()
+
+
+# --- long thin blobs (ruled lines, shadow strips): once a KeyError in the split step ---------------
+
+def _wavy_strip_page(digit_bank) -> tuple[np.ndarray, list[str]]:
+    """A page with a long, slightly wavy dark strip (a shadow along a paper edge; not straight, so
+    line removal leaves it) below two handwritten numbers."""
+    page = make_page("clean", digit_bank, seed=21, n_lines=2)
+    image = page.image.copy()
+    xs = np.arange(60, 840)
+    ys = (700 + 12 * np.sin(xs / 37.0)).astype(np.int32)
+    cv2.polylines(image, [np.stack([xs, ys], axis=1)], False, (40, 40, 40), 9)
+    return image, all_numbers(page)
+
+
+def test_long_thin_blob_is_read_not_crashed_on(recognizer, digit_bank):
+    image, numbers = _wavy_strip_page(digit_bank)
+    reading = recognizer.read(image)
+    assert reading.numbers[: len(numbers)] == numbers
+
+
+def test_form_tilted_three_degrees_is_read(recognizer):
+    from conftest import ROOT
+
+    form = Image.open(ROOT / "edge" / "examples" / "form-scan.png").convert("RGB")
+    tilted = np.asarray(form.rotate(3, expand=True, fillcolor="white"))[..., ::-1]
+    reading = recognizer.read(np.ascontiguousarray(tilted))
+    for number in ("0711", "1984", "1250", "88", "406"):
+        assert number in reading.numbers
