@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.backends import installed_backends
-from edge.classifier import DigitClassifier
+from edge.runtime.backends import installed_backends
+from edge.runtime.classifier import DigitClassifier
 
 
 def time_per_digit(classifier: DigitClassifier, digits: np.ndarray, batch: int, repeats: int,

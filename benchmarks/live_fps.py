@@ -4,7 +4,7 @@
     python -m benchmarks.live_fps --frames 300 --repeats 7 --json
 
 A video of a moving, noisy page with one 5-digit number (MNIST test digits) is written to a temporary
-MJPG file, then read by the real loop (``edge.live.run_loop``: capture thread, recogniser with one
+MJPG file, then read by the real loop (``edge.apps.live.run_loop``: capture thread, recogniser with one
 interpreter thread, stabiliser, JSON Lines output) headless, as over SSH. Reported, as medians over
 repetitions: processed frames per second (wall clock), CPU time per frame (which load from other
 programs disturbs least), where each frame's time went (the recogniser's own stage timings from the
@@ -28,10 +28,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.capture import open_video
-from edge.live import LiveSettings, run_loop
-from edge.live_output import ReadingWriter
-from edge.pipeline import RecognizeOptions, Recognizer
+from edge.sources.capture import open_video
+from edge.apps.live import LiveSettings, run_loop
+from edge.sinks.live import ReadingWriter
+from edge.pipeline.recognizer import RecognizeOptions, Recognizer
 
 from .common import load_test_digits, machine
 from .pages import DigitBank
@@ -139,7 +139,7 @@ def _load() -> str:
 
 
 def _classifier():
-    from edge.classifier import DigitClassifier
+    from edge.runtime.classifier import DigitClassifier
 
     return DigitClassifier(threads=1)
 

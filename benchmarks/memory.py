@@ -24,7 +24,7 @@ UNIQUE_PAGES = 40  # distinct pages, repeated under different names (memory does
 
 _MEASURE = """
 import json, resource, sys
-from edge.recognize import main
+from edge.apps.recognize import main
 code = main(sys.argv[1:])
 print(json.dumps({"code": code, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """

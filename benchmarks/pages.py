@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edge.results import Box
+from edge.pipeline.results import Box
 
 KINDS = (
     "clean", "noisy", "blurred", "rotated", "shadow", "jpeg", "colour", "inverted",

@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.pipeline import Recognizer
-from edge.results import Box
+from edge.pipeline.recognizer import Recognizer
+from edge.pipeline.results import Box
 
 from .scoring import Found, found_from_reading
 

@@ -102,8 +102,8 @@ def _time_reads(recognizer, images, repeats: int):
 
 def _segment_profile(image, repeats: int) -> dict[str, float]:
     """Milliseconds of each segmentation step, to say what bounds the time."""
-    from edge import segment as s
-    from edge.normalize import stroke_width
+    from edge.pipeline import segment as s
+    from edge.pipeline.normalize import stroke_width
 
     def best(fn):
         out = []
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     args.pages = args.pages or (2 if args.quick else 5)
     args.repeats = args.repeats or (3 if args.quick else 7)
 
-    from edge.pipeline import build_recognizer
+    from edge.pipeline.recognizer import build_recognizer
 
     from .pages import DigitBank
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edge.results import Box, Reading
+from edge.pipeline.results import Box, Reading
 
 from .pages import Page
 

@@ -45,21 +45,21 @@ def mnist(mnist_dir):
 
 @pytest.fixture(scope="session")
 def shipped_model_path() -> Path:
-    from edge.resources import default_model_path
+    from edge.runtime.resources import default_model_path
 
     return default_model_path()
 
 
 @pytest.fixture(scope="session")
 def classifier(shipped_model_path):
-    from edge.classifier import DigitClassifier
+    from edge.runtime.classifier import DigitClassifier
 
     return DigitClassifier(shipped_model_path)
 
 
 @pytest.fixture(scope="session")
 def recognizer(classifier):
-    from edge.pipeline import Recognizer
+    from edge.pipeline.recognizer import Recognizer
 
     return Recognizer(classifier)
 

@@ -26,15 +26,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import edge.recognize
+import edge.apps.recognize
 from benchmarks.pages import make_page
-from edge.batch import read_file
-from edge.loader import DEFAULT_MAX_PIXELS, ImageError, load_image
-from edge.segment import SegmentOptions
-from edge.sources import Source, expand_sources
+from edge.apps.batch import read_file
+from edge.sources.images import DEFAULT_MAX_PIXELS, ImageError, load_image
+from edge.pipeline.segment import SegmentOptions
+from edge.sources.files import Source, expand_sources
 from helpers import app_env
 
-RECOGNIZE = Path(edge.recognize.__file__)
+RECOGNIZE = Path(edge.apps.recognize.__file__)
 PAGE_SIZE = (300, 560)  # small pages: two lines of MNIST digits, read in about 15 ms
 
 
@@ -218,7 +218,7 @@ def test_huge_image_and_bomb_are_refused_before_decoding(tmp_path):
     probe = textwrap.dedent(
         """
         import resource, sys
-        from edge.loader import ImageError, load_image
+        from edge.sources.images import ImageError, load_image
         for path in sys.argv[1:]:
             try:
                 load_image(path)
@@ -435,8 +435,8 @@ def scribbles(count: int, seed: int = 5, size: tuple[int, int] = (1200, 900)) ->
 
 def test_max_digits_caps_what_one_image_can_give():
     """--max-digits bounds the digits reported for one image, however many blobs it holds."""
-    parser = edge.recognize.build_parser()
-    capped = edge.recognize.make_recognizer(parser.parse_args(["--max-digits", "40", "x.png"]))
+    parser = edge.apps.recognize.build_parser()
+    capped = edge.apps.recognize.make_recognizer(parser.parse_args(["--max-digits", "40", "x.png"]))
     assert capped.options.segment.max_candidates == 40
     reading = capped.read(scribbles(1500, size=(900, 700)))
     assert any("40" in note for note in reading.notes), reading.notes  # and the reading says it was cut

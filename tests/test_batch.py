@@ -22,14 +22,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import edge.recognize
+import edge.apps.recognize
 from benchmarks.pages import make_page
-from edge.batch import FileOptions
-from edge.pipeline import build_recognizer
-from edge.sources import Source, expand_sources
-from edge.workers import CRASH_HOOK, WorkerPool
+from edge.apps.batch import FileOptions
+from edge.pipeline.recognizer import build_recognizer
+from edge.sources.files import Source, expand_sources
+from edge.apps.workers import CRASH_HOOK, WorkerPool
 
-RECOGNIZE = Path(edge.recognize.__file__)
+RECOGNIZE = Path(edge.apps.recognize.__file__)
 N_PAGES = 16
 PAGE_SIZE = (300, 560)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from edge.recognize import main
+from edge.apps.recognize import main
 
 from conftest import ROOT
 

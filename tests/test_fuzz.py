@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from edge.loader import ImageError, LoadedImage, load_image
+from edge.sources.images import ImageError, LoadedImage, load_image
 
 EXAMPLES = int(os.environ.get("EDGE_FUZZ_EXAMPLES", "60"))
 MAX_PIXELS = 250_000  # damaged headers may claim any size: keep every example small and quick

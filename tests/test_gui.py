@@ -1,6 +1,6 @@
 """The draw-a-digit app: its logic without a display, then the real window on a virtual X display.
 
-The window test starts Xvfb, runs ``python -m edge.gui`` on it, draws with the mouse through
+The window test starts Xvfb, runs ``python -m edge.apps.draw`` on it, draws with the mouse through
 xdotool (XTest events, as a person's mouse would send), and reads what the window shows from the
 app's ``--report-to`` file, which holds the text of its result widgets. It skips only where Xvfb or
 xdotool is not installed; CI (.ci/run) installs both.
@@ -22,9 +22,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.loader import load_image
-from edge.normalize import stroke_width, to_model_input
-from edge.sketch import Recognition, Sketch, View, pen_width, recognise
+from edge.sources.images import load_image
+from edge.pipeline.normalize import stroke_width, to_model_input
+from edge.apps.sketch import Recognition, Sketch, View, pen_width, recognise
 from helpers import app_env
 
 from conftest import ROOT
@@ -71,8 +71,8 @@ def pen(classifier) -> int:
 
 @pytest.fixture(scope="module")
 def sketch_recognizer(classifier):
-    from edge.pipeline import RecognizeOptions, Recognizer
-    from edge.segment import SegmentOptions
+    from edge.pipeline.recognizer import RecognizeOptions, Recognizer
+    from edge.pipeline.segment import SegmentOptions
 
     return Recognizer(classifier, RecognizeOptions(segment=SegmentOptions(polarity="dark-on-light")))
 
@@ -208,7 +208,7 @@ def test_no_display_is_one_clear_line(tmp_path):
     env = app_env()
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
-    result = subprocess.run([sys.executable, "-m", "edge.gui"], env=env, cwd=tmp_path, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "edge.apps.draw"], env=env, cwd=tmp_path, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip() == "digits-draw: no display: set DISPLAY or run under Xvfb (xvfb-run digits-draw)"
@@ -217,7 +217,7 @@ def test_no_display_is_one_clear_line(tmp_path):
 def test_bad_model_is_one_clear_line(tmp_path):
     broken = tmp_path / "broken.tflite"
     broken.write_bytes(b"not a model")
-    result = subprocess.run([sys.executable, "-m", "edge.gui", "--model", str(broken)], env=app_env(),
+    result = subprocess.run([sys.executable, "-m", "edge.apps.draw", "--model", str(broken)], env=app_env(),
                             cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -253,13 +253,13 @@ def display():
 
 
 class RunningApp:
-    """``python -m edge.gui`` on the virtual display, driven with xdotool, observed via --report-to."""
+    """``python -m edge.apps.draw`` on the virtual display, driven with xdotool, observed via --report-to."""
 
     def __init__(self, display: str, workdir: Path, *args: str) -> None:
         self.display = display
         self.report_file = workdir / "shown.json"
         self.env = app_env(DISPLAY=display)
-        self.process = subprocess.Popen([sys.executable, "-m", "edge.gui", "--report-to", str(self.report_file), *args],
+        self.process = subprocess.Popen([sys.executable, "-m", "edge.apps.draw", "--report-to", str(self.report_file), *args],
                                         env=self.env, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True)
         self.window = self.wait_for_window("Draw a digit")
@@ -422,7 +422,7 @@ def test_window_opens_an_image_given_on_the_command_line(display, tmp_path, pen)
 def window(display, recognizer, tmp_path):
     """The app's window in this process, for the paths that go through file dialogs."""
     tk = pytest.importorskip("tkinter")
-    from edge.gui import DrawApp
+    from edge.apps.draw import DrawApp
 
     root = tk.Tk(screenName=display)
     app = DrawApp(root, recognizer, auto=False, report_to=tmp_path / "shown.json")

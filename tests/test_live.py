@@ -19,11 +19,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge import capture
-from edge.live import clip_roi, display_available, parse_roi, UsageError
-from edge.recognize import main
-from edge.results import Box, Digit
-from edge.stabilize import StabilizeOptions, Stabilizer, TrackerState, estimate_shift, stable_digits, step
+from edge.sources import capture
+from edge.apps.live import clip_roi, display_available, parse_roi, UsageError
+from edge.apps.recognize import main
+from edge.pipeline.results import Box, Digit
+from edge.pipeline.stabilize import StabilizeOptions, Stabilizer, TrackerState, estimate_shift, stable_digits, step
 from helpers import app_env
 
 from conftest import ROOT
@@ -262,9 +262,9 @@ def test_headless_path_never_imports_the_window(video):
     """A fresh interpreter without a display runs live mode without loading the window module."""
     script = textwrap.dedent(f"""
         import sys
-        from edge.recognize import main
+        from edge.apps.recognize import main
         code = main(["--video", {str(video)!r}, "--json", "--every", "5"])  # no --headless: no display
-        print("window imported" if "edge.window" in sys.modules else "no window", file=sys.stderr)
+        print("window imported" if "edge.sinks.window" in sys.modules else "no window", file=sys.stderr)
         sys.exit(code)
     """)
     env = app_env()
@@ -438,7 +438,7 @@ def test_parse_camera():
 
 
 def test_recording_keeps_real_time_when_the_loop_is_slower_than_the_camera(tmp_path):
-    from edge.live_output import Recorder
+    from edge.sinks.live import Recorder
 
     recorder = Recorder(tmp_path / "slow.avi", fps=30)
     image = np.full((48, 64, 3), 128, np.uint8)
@@ -552,7 +552,7 @@ def test_tilted_form_video_is_read_to_the_end(tmp_path):
 
 
 def test_an_exception_in_one_frame_skips_that_frame_only(video, monkeypatch, caplog):
-    from edge.pipeline import Recognizer
+    from edge.pipeline.recognizer import Recognizer
 
     real_read = Recognizer.read
     calls = {"n": 0}

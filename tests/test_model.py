@@ -8,9 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
-from edge.backends import BackendError, installed_backends, load_backend
-from edge.classifier import DigitClassifier, ModelError
-from edge.metadata import metadata_path, read_metadata, sha256_file
+from edge.runtime.backends import BackendError, installed_backends, load_backend
+from edge.runtime.classifier import DigitClassifier, ModelError
+from edge.runtime.metadata import metadata_path, read_metadata, sha256_file
 
 
 def test_shipped_model_reads_mnist_test_set(classifier, mnist):

@@ -10,7 +10,7 @@ import sys
 import cv2
 import pytest
 
-from edge.backends import installed_backends
+from edge.runtime.backends import installed_backends
 
 from conftest import ROOT
 

@@ -9,8 +9,8 @@ from PIL import Image
 
 from benchmarks.pages import make_page
 from benchmarks.scoring import iou
-from edge.loader import load_image
-from edge.pipeline import RecognizeOptions, Recognizer
+from edge.sources.images import load_image
+from edge.pipeline.recognizer import RecognizeOptions, Recognizer
 
 
 def all_numbers(page) -> list[str]:
@@ -158,7 +158,7 @@ def test_touching_digits_are_split(recognizer, digit_bank):
 
 def test_cut_path_slips_between_slanted_strokes():
     """Two parallel slanted strokes: a straight cut would slice one, the cut path finds the gap."""
-    from edge.segment import cut_paths
+    from edge.pipeline.segment import cut_paths
 
     crop = np.zeros((40, 40), np.uint8)
     for x0 in (4, 16):  # strokes leaning right, 12 columns apart

@@ -21,16 +21,16 @@ import pytest
 from PIL import Image
 
 import edge
-import edge.batch
-import edge.recognize
+import edge.apps.batch
+import edge.apps.recognize
 from benchmarks.pages import make_page
-from edge.batch import FileOptions, read_file
-from edge.classifier import DigitClassifier
-from edge.metadata import read_metadata, sha256_file
-from edge.sources import Source, expand_sources
+from edge.apps.batch import FileOptions, read_file
+from edge.runtime.classifier import DigitClassifier
+from edge.runtime.metadata import read_metadata, sha256_file
+from edge.sources.files import Source, expand_sources
 
 DATA = Path(__file__).resolve().parent / "data"
-RECOGNIZE = Path(edge.recognize.__file__)
+RECOGNIZE = Path(edge.apps.recognize.__file__)
 PAGE_SIZE = (300, 560)
 
 
@@ -96,7 +96,7 @@ def test_control_model_is_usable(tmp_path, plain_page, capsys):
     probs = classifier.predict(np.zeros((3, 28, 28), np.uint8))
     assert probs.shape == (3, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-3)
     page = write_page(plain_page, tmp_path / "page.png")
-    assert edge.recognize.main(["--model", str(DATA / "float_ok.tflite"), "--json", str(page)]) == 0
+    assert edge.apps.recognize.main(["--model", str(DATA / "float_ok.tflite"), "--json", str(page)]) == 0
     [record] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert (record["source"], record["width"], record["height"]) == (str(page), 560, 300)
 
@@ -155,9 +155,9 @@ def test_model_fault_stops_before_any_input_is_read(fault, tmp_path, plain_page,
     model = make(models)
     page = write_page(plain_page, tmp_path / "page.png")
     read = []
-    monkeypatch.setattr(edge.batch, "load_image", lambda *a, **k: read.append(a) or pytest.fail("input read"))
+    monkeypatch.setattr(edge.apps.batch, "load_image", lambda *a, **k: read.append(a) or pytest.fail("input read"))
 
-    code = edge.recognize.main(["--model", str(model), "--json", "-o", str(tmp_path / "results.jsonl"),
+    code = edge.apps.recognize.main(["--model", str(model), "--json", "-o", str(tmp_path / "results.jsonl"),
                                 "--out", str(tmp_path / "annotated"), str(page)])
 
     out, err = capsys.readouterr()
@@ -207,7 +207,7 @@ def test_edge_code_runs_no_shell_and_unpickles_nothing():
         "pickle": r"\bpickle\.loads?\(|allow_pickle\s*=\s*True|\bmarshal\.loads?\(",
         "eval": r"(?<![\w.])(eval|exec)\(",
     }
-    sources = sorted(Path(edge.__file__).parent.glob("*.py"))
+    sources = sorted(Path(edge.__file__).parent.rglob("*.py"))
     assert len(sources) > 10
     for path in sources:
         text = path.read_text(encoding="utf-8")

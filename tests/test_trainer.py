@@ -47,7 +47,7 @@ def test_build_writes_models_metadata_and_reports(smoke_run):
 
 def test_int8_agrees_with_float_on_held_out_digits(smoke_run, mnist):
     """Through the edge runtime's own interpreter wrapper, on test digits the model never saw."""
-    from edge.classifier import DigitClassifier
+    from edge.runtime.classifier import DigitClassifier
 
     int8 = DigitClassifier(smoke_run / "digits_int8.tflite")
     flt = DigitClassifier(smoke_run / "digits_float.tflite")

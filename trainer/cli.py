@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from edge.classifier import ModelError
+    from edge.runtime.classifier import ModelError
 
     from .conversion import ConversionError
     from .data import DataError
@@ -173,7 +173,7 @@ def _train_and_save(args, data, out: Path) -> Path:
 
 
 def _evaluate_tflite(path: Path, data, backend: str | None):
-    from edge.classifier import DigitClassifier
+    from edge.runtime.classifier import DigitClassifier
 
     from .evaluation import evaluate_probabilities
 
@@ -235,7 +235,7 @@ def _convert(args, data, keras_path: Path, out: Path) -> dict:
         write_model,
     )
     from .evaluation import agreement
-    from edge.metadata import write_metadata
+    from edge.runtime.metadata import write_metadata
 
     out.mkdir(parents=True, exist_ok=True)
     model = keras.models.load_model(keras_path)
@@ -349,7 +349,7 @@ def _cmd_build(args) -> int:
 
 
 def _cmd_install(args) -> int:
-    from edge.classifier import DigitClassifier
+    from edge.runtime.classifier import DigitClassifier
 
     for kind in ("int8", "float"):
         DigitClassifier(args.run / f"{args.name}_{kind}.tflite")  # refuse a half-written or mismatched run

@@ -12,9 +12,9 @@ from typing import Iterator
 import numpy as np
 import tensorflow as tf
 
-from edge.backends import silence_native_stderr
-from edge.metadata import InputSpec, ModelMetadata, OutputSpec, Quantization, sha256_file
-from edge.normalize import stroke_width
+from edge.runtime.backends import silence_native_stderr
+from edge.runtime.metadata import InputSpec, ModelMetadata, OutputSpec, Quantization, sha256_file
+from edge.pipeline.normalize import stroke_width
 
 from .training import to_model_input
 

@@ -5,7 +5,7 @@ Run once, in the training environment, to regenerate the committed fixtures:
     .venv/train/bin/python tests/data/make_bad_models.py
 
 The tests only read the files (the edge environments have no TensorFlow). Every model is a few KB:
-an average pool, then one dense layer. Each .json beside a model is written with edge.metadata's
+an average pool, then one dense layer. Each .json beside a model is written with edge.runtime.metadata's
 own dataclasses and the model's real checksum, so the start-up checks get past the checksum and
 fail (or pass) on the one thing each fixture is about:
 
@@ -28,12 +28,12 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent.parent))  # the checkout, for edge.metadata
+sys.path.insert(0, str(HERE.parent.parent))  # the checkout, for edge.runtime.metadata
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from edge.metadata import (  # noqa: E402
+from edge.runtime.metadata import (  # noqa: E402
     InputSpec,
     ModelMetadata,
     OutputSpec,

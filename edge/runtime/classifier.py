@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends import Backend, BackendError, load_backend, silence_native_stderr
-from .metadata import MetadataError, ModelMetadata, metadata_path, read_metadata, sha256_file
-from .resources import default_model_path
+from edge.runtime.backends import Backend, BackendError, load_backend, silence_native_stderr
+from edge.runtime.metadata import MetadataError, ModelMetadata, metadata_path, read_metadata, sha256_file
+from edge.runtime.resources import default_model_path
 
 _INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
 
@@ -20,7 +20,7 @@ class ModelError(RuntimeError):
 class DigitClassifier:
     """A TFLite digit model with its metadata, checked against each other when loaded.
 
-    ``predict`` takes crops already in the model's format (as ``edge.normalize`` makes them:
+    ``predict`` takes crops already in the model's format (as ``edge.pipeline.normalize`` makes them:
     uint8, ``input.height x input.width``, in the model's polarity) and returns probabilities.
     """
 

@@ -1,26 +1,21 @@
 """Draw digits with the mouse and watch the edge model read them (Tkinter).
 
-    python -m edge.gui                 # or: digits-draw
+    python -m edge.apps.draw                 # or: digits-draw
     digits-draw scan.png --model models/digits_float.tflite
 
 The window only wires widgets, mouse, keys and menus; the drawing and what a reading shows come
-from ``edge.sketch``, and reading goes through the same pipeline as image mode.
+from ``edge.apps.sketch``, and reading goes through the same pipeline as image mode.
 """
 
 from __future__ import annotations
 
+import argparse
+import base64
+import dataclasses
+import json
+import os
 import sys
 from pathlib import Path
-
-if __name__ == "__main__" and not __package__:
-    # Run as a script (python edge/gui.py): import the checkout, not edge/ itself (see recognize.py).
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
-import argparse  # noqa: E402
-import base64  # noqa: E402
-import dataclasses  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
 
 try:
     import tkinter as tk
@@ -28,15 +23,15 @@ try:
 except ImportError:  # Debian and Raspberry Pi OS ship Tkinter separately (python3-tk)
     tk = None  # type: ignore[assignment]
 
-from edge import __version__  # noqa: E402
-from edge.recognize import add_model_arguments, fraction  # noqa: E402
+from edge import __version__
+from edge.apps.recognize import add_model_arguments, fraction
 
 PROG = "digits-draw"
 TITLE = "Draw a digit - digits-draw"
 
 # Layout and style, named once.
 CANVAS_SIZE = (640, 320)  # width, height: room for four or five digits side by side
-PEN_COLOUR = "#000000"  # must match edge.sketch.INK, so the screen shows what is read
+PEN_COLOUR = "#000000"  # must match edge.apps.sketch.INK, so the screen shows what is read
 BOX_COLOUR = "#28aa28"
 SELECTED_COLOUR = "#1f6fd1"
 BAR_COLOUR = "#9db8cc"
@@ -78,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_recognizer(args: argparse.Namespace):
     """The recogniser, built from the same flags as ``digits-recognize``; raises ModelError."""
-    from edge.classifier import DigitClassifier
-    from edge.pipeline import RecognizeOptions, Recognizer
+    from edge.runtime.classifier import DigitClassifier
+    from edge.pipeline.recognizer import RecognizeOptions, Recognizer
 
     classifier = DigitClassifier(args.model, backend=args.backend, threads=args.threads)
     return Recognizer(classifier, RecognizeOptions(min_confidence=args.min_confidence))
@@ -90,8 +85,8 @@ class DrawApp:
 
     def __init__(self, root, recognizer, *, auto: bool = True, report_to: Path | None = None,
                  canvas_size: tuple[int, int] = CANVAS_SIZE) -> None:
-        from edge.pipeline import Recognizer
-        from edge.sketch import Recognition, Sketch, View, pen_width
+        from edge.pipeline.recognizer import Recognizer
+        from edge.apps.sketch import Recognition, Sketch, View, pen_width
 
         self.root = root
         self.recognizer = recognizer
@@ -258,7 +253,7 @@ class DrawApp:
 
     def recognise(self) -> None:
         """Read the drawing (or the opened image) and show the result."""
-        from edge.sketch import Recognition, View, recognise
+        from edge.apps.sketch import Recognition, View, recognise
 
         self._cancel_pending()
         if self.sketch.empty:
@@ -276,7 +271,7 @@ class DrawApp:
         self.show(result, view)
 
     def clear(self) -> None:
-        from edge.sketch import Recognition
+        from edge.apps.sketch import Recognition
 
         self._cancel_pending()
         self.sketch.clear()
@@ -310,7 +305,7 @@ class DrawApp:
         """Show an image on the canvas and read it at full resolution; errors go to the status bar."""
         import cv2
 
-        from edge.loader import ImageError, load_image
+        from edge.sources.images import ImageError, load_image
 
         try:
             loaded = load_image(path)
@@ -367,7 +362,7 @@ class DrawApp:
 
     def show(self, result, view=None) -> None:
         """Put a reading on screen: the number large, its confidence, the chart and the boxes."""
-        from edge.sketch import View
+        from edge.apps.sketch import View
 
         self.result = result
         self.view = view or View()
@@ -477,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: Tkinter is not installed (Debian, Ubuntu, Raspberry Pi OS: sudo apt install python3-tk)",
               file=sys.stderr)
         return 2
-    from edge.classifier import ModelError
+    from edge.runtime.classifier import ModelError
 
     try:
         recognizer = make_recognizer(args)

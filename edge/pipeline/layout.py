@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from statistics import median
 
-from .results import Digit, Line
+from edge.pipeline.results import Digit, Line
 
 
 def _predict_y(members: list[Digit], x: float) -> float:

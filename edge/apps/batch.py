@@ -17,11 +17,11 @@ from typing import Any
 
 import cv2
 
-from .loader import DEFAULT_MAX_PIXELS, ImageError, load_image
-from .pipeline import Recognizer, Trace
-from .report import annotate, crops_sheet, error_record, json_record, safe_filename
-from .results import Reading
-from .sources import Source
+from edge.sources.images import DEFAULT_MAX_PIXELS, ImageError, load_image
+from edge.pipeline.recognizer import Recognizer, Trace
+from edge.sinks.records import annotate, crops_sheet, error_record, json_record, safe_filename
+from edge.pipeline.results import Reading
+from edge.sources.files import Source
 
 
 @dataclass(frozen=True)

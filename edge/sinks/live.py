@@ -11,9 +11,9 @@ from typing import TextIO
 import cv2
 import numpy as np
 
-from .capture import Frame
-from .report import error_record, json_record, text_line
-from .results import Reading
+from edge.sources.capture import Frame
+from edge.sinks.records import error_record, json_record, text_line
+from edge.pipeline.results import Reading
 
 # Codecs that OpenCV's bundled FFmpeg can write, by file extension (H.264 encoders are often missing).
 RECORD_CODECS = {".avi": "MJPG", ".mkv": "MJPG", ".mp4": "mp4v", ".mov": "mp4v"}

@@ -9,7 +9,7 @@ DEFAULT_MODEL_NAME = "digits_int8.tflite"
 
 def models_dir() -> Path:
     """The folder of shipped models: ``models/`` beside ``edge/`` in a checkout, else ``edge.models``."""
-    checkout = Path(__file__).resolve().parent.parent / "models"
+    checkout = Path(__file__).resolve().parents[2] / "models"
     if (checkout / DEFAULT_MODEL_NAME).is_file():
         return checkout
     # An installed package maps the top-level models/ folder to the edge.models package.

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from .batch import Outcome
-from .report import CSV_HEADER, csv_error_row, csv_rows, text_line
+from edge.apps.batch import Outcome
+from edge.sinks.records import CSV_HEADER, csv_error_row, csv_rows, text_line
 
 log = logging.getLogger("edge")
 

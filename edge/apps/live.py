@@ -6,8 +6,8 @@
 
 One loop for every source: take a frame (cameras: the newest one), recognise the region of interest
 on every Nth frame, stabilise the digits over frames, then write the reading (stdout) and draw it
-(window, recording). Capture runs in its own thread (``edge.capture``); the window lives in
-``edge.window``, which the headless path never imports.
+(window, recording). Capture runs in its own thread (``edge.sources.capture``); the window lives in
+``edge.sinks.window``, which the headless path never imports.
 """
 
 from __future__ import annotations
@@ -27,16 +27,16 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
-from .capture import CaptureError, Frame, FrameSource, open_camera, open_video, parse_camera, quiet_ffmpeg
-from .layout import layout
-from .live_output import RECORD_CODECS, ReadingWriter, Recorder, save_snapshot
-from .overlay import render
-from .pipeline import Recognizer
-from .results import Box, Digit, Reading
-from .stabilize import StabilizeOptions, Stabilizer
+from edge.sources.capture import CaptureError, Frame, FrameSource, open_camera, open_video, parse_camera, quiet_ffmpeg
+from edge.pipeline.layout import layout
+from edge.sinks.live import RECORD_CODECS, ReadingWriter, Recorder, save_snapshot
+from edge.sinks.overlay import render
+from edge.pipeline.recognizer import Recognizer
+from edge.pipeline.results import Box, Digit, Reading
+from edge.pipeline.stabilize import StabilizeOptions, Stabilizer
 
 if TYPE_CHECKING:  # only for type checkers: the headless path never imports the window module
-    from .window import Window
+    from edge.sinks.window import Window
 
 log = logging.getLogger("edge")
 
@@ -414,7 +414,7 @@ def _termination_stops() -> Iterator[None]:
 def _open_window(settings: LiveSettings) -> Window | None:
     if not settings.window:
         return None
-    from .window import HELP, Window, WindowUnavailable
+    from edge.sinks.window import HELP, Window, WindowUnavailable
 
     try:
         window = Window()

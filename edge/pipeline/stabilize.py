@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .results import Box, Digit
+from edge.pipeline.results import Box, Digit
 
 Boxf = tuple[float, float, float, float]  # x, y, w, h in pixels, unrounded
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .normalize import stroke_width
-from .results import Box
+from edge.pipeline.normalize import stroke_width
+from edge.pipeline.results import Box
 
 POLARITIES = ("auto", "dark-on-light", "light-on-dark")
 # Above this share of ink pixels an image is not handwriting on paper (noise, texture, a photo).

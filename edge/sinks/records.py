@@ -8,7 +8,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .results import Reading
+from edge.pipeline.results import Reading
 
 CSV_HEADER = ["source", "line", "number", "digit", "confidence", "x", "y", "w", "h", "error"]
 

@@ -1,6 +1,6 @@
 """The draw-a-digit app's logic without Tk: the drawing kept as an image, and what reading it shows.
 
-The window (``edge.gui``) only forwards mouse points here and paints what ``recognise`` returns, so
+The window (``edge.apps.draw``) only forwards mouse points here and paints what ``recognise`` returns, so
 everything that decides a result is testable without a display, and the drawing is never
 screen-grabbed (which fails under Wayland, remote X and many window managers).
 """
@@ -15,8 +15,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .pipeline import Recognizer
-from .results import Box, Digit
+from edge.pipeline.recognizer import Recognizer
+from edge.pipeline.results import Box, Digit
 
 PAPER = (255, 255, 255)  # BGR: dark ink on white paper, like a pen on a sheet
 INK = (0, 0, 0)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .report import annotate
-from .results import Box, Reading
+from edge.sinks.records import annotate
+from edge.pipeline.results import Box, Reading
 
 STRIP_COLOUR = (30, 30, 30)  # BGR
 STRIP_ALPHA = 0.65  # the frame shows through the strip a little

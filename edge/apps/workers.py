@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterable, Iterator
 
-from .batch import FileOptions, Outcome, read_file
-from .report import error_record
-from .sources import Source
+from edge.apps.batch import FileOptions, Outcome, read_file
+from edge.sinks.records import error_record
+from edge.sources.files import Source
 
 # Test hook: a worker reading an input whose name contains this text kills itself, as a decoder
 # crash would. It lets the tests prove that a dying worker costs one input, not the batch.

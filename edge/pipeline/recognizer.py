@@ -7,11 +7,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .classifier import DigitClassifier
-from .layout import layout
-from .normalize import to_model_input
-from .results import Box, Digit, Reading
-from .segment import Candidate, Segmentation, SegmentOptions, candidate_ink, cut_paths, cut_positions, segment
+from edge.runtime.classifier import DigitClassifier
+from edge.pipeline.layout import layout
+from edge.pipeline.normalize import to_model_input
+from edge.pipeline.results import Box, Digit, Reading
+from edge.pipeline.segment import Candidate, Segmentation, SegmentOptions, candidate_ink, cut_paths, cut_positions, segment
 
 
 @dataclass(frozen=True)
