@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from .pages import KINDS, DigitBank, make_page
-from .scoring import Score, score_page
+from trainer.synth.pages import KINDS, DigitBank, make_page
+from trainer.synth.scoring import Score, score_page
 
 
 @dataclass

@@ -34,7 +34,7 @@ from edge.sinks.live import ReadingWriter
 from edge.pipeline.recognizer import RecognizeOptions, Recognizer
 
 from .common import load_test_digits, machine
-from .pages import DigitBank
+from trainer.synth.pages import DigitBank
 from .run import PI4_RATIO
 
 SIZE = (640, 480)

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .pages import hershey_digit
+from trainer.synth.pages import hershey_digit
 
 OUT = Path(__file__).resolve().parent.parent / "edge" / "examples"
 

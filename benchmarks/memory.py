@@ -31,7 +31,7 @@ print(json.dumps({"code": code, "peak_kb": resource.getrusage(resource.RUSAGE_SE
 
 
 def _make_folder(folder: Path, pages: int) -> tuple[int, int]:
-    from .pages import DigitBank, make_page
+    from trainer.synth.pages import DigitBank, make_page
 
     digits, labels = load_test_digits()
     bank = DigitBank(digits, labels)

@@ -13,7 +13,7 @@ import numpy as np
 from edge.pipeline.recognizer import Recognizer
 from edge.pipeline.results import Box
 
-from .scoring import Found, found_from_reading
+from trainer.synth.scoring import Found, found_from_reading
 
 
 class OurReader:

@@ -130,7 +130,7 @@ def _segment_profile(image, repeats: int) -> dict[str, float]:
 
 
 def pipeline_section(args, recognizer, bank) -> tuple[str, dict]:
-    from .pages import a4_page, camera_frame
+    from trainer.synth.pages import a4_page, camera_frame
 
     rng = np.random.default_rng(7)
     frames = [camera_frame(bank, rng)[0] for _ in range(10)]
@@ -171,7 +171,7 @@ def pipeline_section(args, recognizer, bank) -> tuple[str, dict]:
 
 def pages_section(args, recognizer, bank) -> tuple[str, dict]:
     from .accuracy import evaluate_pages, table, total
-    from .pages import KINDS
+    from trainer.synth.pages import KINDS
     from .readers import OurReader, TesseractReader, tesseract_version
 
     ours = evaluate_pages(OurReader(recognizer), bank, KINDS, args.pages)
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from edge.pipeline.recognizer import build_recognizer
 
-    from .pages import DigitBank
+    from trainer.synth.pages import DigitBank
 
     cv2.setNumThreads(1)  # one thread everywhere, as the CLI's default --threads 1 does
 

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+# The checkout, for its example images and scripts; edge and trainer (with its page generator,
+# trainer.synth) are imported from wherever they are installed, so CI tests the package as installed.
 ROOT = Path(__file__).resolve().parent.parent
-# Tests import the benchmarks' page generator from the checkout; edge and trainer come from wherever
-# they are installed (CI installs the package, so packaging is tested too).
-if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))
 
 MNIST_CANDIDATES = [os.environ.get("MNIST_DATA"), str(ROOT.parent / "shared" / "mnist")]
 
@@ -71,7 +68,7 @@ def digit_bank(mnist, classifier):
     Page tests check the pipeline (finding, cropping, ordering), not the model's last 0.3%, so they
     are built from digits whose reading in isolation is not in doubt.
     """
-    from benchmarks.pages import DigitBank
+    from trainer.synth.pages import DigitBank
 
     probs = classifier.predict(mnist.x_test[:3000])
     good = (probs.argmax(axis=1) == mnist.y_test[:3000]) & (probs.max(axis=1) > 0.9)

@@ -27,7 +27,7 @@ import pytest
 from PIL import Image
 
 import edge.apps.recognize
-from benchmarks.pages import make_page
+from trainer.synth.pages import make_page
 from edge.apps.batch import read_file
 from edge.sources.images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from edge.pipeline.segment import SegmentOptions

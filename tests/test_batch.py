@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 import edge.apps.recognize
-from benchmarks.pages import make_page
+from trainer.synth.pages import make_page
 from edge.apps.batch import FileOptions
 from edge.pipeline.recognizer import build_recognizer
 from edge.sources.files import Source, expand_sources

@@ -19,7 +19,7 @@ def test_recognizer_run_imports_no_tensorflow(tmp_path, digit_bank):
     """Run the real script on a real page with -X importtime: no tensorflow module may appear."""
     if installed_backends()[:1] == ["tensorflow"]:
         pytest.skip("only TensorFlow's interpreter is installed here, so using it is correct")
-    from benchmarks.pages import make_page
+    from trainer.synth.pages import make_page
 
     page = make_page("clean", digit_bank, seed=3)
     image = tmp_path / "page.png"

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.pages import make_page
-from benchmarks.scoring import iou
+from trainer.synth.pages import make_page
+from trainer.synth.scoring import iou
 from edge.sources.images import load_image
 from edge.pipeline.recognizer import RecognizeOptions, Recognizer
 

@@ -23,7 +23,7 @@ from PIL import Image
 import edge
 import edge.apps.batch
 import edge.apps.recognize
-from benchmarks.pages import make_page
+from trainer.synth.pages import make_page
 from edge.apps.batch import FileOptions, read_file
 from edge.runtime.classifier import DigitClassifier
 from edge.runtime.metadata import read_metadata, sha256_file
@@ -138,8 +138,8 @@ MODEL_FAULTS = {
     "metadata of another model": (lambda d: metadata_of_another_model(d),
                                   r"float_ok\.tflite: the model does not match its metadata float_ok\.json"),
     "metadata not JSON": (lambda d: metadata_not_json(d), r"float_ok\.json: cannot read metadata"),
-    "metadata of a newer format": (lambda d: edited_metadata(d, lambda m: m.update(format_version=2)),
-                                   r"metadata format version 2 is not supported"),
+    "metadata of a newer format": (lambda d: edited_metadata(d, lambda m: m.update(format_version=3)),
+                                   r"metadata format version 3 is not supported"),
     "metadata with a different input type": (
         lambda d: edited_metadata(d, lambda m: m["input"].update(
             dtype="int8", quantization={"scale": 1 / 255, "zero_point": -128})),

@@ -13,8 +13,13 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = "edge-digits-model"
-FORMAT_VERSION = 1
+# Version 2 adds "kind" and "reject_label"; version 1 files (10 digit classes) still load.
+FORMAT_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
 LABELS = tuple(str(d) for d in range(10))
+# The label of the "not a digit" class a digit classifier may declare (version 2).
+REJECT_LABEL = "not-a-digit"
+KINDS = ("digit-classifier",)
 
 
 class MetadataError(ValueError):
@@ -63,8 +68,17 @@ class ModelMetadata:
     input: InputSpec = field(default_factory=InputSpec)
     output: OutputSpec = field(default_factory=OutputSpec)
     labels: tuple[str, ...] = LABELS
+    kind: str = "digit-classifier"
+    # A class for candidates that are no digit at all (letters, ticks, box borders, paper edges);
+    # None for models without one. When set, it is one of ``labels``.
+    reject_label: str | None = None
     # Architecture, epochs, seed, data checksum, accuracy figures, dates and versions.
     provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reject_index(self) -> int | None:
+        """Index of the reject class in the model's output, or None."""
+        return None if self.reject_label is None else self.labels.index(self.reject_label)
 
     def to_dict(self) -> dict[str, Any]:
         data = {"format": FORMAT, "format_version": FORMAT_VERSION}
@@ -103,10 +117,10 @@ def parse_metadata(data: Any) -> ModelMetadata:
     """Build metadata from decoded JSON, checking every field the edge relies on."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise MetadataError(f"not an {FORMAT} metadata file")
-    if data.get("format_version") != FORMAT_VERSION:
+    if data.get("format_version") not in SUPPORTED_VERSIONS:
         raise MetadataError(
             f"metadata format version {data.get('format_version')!r} is not supported "
-            f"(expected {FORMAT_VERSION})"
+            f"(this version of edge-digits reads {', '.join(map(str, SUPPORTED_VERSIONS))})"
         )
     try:
         raw_in = dict(data["input"])
@@ -119,6 +133,8 @@ def parse_metadata(data: Any) -> ModelMetadata:
             input=InputSpec(**raw_in),
             output=OutputSpec(**raw_out),
             labels=tuple(str(label) for label in data["labels"]),
+            kind=str(data.get("kind", "digit-classifier")),
+            reject_label=None if data.get("reject_label") is None else str(data["reject_label"]),
             provenance=dict(data.get("provenance") or {}),
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -132,6 +148,13 @@ def parse_metadata(data: Any) -> ModelMetadata:
         raise MetadataError("input scale is zero")
     if len(meta.labels) < 2:
         raise MetadataError("metadata lists fewer than two labels")
+    if meta.kind not in KINDS:
+        raise MetadataError(f"unknown model kind {meta.kind!r} (expected one of {', '.join(KINDS)})")
+    if meta.reject_label is not None and meta.reject_label not in meta.labels:
+        raise MetadataError(f"reject_label {meta.reject_label!r} is not one of the labels")
+    digits = [label for label in meta.labels if label != meta.reject_label]
+    if not all(label.isdigit() for label in digits):
+        raise MetadataError(f"labels must be digits (and the reject label), got {list(meta.labels)}")
     return meta
 
 

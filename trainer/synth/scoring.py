@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from edge.pipeline.results import Box, Reading
 
-from .pages import Page
+from trainer.synth.pages import Page
 
 
 def iou(a: Box, b: Box) -> float:
