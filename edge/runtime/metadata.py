@@ -19,7 +19,10 @@ SUPPORTED_VERSIONS = (1, 2)
 LABELS = tuple(str(d) for d in range(10))
 # The label of the "not a digit" class a digit classifier may declare (version 2).
 REJECT_LABEL = "not-a-digit"
-KINDS = ("digit-classifier",)
+KINDS = ("digit-classifier", "string-reader")
+# The string reader's label for "no character in this column" (CTC's blank).
+BLANK_LABEL = "blank"
+WIDTH_POLICIES = ("variable", "fixed")
 
 
 class MetadataError(ValueError):
@@ -62,6 +65,27 @@ class OutputSpec:
 
 
 @dataclass(frozen=True)
+class StringSpec:
+    """What a string reader (kind "string-reader") needs beyond ``InputSpec``.
+
+    Its input is a whole number region: ``InputSpec.height`` rows, as wide as the region scaled to
+    that height; its output is one posterior per column and label (the alphabet, then the blank).
+    """
+
+    alphabet: str = "0123456789"
+    blank_index: int = 10
+    # "variable": the interpreter's input is resized to each region's width, rounded up to a
+    # multiple of width_step and padded with paper on the right; "fixed": always InputSpec.width.
+    width_policy: str = "variable"
+    width_step: int = 16
+    min_width: int = 16
+    max_width: int = 512
+    column_stride: int = 4  # input pixels per output column
+    # The crop around the region's ink, in region heights (``edge.pipeline.strings.crop_region``).
+    region_margin: float = 0.15
+
+
+@dataclass(frozen=True)
 class ModelMetadata:
     model_file: str
     model_sha256: str
@@ -72,6 +96,8 @@ class ModelMetadata:
     # A class for candidates that are no digit at all (letters, ticks, box borders, paper edges);
     # None for models without one. When set, it is one of ``labels``.
     reject_label: str | None = None
+    # Set for kind "string-reader" only.
+    strings: StringSpec | None = None
     # Architecture, epochs, seed, data checksum, accuracy figures, dates and versions.
     provenance: dict[str, Any] = field(default_factory=dict)
 
@@ -84,6 +110,8 @@ class ModelMetadata:
         data = {"format": FORMAT, "format_version": FORMAT_VERSION}
         data.update(asdict(self))
         data["labels"] = list(self.labels)
+        if self.strings is None:  # digit classifiers' files stay as they were
+            data.pop("strings")
         return data
 
 
@@ -135,6 +163,7 @@ def parse_metadata(data: Any) -> ModelMetadata:
             labels=tuple(str(label) for label in data["labels"]),
             kind=str(data.get("kind", "digit-classifier")),
             reject_label=None if data.get("reject_label") is None else str(data["reject_label"]),
+            strings=None if data.get("strings") is None else _string_spec(data["strings"]),
             provenance=dict(data.get("provenance") or {}),
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -150,12 +179,52 @@ def parse_metadata(data: Any) -> ModelMetadata:
         raise MetadataError("metadata lists fewer than two labels")
     if meta.kind not in KINDS:
         raise MetadataError(f"unknown model kind {meta.kind!r} (expected one of {', '.join(KINDS)})")
+    if meta.kind == "string-reader":
+        _check_strings(meta)
+        return meta
+    if meta.strings is not None:
+        raise MetadataError(f"a {meta.kind} declares no 'strings' section")
     if meta.reject_label is not None and meta.reject_label not in meta.labels:
         raise MetadataError(f"reject_label {meta.reject_label!r} is not one of the labels")
     digits = [label for label in meta.labels if label != meta.reject_label]
     if not all(label.isdigit() for label in digits):
         raise MetadataError(f"labels must be digits (and the reject label), got {list(meta.labels)}")
     return meta
+
+
+def _string_spec(raw: Any) -> StringSpec:
+    """The 'strings' section with each field converted to its declared type (unknown keys refused)."""
+    raw = dict(raw)
+    types = {"alphabet": str, "width_policy": str, "region_margin": float}
+    return StringSpec(**{key: types.get(key, int)(value) for key, value in raw.items()})
+
+
+def _check_strings(meta: ModelMetadata) -> None:
+    """A string reader's alphabet, blank and width policy must agree with its labels and input."""
+    spec = meta.strings
+    if spec is None:
+        raise MetadataError("a string-reader needs a 'strings' section (alphabet, blank index, width policy)")
+    if not spec.alphabet or len(set(spec.alphabet)) != len(spec.alphabet):
+        raise MetadataError(f"string alphabet {spec.alphabet!r} is empty or repeats a character")
+    expected = list(spec.alphabet)
+    expected.insert(spec.blank_index if 0 <= spec.blank_index <= len(expected) else len(expected), BLANK_LABEL)
+    if not 0 <= spec.blank_index <= len(spec.alphabet):
+        raise MetadataError(f"blank_index {spec.blank_index} is outside 0..{len(spec.alphabet)}")
+    if list(meta.labels) != expected:
+        raise MetadataError(f"labels {list(meta.labels)} do not match the alphabet and blank {expected}")
+    if spec.width_policy not in WIDTH_POLICIES:
+        raise MetadataError(f"unknown width policy {spec.width_policy!r} (expected one of {', '.join(WIDTH_POLICIES)})")
+    if min(spec.width_step, spec.column_stride, spec.min_width) <= 0 or spec.max_width < spec.min_width:
+        raise MetadataError(
+            f"width step {spec.width_step}, column stride {spec.column_stride} and widths "
+            f"{spec.min_width}..{spec.max_width} must be positive and in order"
+        )
+    if spec.width_step % spec.column_stride or spec.min_width % spec.column_stride:
+        raise MetadataError(f"width step and min width must be multiples of the column stride {spec.column_stride}")
+    if not 0 <= spec.region_margin <= 2:
+        raise MetadataError(f"region_margin {spec.region_margin} is outside 0..2 region heights")
+    if meta.input.height < 8:
+        raise MetadataError(f"input height {meta.input.height} is too small for a string reader")
 
 
 def read_metadata(path: str | Path) -> ModelMetadata:
