@@ -1,35 +1,38 @@
-"""Decode one image file into pixels the pipeline can read, or fail with a one-line reason.
+"""Decode image files (or their bytes) into pixels the pipeline can read, or fail with a one-line reason.
 
 Pillow does the decoding because it knows the odd formats (16-bit and float TIFF, CMYK JPEG,
 palette transparency, animated GIF) and reads a file's size before its pixels, so a decompression
 bomb is refused before it costs any memory.
+
+``load_image`` gives the first picture of a file. ``read_pages`` gives every page of a document,
+lazily: each page of a multi-page TIFF, each page of a PDF (rendered by ``edge.sources.pdf``), the
+first frame of an animation; a damaged page costs that page only.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from edge.sources import formats
+
 DEFAULT_MAX_PIXELS = 80_000_000  # an A3 page scanned at 600 dpi is about 70 million pixels
+# Pages read from one file before it is refused as a whole: a thick binder of scans is a few hundred
+# pages, and at about 1 s a page (measured: benchmarks/inputs.py) the cap is a quarter of an hour of
+# reading, so a 10,000-page file is noticed at once instead of running for hours.
+DEFAULT_MAX_PAGES = 1000
 # We check the size ourselves (with a clearer message and a user-set limit), so Pillow's own bomb
 # check must not fire first at its smaller default.
 Image.MAX_IMAGE_PIXELS = None
-
-_SIGNATURES = {
-    b"%PDF": "a PDF document",
-    b"PK\x03\x04": "a ZIP archive",
-    b"\x7fELF": "a program",
-    b"<svg": "an SVG drawing (vector images are not supported)",
-    b"<?xml": "an XML file",
-}
-
 
 class ImageError(ValueError):
     """The file cannot be read as an image; the message says why, in one line."""
@@ -39,6 +42,8 @@ class ImageError(ValueError):
 class LoadedImage:
     pixels: np.ndarray  # uint8, grey (H, W) or BGR (H, W, 3), EXIF orientation applied
     notes: list[str] = field(default_factory=list)
+    page: int = 1  # 1-based page of its file (PDF and multi-page TIFF; 1 for everything else)
+    pages: int = 1  # pages in its file
 
     @property
     def height(self) -> int:
@@ -49,48 +54,64 @@ class LoadedImage:
         return int(self.pixels.shape[1])
 
 
-# Image signatures Pillow would recognise if the header were whole: a file that starts like an image
-# but cannot be identified is a damaged image, not "some other format".
-_IMAGE_SIGNATURES = {
-    b"\x89PNG\r\n\x1a\n": "PNG",
-    b"\xff\xd8": "JPEG",
-    b"GIF87a": "GIF",
-    b"GIF89a": "GIF",
-    b"BM": "BMP",
-    b"II*\x00": "TIFF",
-    b"MM\x00*": "TIFF",
-}
+@dataclass(frozen=True)
+class PageError:
+    """One page of a document that cannot be read; the pages around it still are."""
+
+    page: int  # 1-based
+    pages: int
+    message: str  # one line, like ImageError's
 
 
-def _header_size(kind: str, head: bytes) -> tuple[int, int] | None:
+Page = Union[LoadedImage, PageError]
+
+
+@dataclass(frozen=True)
+class PageOptions:
+    max_pixels: int = DEFAULT_MAX_PIXELS  # per page; 0 for no limit
+    max_pages: int = DEFAULT_MAX_PAGES  # per file; 0 for no limit
+    pdf_dpi: float | None = None  # None: edge.sources.pdf.DEFAULT_DPI
+
+
+# Pillow formats whose frames are the pages of a document; the frames of any other format (GIF,
+# WebP, APNG) are an animation, of which the first frame is read.
+PAGED_FORMATS = frozenset({"TIFF"})
+
+_FORMAT_NAMES = {"png": "PNG", "jpeg": "JPEG", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF", "webp": "WebP",
+                 "pnm": "PNM", "jp2": "JPEG 2000", "ico": "icon", "psd": "Photoshop", "heif": "HEIC/HEIF"}
+
+
+def _header_size(kind: formats.FileKind, head: bytes) -> tuple[int, int] | None:
     """Width and height straight from a PNG or GIF header (Pillow refuses zero sizes unread)."""
-    if kind == "PNG" and len(head) >= 24 and head[12:16] == b"IHDR":
+    if kind is formats.PNG and len(head) >= 24 and head[12:16] == b"IHDR":
         return struct.unpack(">II", head[16:24])
-    if kind == "GIF" and len(head) >= 10:
+    if kind is formats.GIF and len(head) >= 10:
         return struct.unpack("<HH", head[6:10])
     return None
 
 
-def _describe_non_image(path: Path) -> str:
+def _describe_unidentified(head: bytes) -> str:
+    """Why Pillow could not open a file, from its first bytes.
+
+    A file that starts like an image Pillow knows but cannot be identified is a damaged image, not
+    "some other format".
+    """
+    kind = formats.sniff(head)
+    if kind.role == "image" and kind.name in _FORMAT_NAMES:
+        size = _header_size(kind, head)
+        if size is not None and 0 in size:
+            return f"image has zero size ({size[0]}x{size[1]})"
+        return f"damaged {_FORMAT_NAMES[kind.name]} file: its header cannot be read (truncated?)"
+    return kind.refused()
+
+
+def _head(path: Path) -> bytes:
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(512)
+        return formats.read_head(path)
     except PermissionError:
-        return "permission denied"
+        raise ImageError("permission denied") from None
     except OSError as exc:
-        return f"cannot read ({exc.strerror or exc})"
-    for magic, kind in _IMAGE_SIGNATURES.items():
-        if head.startswith(magic):
-            size = _header_size(kind, head)
-            if size is not None and 0 in size:
-                return f"image has zero size ({size[0]}x{size[1]})"
-            return f"damaged {kind} file: its header cannot be read (truncated?)"
-    for magic, what in _SIGNATURES.items():
-        if head.lstrip().startswith(magic):
-            return f"{what}, not an image"
-    if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
-        return "a text file, not an image"
-    return "not a recognised image format"
+        raise ImageError(f"cannot read ({exc.strerror or exc})") from None
 
 
 def _check_file(path: Path) -> None:
@@ -145,49 +166,188 @@ def _flatten_alpha(image: Image.Image, notes: list[str]) -> Image.Image:
     return Image.alpha_composite(Image.new("RGBA", rgba.size, background), rgba).convert("RGB")
 
 
+def _too_many_pixels(width: int, height: int, max_pixels: int) -> str | None:
+    if max_pixels and width * height > max_pixels:
+        return (f"{width}x{height} is {width * height:,} pixels, over the limit of {max_pixels:,} "
+                "(raise it with --max-pixels)")
+    return None
+
+
+def _check_size(image: Image.Image, max_pixels: int) -> None:
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise ImageError(f"image has zero size ({width}x{height})")
+    problem = _too_many_pixels(width, height, max_pixels)
+    if problem:
+        raise ImageError(problem)
+
+
+def _image_error(exc: BaseException, head: bytes) -> ImageError:
+    """The one-line ImageError for anything Pillow (or its plug-ins) raised while decoding."""
+    if isinstance(exc, ImageError):
+        return exc
+    if isinstance(exc, PermissionError):
+        return ImageError("permission denied")
+    if isinstance(exc, UnidentifiedImageError):
+        return ImageError(_describe_unidentified(head))
+    if isinstance(exc, Image.DecompressionBombError):
+        return ImageError(f"refused as a decompression bomb ({exc})")
+    if isinstance(exc, MemoryError):
+        return ImageError("not enough memory to decode this image")
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ImageError(f"truncated or corrupt image data ({reason})")
+
+
+# What Pillow and its plug-ins raise on damaged data (found by tests/test_fuzz.py).
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError, struct.error,
+                  MemoryError, RuntimeError)
+
+
+def _decode_frame(image: Image.Image, notes: list[str]) -> np.ndarray:
+    """The current frame as uint8 grey or BGR, upright (EXIF orientation applied)."""
+    image.load()
+    image = ImageOps.exif_transpose(image) or image
+    pixels = _decode_pixels(image, notes)
+    if pixels.shape[0] == 0 or pixels.shape[1] == 0:
+        raise ImageError("image has zero size")
+    return np.ascontiguousarray(pixels)
+
+
+def _frame_count(image: Image.Image) -> tuple[int, bool]:
+    """Frames in the file, and whether the chain of frames is damaged after the last one counted."""
+    try:
+        return max(1, int(getattr(image, "n_frames", 1))), False
+    except Exception:  # a damaged later page (TIFF): count the pages that can be reached
+        count = 1
+        try:
+            while True:
+                image.seek(count)
+                count += 1
+        except Exception:
+            pass
+        try:
+            image.seek(0)
+        except Exception:
+            return 1, True
+        return count, True
+
+
+def _first_frame_note(image: Image.Image, frames: int) -> str:
+    if image.format in PAGED_FORMATS:
+        return f"multi-page {image.format}: read page 1 of {frames}"
+    if image.format == "MPO":
+        return f"multi-picture JPEG: read the first of {frames} pictures"
+    return f"animated image: read the first of {frames} frames"
+
+
+def _open(source: Path | bytes, head: bytes) -> Image.Image:
+    hint = formats.prepare_decoder(formats.sniff(head))
+    if hint:
+        raise ImageError(hint)
+    return Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+
+
 def load_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
-    """Read ``path`` into grey or BGR uint8 pixels, or raise ImageError with the reason."""
+    """Read the first picture of ``path`` into grey or BGR uint8 pixels, or raise ImageError."""
     path = Path(path)
     _check_file(path)
+    head = _head(path)
     notes: list[str] = []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns about odd EXIF and palettes; we report instead
-            with Image.open(path) as image:
-                width, height = image.size
-                if width <= 0 or height <= 0:
-                    raise ImageError(f"image has zero size ({width}x{height})")
-                if max_pixels and width * height > max_pixels:
-                    raise ImageError(
-                        f"{width}x{height} is {width * height:,} pixels, over the limit of {max_pixels:,} "
-                        "(raise it with --max-pixels)"
-                    )
-                try:
-                    frames = getattr(image, "n_frames", 1)
-                except Exception:  # a damaged later page (TIFF) must not cost the first one
-                    frames = 1
+            with _open(path, head) as image:
+                _check_size(image, max_pixels)
+                frames, _ = _frame_count(image)
                 if frames > 1:
                     image.seek(0)
-                    notes.append(f"animated image: read the first of {frames} frames")
-                image.load()
-                image = ImageOps.exif_transpose(image) or image
-                pixels = _decode_pixels(image, notes)
-    except ImageError:
-        raise
-    except PermissionError:
-        raise ImageError("permission denied") from None
-    except UnidentifiedImageError:
-        raise ImageError(_describe_non_image(path)) from None
-    except Image.DecompressionBombError as exc:
-        raise ImageError(f"refused as a decompression bomb ({exc})") from None
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError, struct.error) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ImageError(f"truncated or corrupt image data ({reason})") from None
-    except MemoryError:
-        raise ImageError("not enough memory to decode this image") from None
-    if pixels.shape[0] == 0 or pixels.shape[1] == 0:
-        raise ImageError("image has zero size")
-    return LoadedImage(pixels=np.ascontiguousarray(pixels), notes=notes)
+                    notes.append(_first_frame_note(image, frames))
+                pixels = _decode_frame(image, notes)
+    except (ImageError, UnidentifiedImageError, Image.DecompressionBombError, *_DECODE_ERRORS) as exc:
+        raise _image_error(exc, head) from None
+    return LoadedImage(pixels=pixels, notes=notes)
+
+
+def read_pages(source: str | os.PathLike | bytes, options: PageOptions = PageOptions()) -> Iterator[Page]:
+    """Every page of an image or PDF file, given by path or as the file's bytes, one at a time.
+
+    Problems with the file as a whole (not found, not an image, damaged header, encrypted PDF,
+    over ``max_pages``; a single-page image over ``max_pixels``) raise ImageError here, before any
+    page is read. The iterator then yields a ``LoadedImage`` per page (``page`` counts from 1), or a
+    ``PageError`` for a page that cannot be read, and goes on with the next. Only the page being
+    read is held in memory.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data: Path | bytes = bytes(source)
+        if not data:
+            raise ImageError("empty input")
+        head = data[: formats.HEAD_BYTES]
+    else:
+        data = Path(source)
+        _check_file(data)
+        head = _head(data)
+    if formats.sniff(head) is formats.PDF:
+        from edge.sources import pdf  # pypdfium2 is loaded only when a PDF is met
+
+        dpi = pdf.DEFAULT_DPI if options.pdf_dpi is None else options.pdf_dpi
+        return pdf.render_pages(data, dpi=dpi, max_pixels=options.max_pixels, max_pages=options.max_pages)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = _open(data, head)
+            try:
+                frames, damaged = _frame_count(image)
+                paged = image.format in PAGED_FORMATS and frames > 1
+                if paged and options.max_pages and frames > options.max_pages:
+                    raise ImageError(f"{frames:,} pages, over the limit of {options.max_pages:,} "
+                                     "(raise it with --max-pages)")
+                if not paged:
+                    _check_size(image, options.max_pixels)
+            except BaseException:
+                image.close()
+                raise
+    except (ImageError, UnidentifiedImageError, Image.DecompressionBombError, *_DECODE_ERRORS) as exc:
+        raise _image_error(exc, head) from None
+    if paged:
+        return _paged(image, frames, damaged, options.max_pixels, head)
+    return _single(image, frames, head)
+
+
+def _single(image: Image.Image, frames: int, head: bytes) -> Iterator[Page]:
+    """The one picture of a single-image file (an animation's first frame, with a note)."""
+    notes = [_first_frame_note(image, frames)] if frames > 1 else []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image.seek(0)
+            pixels = _decode_frame(image, notes)
+    except (ImageError, *_DECODE_ERRORS) as exc:
+        yield PageError(1, 1, str(_image_error(exc, head)))
+        return
+    finally:
+        image.close()
+    yield LoadedImage(pixels=pixels, notes=notes)
+
+
+def _paged(image: Image.Image, pages: int, damaged: bool, max_pixels: int, head: bytes) -> Iterator[Page]:
+    """Each page of a multi-page file (TIFF), decoded only when asked for."""
+    try:
+        for index in range(pages):
+            notes: list[str] = []
+            if damaged and index == 0:
+                notes.append(f"the file is damaged after page {pages}: later pages, if any, cannot be read")
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    image.seek(index)
+                    _check_size(image, max_pixels)
+                    pixels = _decode_frame(image, notes)
+            except (ImageError, *_DECODE_ERRORS) as exc:
+                yield PageError(index + 1, pages, str(_image_error(exc, head)))
+                continue
+            yield LoadedImage(pixels=pixels, notes=notes, page=index + 1, pages=pages)
+    finally:
+        image.close()
 
 
 def _decode_pixels(image: Image.Image, notes: list[str]) -> np.ndarray:
