@@ -90,6 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     p_install.add_argument("run", type=Path, metavar="RUN", help="output folder of a build")
     p_install.add_argument("--to", type=Path, default=Path("models"), metavar="DIR", help="default: models")
     p_install.add_argument("--name", default=DEFAULT_NAME, help=f"file name stem (default {DEFAULT_NAME})")
+
+    from .strings import add_parser as add_strings_parser  # the string reader (issue 13)
+
+    add_strings_parser(sub, data_flag)
     return parser
 
 
@@ -371,10 +375,17 @@ def _install(run: Path, name: str, dest: Path) -> None:
     log.info("installed %s_int8.tflite and %s_float.tflite into %s", name, name, dest)
 
 
+def _cmd_strings(args) -> int:
+    from .strings import run
+
+    return run(args, _load_data(args))
+
+
 _COMMANDS = {
     "train": _cmd_train,
     "evaluate": _cmd_evaluate,
     "convert": _cmd_convert,
     "build": _cmd_build,
     "install": _cmd_install,
+    "strings": _cmd_strings,
 }

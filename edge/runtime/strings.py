@@ -1,0 +1,201 @@
+"""Run the string reader: a whole number region in, per-column digit posteriors out.
+
+The model is a convolutional CTC reader (``trainer.strings``): its input is ``height`` rows of a
+region's ink, as wide as the region (resized per region, ``width_policy`` "variable"), its output one
+posterior per ``column_stride`` input pixels over the alphabet and the blank. Decoding and boxes are
+pure functions in ``edge.pipeline.strings``; this class owns the interpreter.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from edge.pipeline.results import Box
+from edge.pipeline.strings import (
+    REGION_MARGIN,
+    PreparedCrop,
+    StringReading,
+    crop_region,
+    prepare_crop,
+    reading_from_probs,
+)
+from edge.runtime.backends import Backend, BackendError, load_backend, silence_native_stderr
+from edge.runtime.classifier import ModelError
+from edge.runtime.metadata import MetadataError, ModelMetadata, metadata_path, read_metadata, sha256_file
+from edge.runtime.resources import models_dir
+
+DEFAULT_STRING_MODEL_NAME = "strings_int8.tflite"
+_INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
+# Interpreters kept ready, one per input width: resizing one costs about as much as running it.
+MAX_INTERPRETERS = 8
+
+
+def default_string_model_path() -> Path:
+    return models_dir() / DEFAULT_STRING_MODEL_NAME
+
+
+class StringReader:
+    """A TFLite string-reader model with its metadata, checked against each other when loaded.
+
+    Raises ``ModelError`` with one line naming the file and the problem when the model is missing,
+    corrupt, not a string reader, or disagrees with its metadata.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, *, backend: str | None = None, threads: int = 1) -> None:
+        path = Path(model_path) if model_path is not None else default_string_model_path()
+        if not path.is_file():
+            raise ModelError(f"{path}: string model file not found")
+        try:
+            meta = read_metadata(metadata_path(path))
+        except MetadataError as exc:
+            raise ModelError(str(exc)) from None
+        if meta.kind != "string-reader" or meta.strings is None:
+            raise ModelError(f"{path}: the metadata describes a {meta.kind}, not a string reader")
+        if meta.model_sha256 != sha256_file(path):
+            raise ModelError(
+                f"{path}: the model does not match its metadata {metadata_path(path).name} "
+                "(checksum differs: the JSON belongs to another model)"
+            )
+        try:
+            self.backend: Backend = load_backend(backend)
+        except BackendError as exc:
+            raise ModelError(str(exc)) from None
+        self.path = path
+        self.metadata: ModelMetadata = meta
+        self.threads = max(1, threads)
+        self._interpreters: OrderedDict[int, tuple] = OrderedDict()
+        spec = meta.strings
+        self.height = meta.input.height
+        self.alphabet = spec.alphabet
+        self.blank = spec.blank_index
+        self.stride = spec.column_stride
+        self.width_step = spec.width_step
+        self.width_limits = (spec.min_width, spec.max_width)
+        self.margin = spec.region_margin
+        self.fixed_width = meta.input.width if spec.width_policy == "fixed" else None
+        # Load and run once at the smallest width: a corrupt file or a model whose shapes disagree
+        # with the metadata is refused now, not at the first region.
+        width = self.fixed_width or spec.min_width
+        _, inp, _ = self._interpreter(width)
+        self._lut = self._input_lut(meta, inp)
+        probs = self.posteriors(np.zeros((self.height, width), np.uint8))
+        if probs.shape != (width // self.stride, len(meta.labels)):
+            raise ModelError(
+                f"{path}: a {width}-pixel-wide input gives {probs.shape[0]} columns of {probs.shape[1]} "
+                f"labels; the metadata promises {width // self.stride} of {len(meta.labels)}"
+            )
+
+    # --- the interpreter ----------------------------------------------------------------------
+
+    def _interpreter(self, width: int) -> tuple:
+        """(interpreter, input detail, output detail) with its input sized to ``width``."""
+        if width in self._interpreters:
+            self._interpreters.move_to_end(width)
+            return self._interpreters[width]
+        try:
+            interp = self.backend.interpreter_class(model_path=str(self.path), num_threads=self.threads)
+            inp = interp.get_input_details()
+            if len(inp) != 1 or len(interp.get_output_details()) != 1:
+                raise ModelError(
+                    f"{self.path}: expected one input and one output, found {len(inp)} and "
+                    f"{len(interp.get_output_details())}"
+                )
+            shape = [int(v) for v in inp[0]["shape"]]
+            if len(shape) != 4 or shape[1] != self.height or shape[3] != 1:
+                raise ModelError(
+                    f"{self.path}: model input shape {shape} does not match the metadata's "
+                    f"[batch, {self.height}, width, 1]"
+                )
+            if shape[0] != 1 or shape[2] != width:
+                interp.resize_tensor_input(inp[0]["index"], [1, self.height, width, 1])
+            with silence_native_stderr():
+                interp.allocate_tensors()
+        except ModelError:
+            raise
+        except Exception as exc:  # each backend raises its own types for a bad flatbuffer or shape
+            text = str(exc).strip().splitlines()
+            raise ModelError(f"{self.path}: not a usable string model ({text[0] if text else type(exc).__name__})") from None
+        entry = (interp, interp.get_input_details()[0], interp.get_output_details()[0])
+        self._check_io(entry[1], entry[2])
+        self._interpreters[width] = entry
+        if len(self._interpreters) > MAX_INTERPRETERS:
+            self._interpreters.popitem(last=False)
+        return entry
+
+    def _check_io(self, inp: dict, out: dict) -> None:
+        meta = self.metadata
+        for role, detail, declared in (("input", inp, meta.input), ("output", out, meta.output)):
+            dtype = np.dtype(detail["dtype"]).name
+            if dtype != declared.dtype:
+                raise ModelError(f"{self.path}: model {role} type is {dtype}, metadata says {declared.dtype}")
+            if dtype in _INT_RANGES:
+                scale, zero = detail["quantization"]
+                q = declared.quantization
+                if q is None or not np.isclose(q.scale, scale, rtol=1e-5) or q.zero_point != zero:
+                    raise ModelError(
+                        f"{self.path}: {role} quantisation ({scale:.6g}, {zero}) disagrees with the metadata ({q})"
+                    )
+        if len(out["shape"]) != 4 or int(out["shape"][-1]) != len(meta.labels):
+            raise ModelError(
+                f"{self.path}: model output shape {[int(v) for v in out['shape']]} is not "
+                f"[batch, 1, columns, {len(meta.labels)}] as the metadata's labels need"
+            )
+
+    @staticmethod
+    def _input_lut(meta: ModelMetadata, detail: dict) -> np.ndarray:
+        """Every pixel value's model input, computed once."""
+        real = np.arange(256, dtype=np.float64) * meta.input.scale + meta.input.offset
+        dtype = np.dtype(detail["dtype"])
+        if dtype.name in _INT_RANGES:
+            scale, zero = detail["quantization"]
+            lo, hi = _INT_RANGES[dtype.name]
+            return np.clip(np.round(real / scale + zero), lo, hi).astype(dtype)
+        return real.astype(dtype)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def posteriors(self, image: np.ndarray) -> np.ndarray:
+        """Per-column posteriors ``(width // stride, labels)`` of a prepared uint8 ``(height, width)``
+        input (``prepare`` makes one); the width must be a multiple of the column stride."""
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 2 or image.shape[0] != self.height or image.shape[1] % self.stride:
+            raise ValueError(
+                f"expected a uint8 image of {self.height} rows and a multiple of {self.stride} columns, "
+                f"got {image.dtype} {image.shape}"
+            )
+        interp, inp, out = self._interpreter(image.shape[1])
+        interp.set_tensor(inp["index"], self._lut[image][None, :, :, None])
+        interp.invoke()
+        raw = interp.get_tensor(out["index"])[0, 0]
+        if np.dtype(out["dtype"]).name in _INT_RANGES:
+            scale, zero = out["quantization"]
+            raw = (raw.astype(np.float32) - zero) * scale
+        if self.metadata.output.activation != "softmax":
+            raw = np.exp(raw - raw.max(axis=1, keepdims=True))
+            raw /= raw.sum(axis=1, keepdims=True)
+        return raw
+
+    def prepare(self, crop: np.ndarray) -> PreparedCrop:
+        """A region crop (ink bright on 0) as this model's input."""
+        if self.fixed_width:
+            return prepare_crop(crop, self.height, step=self.fixed_width, limits=(self.fixed_width, self.fixed_width))
+        return prepare_crop(crop, self.height, step=self.width_step, limits=self.width_limits)
+
+    def read_crop(self, crop: np.ndarray, origin: Box | None = None, mask: np.ndarray | None = None) -> StringReading:
+        """Read a region crop already cut (ink bright on 0, margin included); boxes are relative to
+        ``origin`` (the crop's place in its image; default: the crop itself)."""
+        origin = origin or Box(0, 0, crop.shape[1], crop.shape[0])
+        prepared = self.prepare(crop)
+        probs = self.posteriors(prepared.image)
+        return reading_from_probs(probs, crop, prepared, origin, self.alphabet, self.blank, self.stride, mask)
+
+    def read(self, ink: np.ndarray, box: Box, mask: np.ndarray | None = None) -> StringReading:
+        """Read the number whose ink lies in ``box`` of ``ink`` (e.g. ``Segmentation.ink``: 0 paper ..
+        255 ink); the reading's boxes are in ``ink``'s pixels. ``mask`` (same size as ``ink``, e.g.
+        ``Segmentation.mask``) fits the digit boxes to the segmented ink, without ruled lines."""
+        crop, origin = crop_region(ink, box, self.margin if self.margin is not None else REGION_MARGIN)
+        sub = None if mask is None else mask[origin.y : origin.y2, origin.x : origin.x2]
+        return self.read_crop(crop, origin, sub)
