@@ -27,8 +27,9 @@ from edge.sources import formats
 
 DEFAULT_MAX_PIXELS = 80_000_000  # an A3 page scanned at 600 dpi is about 70 million pixels
 # Pages read from one file before it is refused as a whole: a thick binder of scans is a few hundred
-# pages, and at about 1 s a page (measured: benchmarks/inputs.py) the cap is a quarter of an hour of
-# reading, so a 10,000-page file is noticed at once instead of running for hours.
+# pages. A PDF page costs about 0.1 s of CPU to render and read here (benchmarks/inputs.py), up to
+# 2 s on a Raspberry Pi, so the cap is minutes to half an hour of reading, and a 10,000-page file
+# is refused at once instead of running for hours.
 DEFAULT_MAX_PAGES = 1000
 # We check the size ourselves (with a clearer message and a user-set limit), so Pillow's own bomb
 # check must not fire first at its smaller default.
