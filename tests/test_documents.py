@@ -1,0 +1,155 @@
+"""The document generators (trainer.synth.documents): deterministic, and their ground truth is true.
+
+Checked on the images themselves: every true digit's box holds ink, numbers on a line are parted by
+clear paper, a comb field's digits sit in its boxes as one number, and a card in a clip never leaves
+the frame. NumPy, OpenCV and Pillow only, so these run in the edge environments too. How well the
+recogniser reads these pages is the benchmark's business (benchmarks/run.py), not these tests'.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from trainer.synth.documents import KINDS, TUNING_SEEDS, card_video, make_document, write_card_video
+from trainer.synth.pages import DigitBank
+
+SEEDS = list(TUNING_SEEDS)[:3]
+
+
+@pytest.fixture(scope="module")
+def bank(mnist) -> DigitBank:
+    return DigitBank(mnist.x_test, mnist.y_test)
+
+
+@pytest.fixture(scope="module")
+def documents(bank) -> dict[str, list]:
+    return {kind: [make_document(kind, bank, seed) for seed in SEEDS] for kind in KINDS}
+
+
+def _ink(grey: np.ndarray, height: int) -> np.ndarray:
+    """Pixels clearly darker than the paper around them (the paper found by closing over the strokes)."""
+    size = max(3, int(0.6 * height) | 1)
+    paper = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    paper = paper.astype(np.int32)
+    return paper - grey > np.maximum(25, paper // 4)
+
+
+def _region(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, height: int):
+    """Ink in the image rectangle [x0, x1) x [y0, y1), judged with ``height`` pixels of context around it."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    h, w = grey.shape
+    cx0, cy0, cx1, cy1 = max(0, x0 - height), max(0, y0 - height), min(w, x1 + height), min(h, y1 + height)
+    ink = _ink(grey[cy0:cy1, cx0:cx1], height)
+    return ink[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
+
+
+def test_same_seed_same_document_and_seeds_differ(bank, documents):
+    for kind in KINDS:
+        again = make_document(kind, bank, SEEDS[0])
+        first = documents[kind][0]
+        assert np.array_equal(again.image, first.image), kind
+        assert again.digits == first.digits and again.numbers == first.numbers and again.lines == first.lines
+        assert not np.array_equal(documents[kind][1].image, first.image), kind
+
+
+def test_truth_is_consistent_and_inside_the_image(documents):
+    for kind, pages in documents.items():
+        for page in pages:
+            h, w = page.image.shape[:2]
+            assert page.digits, kind
+            assert sorted(i for number in page.numbers for i in number) == list(range(len(page.digits)))
+            assert " ".join(" ".join(line) for line in page.lines).split() == \
+                ["".join(str(page.digits[i][0]) for i in n) for n in page.numbers]
+            for value, box in page.digits:
+                assert 0 <= value <= 9
+                assert 0 <= box.x and 0 <= box.y and box.x2 <= w and box.y2 <= h, (kind, box)
+
+
+def test_every_true_digit_box_holds_its_ink(documents):
+    for kind, pages in documents.items():
+        for page in pages:
+            for value, box in page.digits:
+                ink = _region(page.image, box.x, box.y, box.x2, box.y2, box.h)
+                assert ink.mean() > 0.04, (kind, value, box)
+                rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+                # The ink fills the box: not a box beside its digit or around empty paper.
+                assert rows[-1] - rows[0] + 1 >= 0.7 * box.h, (kind, value, box)
+                assert cols[-1] - cols[0] + 1 >= 0.4 * box.w, (kind, value, box)
+
+
+def test_clear_paper_between_numbers_on_a_line(documents):
+    for kind, pages in documents.items():
+        for page in pages:
+            numbers = iter(page.numbers)
+            for line in page.lines:
+                members = [next(numbers) for _ in line]
+                for left, right in zip(members, members[1:]):
+                    a, b = page.digits[left[-1]][1], page.digits[right[0]][1]
+                    top, bottom = max(a.y, b.y), min(a.y2, b.y2)
+                    height = max(a.h, b.h)
+                    assert b.x > a.x2 and bottom > top, (kind, a, b)
+                    inset = int(0.2 * (bottom - top))
+                    ink = _region(page.image, a.x2, top + inset, b.x, bottom - inset, height)
+                    clear = np.concatenate([[False], ~ink.any(axis=0), [False]]).astype(np.int8)
+                    edges = np.flatnonzero(np.diff(clear))
+                    widest = (edges[1::2] - edges[::2]).max(initial=0)
+                    assert widest >= max(2, 0.15 * height), (kind, a, b, widest)
+
+
+def test_a_comb_field_is_one_number_with_a_digit_in_each_box(documents, bank):
+    pages = documents["form"] + [make_document("form", bank, seed) for seed in SEEDS[0] + np.arange(3, 6)]
+    combs = 0
+    for page in pages:
+        assert page.details["combs"], "every form has a comb field"
+        for comb in page.details["combs"]:
+            combs += 1
+            digits = [page.digits[i][1] for i in page.numbers[comb["number"]]]
+            assert 1 <= len(digits) <= len(comb["boxes"])
+            for digit, (x, y, w, h) in zip(digits, comb["boxes"]):
+                assert x <= digit.cx <= x + w and y <= digit.cy <= y + h
+            # No digit of any other number sits in this comb's boxes.
+            others = [box for i, (_, box) in enumerate(page.digits) if i not in page.numbers[comb["number"]]]
+            for x, y, w, h in comb["boxes"]:
+                assert not any(x <= o.cx <= x + w and y <= o.cy <= y + h for o in others)
+    assert combs >= len(pages)
+
+
+def test_printed_digits_are_kept_apart_from_the_truth(bank):
+    numbered = make_document("form", bank, SEEDS[0], printed_digits=True)
+    plain = make_document("form", bank, SEEDS[0], printed_digits=False)
+    assert numbered.printed_digits and not plain.printed_digits
+    assert numbered.digits == plain.digits and numbered.numbers == plain.numbers
+    truth = [box for _, box in numbered.digits]
+    for _, p in numbered.printed_digits:  # printed enumerations are nowhere near a true digit
+        assert not any(t.x <= p.cx <= t.x2 and t.y <= p.cy <= t.y2 for t in truth)
+    # ... and they are ink in the image: a reader can see them, and must not report them.
+    value, box = numbered.printed_digits[0]
+    assert _region(numbered.image, box.x, box.y, box.x2, box.y2, max(box.h, 12)).mean() > 0.04
+
+
+def test_card_video_keeps_the_card_in_the_frame_while_it_moves(bank, tmp_path: Path):
+    for seed in SEEDS:
+        frames = card_video(bank, seed, 45)
+        h, w = frames[0].image.shape[:2]
+        assert (h, w) == (480, 640)
+        corners = np.array([f.paper for f in frames])
+        assert corners[..., 0].min() >= 0 and corners[..., 0].max() <= w - 1
+        assert corners[..., 1].min() >= 0 and corners[..., 1].max() <= h - 1
+        assert np.abs(corners - corners[0]).max() > 5  # it moves
+        assert all(f.lines == frames[0].lines for f in frames)  # the same numbers in every frame
+        for frame in frames:
+            for _, box in frame.digits:
+                assert 0 <= box.x and 0 <= box.y and box.x2 <= w and box.y2 <= h
+    assert make_document("card-video", bank, SEEDS[0]).digits == card_video(bank, SEEDS[0], 1)[0].digits
+    path = tmp_path / "card.avi"
+    write_card_video(path, frames[:10])
+    capture = cv2.VideoCapture(str(path))
+    read = 0
+    while capture.read()[0]:
+        read += 1
+    capture.release()
+    assert read == 10
