@@ -96,10 +96,8 @@ def prepare_crop(crop: np.ndarray, height: int, step: int = 16, limits: tuple[in
     content, padded = input_width(w, height, h, step, limits)
     interpolation = cv2.INTER_AREA if height < h else cv2.INTER_LINEAR
     small = cv2.resize(crop, (content, height), interpolation=interpolation)
-    hist = cv2.calcHist([small], [0], None, [256], [0, 256]).ravel()
-    hist[0] = 0
-    if hist.sum() > 0:
-        peak = float(np.searchsorted(np.cumsum(hist), STRETCH_PERCENTILE / 100.0 * hist.sum()))
+    peak = _peak(small)
+    if peak > 0:
         gain = min(MAX_GAIN, 255.0 / max(peak, 1.0))
         small = cv2.convertScaleAbs(small, alpha=gain)
     image = np.zeros((height, padded), np.uint8)
@@ -115,22 +113,23 @@ def greedy_decode(probs: np.ndarray, alphabet: str, blank: int) -> tuple[list[De
     (one minus the best non-blank posterior there), so a digit the path skipped lowers it too.
     """
     probs = np.asarray(probs, np.float32)
+    if not len(probs):
+        return [], 0.0
     best = probs.argmax(axis=1)
-    chars: list[DecodedChar] = []
+    on_blank = best == blank
     gap_doubt = 0.0  # highest non-blank posterior on a column the path read as blank
-    t, n = 0, len(best)
-    while t < n:
-        label = int(best[t])
-        end = t
-        while end + 1 < n and best[end + 1] == label:
-            end += 1
+    if on_blank.any():
+        gap_doubt = float(np.delete(probs[on_blank], blank, axis=1).max(initial=0.0))
+    # Runs of equal labels: starts where the label changes.
+    starts = np.flatnonzero(np.r_[True, best[1:] != best[:-1]])
+    ends = np.r_[starts[1:], len(best)] - 1
+    chars = []
+    for first, last in zip(starts.tolist(), ends.tolist()):
+        label = int(best[first])
         if label == blank:
-            rest = np.delete(probs[t : end + 1], blank, axis=1)
-            gap_doubt = max(gap_doubt, float(rest.max()) if rest.size else 0.0)
-        else:
-            index = label if label < blank else label - 1
-            chars.append(DecodedChar(alphabet[index], float(probs[t : end + 1, label].max()), t, end))
-        t = end + 1
+            continue
+        index = label if label < blank else label - 1
+        chars.append(DecodedChar(alphabet[index], float(probs[first : last + 1, label].max()), first, last))
     confidence = min([c.confidence for c in chars] + [1.0 - gap_doubt])
     return chars, confidence
 
@@ -139,10 +138,28 @@ def _cut_between(profile: np.ndarray, a: int, b: int) -> int:
     """The faintest ink column between columns a and b (exclusive), nearest the middle on ties."""
     if b - a <= 1:
         return b
-    inside = profile[a + 1 : b]
-    middle = (b - a) / 2 - 1
-    order = np.lexsort((np.abs(np.arange(len(inside)) - middle), inside))
-    return a + 1 + int(order[0])
+    inside = profile[a + 1 : b].astype(np.float64)
+    # Ties (a run of empty columns) go to the middle: distance from it counts a thousandth of a pixel.
+    inside += 1e-3 * np.abs(np.arange(len(inside)) - ((b - a) / 2 - 1))
+    return a + 1 + int(np.argmin(inside))
+
+
+def _peak(image: np.ndarray) -> float:
+    """The ``STRETCH_PERCENTILE`` of the non-paper pixels (0 for bare paper), from the histogram."""
+    hist = np.bincount(image.ravel(), minlength=256)
+    hist[0] = 0
+    total = hist.sum()
+    if total == 0:
+        return 0.0
+    return float(np.searchsorted(np.cumsum(hist), STRETCH_PERCENTILE / 100.0 * total))
+
+
+def _ink_mask(crop: np.ndarray) -> np.ndarray:
+    """The crop's clear ink: at least ``BOX_INK_LEVEL`` of the way up to its stretched peak."""
+    peak = _peak(crop)
+    if peak == 0:
+        return np.zeros(crop.shape, np.uint8)
+    return (crop >= max(1.0, peak * BOX_INK_LEVEL / 255.0)).view(np.uint8)
 
 
 def digit_boxes(crop: np.ndarray, chars: list[DecodedChar], stride: int, scale: float, origin: Box,
@@ -151,48 +168,50 @@ def digit_boxes(crop: np.ndarray, chars: list[DecodedChar], stride: int, scale: 
 
     ``crop`` is the ink the reader saw (before scaling); ``stride`` input pixels per output column;
     ``scale`` model-input pixels per crop pixel. ``mask`` (same shape as ``crop``), when given, is
-    the ink to fit boxes to (the segmentation's mask, without ruled lines); otherwise the ink
-    above ``BOX_INK_LEVEL`` after stretching is used. Characters whose columns hold no ink keep the
-    box of their columns over the full height.
+    the ink to fit boxes to (the segmentation's mask, without ruled lines); otherwise the crop's
+    clear ink is used. A connected piece of ink holding one character's columns belongs to it
+    whole; a piece holding several is cut at the faintest ink columns between them; a piece beside
+    all columns (a 5's detached bar) joins the slot holding most of it; specks and dots are left
+    out. Characters whose slot holds no ink keep the box of their slot over the crop's height.
     """
     if not chars:
         return []
     h, w = crop.shape
-    # The centre of each character's columns, in crop pixels.
+    ink = _ink_mask(crop) if mask is None else (np.asarray(mask) > 0).view(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    # The centre of each character's columns, in crop pixels, and the cuts between neighbours.
     centres = [min(w - 1, max(0, int(((c.first + c.last + 1) / 2) * stride / scale))) for c in chars]
-    if mask is None:
-        peak = float(np.percentile(crop[crop > 0], STRETCH_PERCENTILE)) if (crop > 0).any() else 0.0
-        ink = crop >= max(1.0, peak * BOX_INK_LEVEL / 255.0)
-    else:
-        ink = np.asarray(mask) > 0
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.view(np.uint8) if ink.dtype == bool else ink.astype(np.uint8), connectivity=8)
-    # Slots: the columns between neighbouring characters' cuts through the ink.
-    profile = ink.sum(axis=0).astype(np.float64)
+    profile = ink.sum(axis=0, dtype=np.int32)
     cuts = [0] + [_cut_between(profile, a, b) for a, b in zip(centres, centres[1:])] + [w]
-    owner = np.zeros(n, np.int64) - 1  # which character each piece belongs to (-1: none)
-    split = np.zeros(n, bool)  # pieces shared by several characters: cut along the slots
+    spans: list[list[tuple[int, int, int, int]]] = [[] for _ in chars]  # x0, y0, x1, y1 per char
+    smallest = MIN_PIECE_HEIGHT * h
+    centre_array = np.array(centres)
     for i in range(1, n):
-        x, y, pw, ph = stats[i, :4]
-        if ph < MIN_PIECE_HEIGHT * h and pw < MIN_PIECE_HEIGHT * h:
+        x, y, pw, ph = (int(v) for v in stats[i, :4])
+        if ph < smallest and pw < smallest:
             continue  # a speck or a dot of punctuation
-        inside = [k for k, cx in enumerate(centres) if x <= cx < x + pw]
+        inside = np.flatnonzero((centre_array >= x) & (centre_array < x + pw)).tolist()
         if len(inside) == 1:
-            owner[i] = inside[0]
-        elif len(inside) > 1:
-            split[i] = True
-        else:  # a piece of a digit beside its columns (a 5's bar): the slot holding most of it
-            counts = [max(0, min(x + pw, b) - max(x, a)) for a, b in zip(cuts, cuts[1:])]
-            if max(counts) >= 0.5 * pw and ph >= 0.35 * h:
-                owner[i] = int(np.argmax(counts))
+            spans[inside[0]].append((x, y, x + pw, y + ph))
+        elif len(inside) > 1:  # touching digits: each gets the piece's ink between its cuts
+            piece = labels[y : y + ph, x : x + pw] == i
+            for k in inside:
+                a, b = max(cuts[k], x), min(cuts[k + 1], x + pw)
+                ys, xs = np.nonzero(piece[:, a - x : b - x])
+                if len(xs):
+                    spans[k].append((a + int(xs.min()), y + int(ys.min()), a + int(xs.max()) + 1, y + int(ys.max()) + 1))
+        elif ph >= 0.35 * h:  # a piece beside every character's columns: the slot holding most of it
+            overlap = [max(0, min(x + pw, b) - max(x, a)) for a, b in zip(cuts, cuts[1:])]
+            k = int(np.argmax(overlap))
+            if overlap[k] >= 0.5 * pw:
+                spans[k].append((x, y, x + pw, y + ph))
     boxes = []
-    for k, (a, b) in enumerate(zip(cuts, cuts[1:])):
-        own = owner[labels] == k
-        own[:, a:b] |= split[labels[:, a:b]]
-        ys, xs = np.nonzero(own)
-        if len(xs):
-            x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
+    for k, parts in enumerate(spans):
+        if parts:
+            x0, y0 = min(p[0] for p in parts), min(p[1] for p in parts)
+            x1, y1 = max(p[2] for p in parts), max(p[3] for p in parts)
         else:
-            x0, x1, y0, y1 = a, b, 0, h
+            x0, x1, y0, y1 = cuts[k], cuts[k + 1], 0, h
         boxes.append(Box(origin.x + x0, origin.y + y0, x1 - x0, y1 - y0))
     return boxes
 

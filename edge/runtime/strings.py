@@ -29,8 +29,9 @@ from edge.runtime.resources import models_dir
 
 DEFAULT_STRING_MODEL_NAME = "strings_int8.tflite"
 _INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
-# Interpreters kept ready, one per input width: resizing one costs about as much as running it.
-MAX_INTERPRETERS = 8
+# Interpreters kept ready, one per input width (512 / 16 = 32 widths at most): resizing one costs
+# about as much as running it, making one ten times more.
+MAX_INTERPRETERS = 32
 
 
 def default_string_model_path() -> Path:
