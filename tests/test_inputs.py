@@ -578,3 +578,54 @@ def test_field_spec_files(form_files, tmp_path):
     (tmp_path / "lost.json").write_text(json.dumps({"reference": "nowhere.png", "fields": {"a": [0, 0, 5, 5]}}))
     with pytest.raises(FieldSpecError, match=r"^reference image nowhere.png: file not found$"):
         load_form(tmp_path / "lost.json")
+
+
+# --- damaged documents: a page, a PageError or one ImageError, never anything else ----------------------
+
+def _document_seeds() -> dict[str, bytes]:
+    scan = np.full((120, 90), 240, np.uint8)
+    cv2.putText(scan, "42", (10, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.5, 20, 3)
+    return {"pdf": pdf_bytes([scan, 255 - scan], dpi=72), "tiff": tiff_bytes([scan, 255 - scan, scan]),
+            "tiff-raw": tiff_bytes([scan, scan], compression=None)}
+
+
+DOCUMENTS = _document_seeds()
+
+
+def _fuzz_settings():
+    import os
+    from datetime import timedelta
+
+    from hypothesis import HealthCheck, settings
+
+    return settings(max_examples=int(os.environ.get("EDGE_FUZZ_EXAMPLES", "40")), deadline=timedelta(seconds=5),
+                    derandomize=not os.environ.get("EDGE_FUZZ_EXAMPLES"),
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def test_damaged_documents_are_read_or_refused_in_one_line():
+    from hypothesis import given, strategies as st
+
+    @_fuzz_settings()
+    @given(seed=st.sampled_from(sorted(DOCUMENTS)),
+           flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), max_size=8),
+           cut=st.one_of(st.none(), st.floats(0, 1)))
+    def check(seed, flips, cut):
+        data = bytearray(DOCUMENTS[seed])
+        for where, value in flips:
+            data[int(where * len(data))] = value
+        if cut is not None:
+            data = data[: int(cut * len(data))]
+        try:
+            pages = list(read_pages(bytes(data), PageOptions(max_pixels=250_000, max_pages=10)))
+        except ImageError as exc:
+            assert str(exc) and "\n" not in str(exc)
+            return
+        for page in pages:
+            if isinstance(page, PageError):
+                assert page.message and "\n" not in page.message and 1 <= page.page <= page.pages
+            else:
+                assert page.pixels.dtype == np.uint8 and page.pixels.size <= 250_000 * 3
+                assert 1 <= page.page <= page.pages <= 10
+
+    check()
