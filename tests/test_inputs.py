@@ -311,6 +311,8 @@ KINDS = {
     "PGM": (lambda tmp: _pillow("PPM", "L"), "pnm", True),
     "ICO": (lambda tmp: _pillow("ICO"), "ico", True),
     "PDF": (lambda tmp: _pillow("PDF"), "pdf", True),
+    "JPEG 2000": (lambda tmp: _pillow("JPEG2000"), "jp2", True),
+    "AVIF": (lambda tmp: _pillow("AVIF"), "avif", True),
     "text": (lambda tmp: "Ergebnisse: 12 – 34 – 56\n".encode(), "text", False),
     "SVG": (lambda tmp: b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>', "svg", False),
     "ZIP": (lambda tmp: _zip({"a.txt": "1"}), "zip", False),
@@ -325,6 +327,12 @@ def test_files_are_known_by_their_content(kind, tmp_path):
     build, name, readable = KINDS[kind]
     found = formats.sniff(build(tmp_path)[: formats.HEAD_BYTES])
     assert (found.name, found.readable) == (name, readable), found
+
+
+def test_avif_and_jpeg2000_are_read_by_pillow_itself():
+    for fmt in ("AVIF", "JPEG2000"):
+        [page] = pages_of(_pillow(fmt))
+        assert page.pixels.shape == (24, 32, 3) and abs(int(page.pixels[12, 16, 2]) - 200) < 12, fmt
 
 
 def test_extensionless_image_and_pdf_are_read(digit_pages, tmp_path):

@@ -238,6 +238,8 @@ def _first_frame_note(image: Image.Image, frames: int) -> str:
         return f"multi-page {image.format}: read page 1 of {frames}"
     if image.format == "MPO":
         return f"multi-picture JPEG: read the first of {frames} pictures"
+    if image.format == "HEIF":  # a burst, or a photo with its depth map: the first is the primary picture
+        return f"{frames} pictures in one HEIF file: read the first"
     return f"animated image: read the first of {frames} frames"
 
 
