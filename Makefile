@@ -74,7 +74,13 @@ train-model: $(VENV)/train/.ok
 bench-models: $(VENV)/train/.ok
 	$(VENV)/train/bin/digits-train build --arch seed --name seed --data $(MNIST_DATA) --out benchmarks/models
 
+# RapidOCR, the second competitor: its dependencies from the bench extra, itself without its
+# opencv-python requirement (it would shadow opencv-python-headless); skipped on Python 3.13+.
 bench: $(VENV)/litert/.ok $(VENV)/edge/.ok $(VENV)/train/.ok
+	if $(VENV)/litert/bin/python -c 'import sys; sys.exit(sys.version_info >= (3, 13))'; then \
+		$(VENV)/litert/bin/pip install $(PIP_FLAGS) '.[bench]' && \
+		$(VENV)/litert/bin/pip install $(PIP_FLAGS) --no-deps 'rapidocr-onnxruntime==1.4.4'; \
+	else echo "RapidOCR has no wheel for this Python: the benchmark leaves it out"; fi
 	test -f benchmarks/models/seed_int8.tflite || $(MAKE) bench-models
 	$(VENV)/litert/bin/python -m benchmarks.run
 

@@ -36,3 +36,11 @@ def machine() -> str:
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def recognizer(threads: int = 1):
+    """Our recogniser as the benchmarks use it: the shipped model, one thread, default options."""
+    from edge.pipeline.recognizer import build_recognizer
+    from edge.runtime.settings import RuntimeSettings
+
+    return build_recognizer(RuntimeSettings(threads=threads))
