@@ -101,7 +101,7 @@ def test_clear_paper_between_numbers_on_a_line(documents):
 
 
 def test_a_comb_field_is_one_number_with_a_digit_in_each_box(documents, bank):
-    pages = documents["form"] + [make_document("form", bank, seed) for seed in SEEDS[0] + np.arange(3, 6)]
+    pages = documents["form"] + [make_document("form", bank, SEEDS[-1] + k) for k in (1, 2)]
     combs = 0
     for page in pages:
         assert page.details["combs"], "every form has a comb field"
@@ -132,8 +132,8 @@ def test_printed_digits_are_kept_apart_from_the_truth(bank):
 
 
 def test_card_video_keeps_the_card_in_the_frame_while_it_moves(bank, tmp_path: Path):
-    for seed in SEEDS:
-        frames = card_video(bank, seed, 45)
+    for seed in SEEDS[:2]:
+        frames = card_video(bank, seed, 30)
         h, w = frames[0].image.shape[:2]
         assert (h, w) == (480, 640)
         corners = np.array([f.paper for f in frames])
