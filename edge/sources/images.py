@@ -35,6 +35,7 @@ DEFAULT_MAX_PAGES = 1000
 # check must not fire first at its smaller default.
 Image.MAX_IMAGE_PIXELS = None
 
+
 class ImageError(ValueError):
     """The file cannot be read as an image; the message says why, in one line."""
 
