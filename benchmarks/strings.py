@@ -83,6 +83,9 @@ def run(strings: int, backend: str | None, seed: int | None = None, model: str |
     from edge.runtime.strings import StringReader
     from trainer.synth.strings import BENCHMARK_SEEDS, GlyphBank, make_string
 
+    import cv2
+
+    cv2.setNumThreads(1)  # as the edge runs it (RuntimeSettings.threads = 1)
     images, labels = load_test_digits()
     bank = GlyphBank(images, labels)
     reader = StringReader(model, backend=backend, threads=1)

@@ -425,6 +425,8 @@ def add_parser(sub, data_flag: Callable) -> None:
     p.add_argument("--train-size", type=int, default=120_000, help="generated training strings (default 120000)")
     p.add_argument("--val-size", type=int, default=2000, help="validation strings (held-out digits, other seeds)")
     p.add_argument("--test-size", type=int, default=5000, help="test strings (MNIST test digits, other seeds)")
+    p.add_argument("--digit-tests", type=int, default=10000,
+                   help="MNIST test digits read as one-digit strings (default all 10000)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--learning-rate", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=1, help="random seed of the training run (default 1)")
@@ -534,7 +536,9 @@ def convert_and_verify(args, model, record: dict, data, val: StringSet, test: St
         texts[kind] = read_with(reader, test)
         summary[kind] = score(texts[kind], test.texts)
         summary[kind]["by_tag"] = score_by_tag(texts[kind], test)
-        summary[kind]["mnist_single_digit"] = mnist_single_digit_accuracy(reader, data.x_test, data.y_test)
+        n = args.digit_tests
+        summary[kind]["mnist_single_digit"] = mnist_single_digit_accuracy(reader, data.x_test[:n], data.y_test[:n])
+        summary[kind]["mnist_single_digit_images"] = len(data.y_test[:n])
         summary[kind]["bytes"] = path.stat().st_size
         summary[kind]["verified_with"] = str(reader.backend)
         summary[kind]["us_per_region"] = speed(reader, test)

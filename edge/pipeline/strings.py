@@ -34,6 +34,9 @@ STRETCH_PERCENTILE = 95.0
 MAX_GAIN = 8.0
 # Ink below this (0-255, after stretching) is paper when boxes are fitted to the ink.
 BOX_INK_LEVEL = 96
+# A vertical run of ink this share of the crop's height long is a box border, not a stroke (the
+# digits fill 1 / (1 + 2 * REGION_MARGIN) = 0.77 of it).
+LINE_SHARE = 0.92
 # Pieces of ink smaller than this share of the region's height are specks, not digit parts.
 MIN_PIECE_HEIGHT = 0.2
 
@@ -155,11 +158,20 @@ def _peak(image: np.ndarray) -> float:
 
 
 def _ink_mask(crop: np.ndarray) -> np.ndarray:
-    """The crop's clear ink: at least ``BOX_INK_LEVEL`` of the way up to its stretched peak."""
+    """The crop's clear ink, at least ``BOX_INK_LEVEL`` of the way up to its stretched peak, without
+    printed lines: horizontal runs longer than the crop is high (no digit stroke is: the crop is
+    the digits' height plus margins) and vertical runs nearly as long as the crop."""
     peak = _peak(crop)
     if peak == 0:
         return np.zeros(crop.shape, np.uint8)
-    return (crop >= max(1.0, peak * BOX_INK_LEVEL / 255.0)).view(np.uint8)
+    ink = (crop >= max(1.0, peak * BOX_INK_LEVEL / 255.0)).view(np.uint8)
+    h = crop.shape[0]
+    for shape in ((h, 1), (1, max(3, int(LINE_SHARE * h)))):
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, shape)
+        lines = cv2.erode(ink, kernel)
+        if lines.any():
+            ink = ink & ~cv2.dilate(lines, kernel)
+    return ink
 
 
 def digit_boxes(crop: np.ndarray, chars: list[DecodedChar], stride: int, scale: float, origin: Box,
