@@ -321,19 +321,34 @@ class _Sheet:
         np.maximum(region, glyph[y0 - y : y1 - y, x0 - x : x1 - x] / 255.0, out=region)
 
     def number(self, bank: DigitBank, values: list[int], x: int, y: int, height: int,
-               gap: tuple[float, float] = (0.08, 0.22), wander: float = 0.1) -> int:
-        """Write a number left to right from (x, y) (top of the digits); returns the x after it."""
+               gap: tuple[float, float] = (0.08, 0.22), wander: float = 0.1, right: int | None = None) -> int:
+        """Write a number left to right from (x, y) (top of the digits); returns the x after it.
+
+        The digits shrink, if they must, to end before ``right`` (default: the sheet's edge).
+        """
+        raws = [bank.sample(value, self.rng) for value in values]
+        gaps = self.rng.uniform(*gap, len(values))
+        shifts = self.rng.uniform(-wander, wander, len(values))
+        limit = self.w if right is None else min(right, self.w)
+
+        def widths(h: int) -> list[int]:
+            return [max(1, round(raw.shape[1] * h / raw.shape[0])) for raw in raws]
+
+        while height > 8 and x + sum(widths(height)) + sum(int(height * g) for g in gaps[:-1]) > limit:
+            height -= 1
         indices = []
-        for value in values:
-            glyph = _digit_glyph(bank, value, height, self.rng)
-            gy = y + int(self.rng.integers(-int(height * wander), int(height * wander) + 1))
+        for value, raw, width, g, shift in zip(values, raws, widths(height), gaps, shifts):
+            glyph = cv2.resize(raw, (width, height), interpolation=cv2.INTER_LINEAR)
+            gy = y + int(round(shift * height))
             self.stamp(glyph, x, gy)
-            indices.append(self.digit(value, Box(x, gy, glyph.shape[1], glyph.shape[0])))
-            x += glyph.shape[1] + int(height * self.rng.uniform(*gap))
+            indices.append(self.digit(value, Box(x, gy, width, height)))
+            x += width + int(height * g)
         self.numbers.append(indices)
         return x
 
     def digit(self, value: int, box: Box) -> int:
+        if box.x < 0 or box.y < 0 or box.x2 > self.w or box.y2 > self.h:
+            raise RuntimeError(f"a digit at {box} runs off the {self.w}x{self.h} sheet")  # a generator bug
         self.digits.append((value, box))
         return len(self.digits) - 1
 
@@ -554,13 +569,14 @@ def _photograph(sheet: _Sheet, image: np.ndarray, pose: _Pose, frame_hw, desk: s
 # --- ground truth in reading order ----------------------------------------------------------------
 
 def _finish(kind: str, image: np.ndarray, sheet: _Sheet, matrix: np.ndarray, details: dict) -> Document:
-    """Warp the truth into the image and put it in reading order: lines top to bottom, left to right."""
+    """Warp the truth into the image and put it in reading order: lines top to bottom, left to right,
+    as written on the flat sheet (a turned or tilted photo does not reorder them)."""
     digits = [(value, _warp_box(matrix, box)) for value, box in sheet.digits]
     boxes = []
     for indices in sheet.numbers:
-        box = digits[indices[0]][1]
+        box = sheet.digits[indices[0]][1]
         for i in indices[1:]:
-            box = box.union(digits[i][1])
+            box = box.union(sheet.digits[i][1])
         boxes.append(box)
     rows: list[list[int]] = []
     for n in sorted(range(len(boxes)), key=lambda n: boxes[n].cy):
@@ -609,10 +625,9 @@ def _desk_photo(bank: DigitBank, rng: np.random.Generator) -> Document:
     sheet = _Sheet(*sheet_hw, paper=np.float32([236, 241, 245]) + rng.normal(0, 3, 3), rng=rng,
                    pen=INK_BLUE if rng.random() < 0.4 else INK_BLACK)
     low, high = (28, 58) if fills else (20, 38)  # digit heights in the frame, pixels
-    height = lambda: max(12, int(rng.uniform(low, high) / scale))  # noqa: E731 - digit height on the sheet
     y = area.y
     while True:
-        h = height()
+        h = max(12, int(rng.uniform(low, high) / scale))  # this line's digit height on the sheet
         if y + h > area.y2:
             break
         x = area.x + int(rng.integers(0, max(1, h)))
@@ -620,7 +635,7 @@ def _desk_photo(bank: DigitBank, rng: np.random.Generator) -> Document:
             values = [int(v) for v in rng.integers(0, 10, int(rng.integers(1, 6)))]
             if x + 1.2 * len(values) * h > area.x2:  # MNIST digits are at most about as wide as tall
                 break
-            x = sheet.number(bank, values, x, y, h) + int(h * rng.uniform(1.3, 2.5))
+            x = sheet.number(bank, values, x, y, h, right=area.x2) + int(h * rng.uniform(1.3, 2.5))
         y += int(h * rng.uniform(1.6, 2.6))
     image, matrix, pose = _photograph(sheet, sheet.render(), pose, frame_hw, surface, rng, hand=0.7)
     return _finish("desk-photo", image, sheet, matrix,
@@ -649,7 +664,8 @@ def _sticky_note(bank: DigitBank, rng: np.random.Generator) -> Document:
         x = int(max(0.06 * side, (side - width) / 2 + rng.uniform(-0.05, 0.05) * side))
         for length in row:
             values = [int(v) for v in rng.integers(0, 10, length)]
-            x = sheet.number(bank, values, x, y, h, gap=(0.08, 0.18), wander=0.05) + int(h * rng.uniform(0.8, 1.1))
+            x = sheet.number(bank, values, x, y, h, gap=(0.08, 0.18), wander=0.05, right=int(0.94 * side)) \
+                + int(h * rng.uniform(0.8, 1.1))
         y += pitch
     image = sheet.render()
     # The note curls up at its free end: that part turns from the light and darkens.
@@ -661,15 +677,15 @@ def _sticky_note(bank: DigitBank, rng: np.random.Generator) -> Document:
 
 
 def _tick(x: float, y: float, size: float, rng: np.random.Generator) -> list[np.ndarray]:
-    j = lambda: rng.uniform(-0.08, 0.08) * size  # noqa: E731 - a hand's jitter
-    return [np.float64([[x + j(), y + 0.55 * size + j()], [x + 0.35 * size + j(), y + size + j()],
-                        [x + 1.15 * size + j(), y - 0.2 * size + j()]])]
+    """A tick over a box at x, y: short stroke down, long stroke up past the box's corner."""
+    shape = np.float64([[0, 0.55], [0.35, 1.0], [1.15, -0.2]])
+    return [[x, y] + (shape + rng.uniform(-0.08, 0.08, shape.shape)) * size]
 
 
 def _cross(x: float, y: float, size: float, rng: np.random.Generator) -> list[np.ndarray]:
-    j = lambda: rng.uniform(-0.1, 0.1) * size  # noqa: E731
-    return [np.float64([[x + j(), y + j()], [x + size + j(), y + size + j()]]),
-            np.float64([[x + size + j(), y + j()], [x + j(), y + size + j()]])]
+    """A cross in a box at x, y: two strokes corner to corner, a little off."""
+    strokes = np.float64([[[0, 0], [1, 1]], [[1, 0], [0, 1]]]) + rng.uniform(-0.1, 0.1, (2, 2, 2))
+    return [[x, y] + stroke * size for stroke in strokes]
 
 
 def _signature(sheet: _Sheet, x: int, y: int, height: int) -> None:
@@ -705,11 +721,11 @@ def _comb(sheet: _Sheet, bank: DigitBank, x: int, y: int, boxes: int, filled: in
     return x + boxes * size
 
 
-def _on_line(sheet: _Sheet, bank: DigitBank, values: list[int], x: int, line_y: int, h: int) -> int:
+def _on_line(sheet: _Sheet, bank: DigitBank, values: list[int], x: int, line_y: int, h: int, right: int) -> int:
     """A number written on an underline: its foot on the line, now and then touching or crossing it."""
     rng = sheet.rng
     foot = int(rng.integers(1, h // 6 + 2)) if rng.random() < 0.35 else -int(rng.integers(3, h // 8 + 4))
-    return sheet.number(bank, values, x, line_y + foot - h, h, wander=0.05)
+    return sheet.number(bank, values, x, line_y + foot - h, h, wander=0.05, right=right)
 
 
 def _form(bank: DigitBank, rng: np.random.Generator, printed_digits: bool) -> Document:
@@ -753,7 +769,8 @@ def _form(bank: DigitBank, rng: np.random.Generator, printed_digits: bool) -> Do
             groups = [int(rng.integers(3, 5)), int(rng.integers(4, 8))] if kind == "phone" else [int(rng.integers(1, 7))]
             x = field_x + int(rng.integers(5, 40))
             for length in groups:
-                x = _on_line(sheet, bank, [int(v) for v in rng.integers(0, 10, length)], x, line_y, h) + int(h * rng.uniform(0.9, 1.4))
+                x = _on_line(sheet, bank, [int(v) for v in rng.integers(0, 10, length)], x, line_y, h, right) \
+                    + int(h * rng.uniform(0.9, 1.4))
         elif kind in ("name", "street"):
             sheet.draw().line([field_x, line_y, right, line_y], fill=255, width=2)
             h = int(rng.integers(38, 50))
@@ -762,7 +779,7 @@ def _form(bank: DigitBank, rng: np.random.Generator, printed_digits: bool) -> Do
                              line_y + int(rng.integers(-4, 3)), h)
             if kind == "street":  # a house number after the word
                 x = box.x2 + int(h * rng.uniform(0.6, 1.2))
-                _on_line(sheet, bank, [int(v) for v in rng.integers(0, 10, int(rng.integers(1, 4)))], x, line_y, h)
+                _on_line(sheet, bank, [int(v) for v in rng.integers(0, 10, int(rng.integers(1, 4)))], x, line_y, h, right)
         else:  # check boxes
             size, pitch = int(rng.integers(24, 32)), 170
             options = [_CHECKS[i] for i in rng.permutation(len(_CHECKS))[: int(rng.integers(2, 4))]]
@@ -820,7 +837,8 @@ def _table(sheet: _Sheet, bank: DigitBank, left: int, top: int, right: int) -> i
         sheet.word(str(_ITEMS[int(rng.integers(len(_ITEMS)))]), cols[0] + 12, y + row_h - 6, h)
         for c, length in ((1, int(rng.integers(1, 3))), (2, int(rng.integers(2, 5)))):
             x = cols[c] + 12 + int(rng.integers(0, 20))
-            sheet.number(bank, [int(v) for v in rng.integers(0, 10, length)], x, y + (row_h - h) // 2, h, wander=0.04)
+            sheet.number(bank, [int(v) for v in rng.integers(0, 10, length)], x, y + (row_h - h) // 2, h, wander=0.04,
+                         right=cols[c + 1] - 8)
     return bottom
 
 
@@ -853,11 +871,11 @@ def card_video(bank: DigitBank, seed: int, frames: int, size: tuple[int, int] = 
     if two:
         for y in (int(0.26 * ch), int(0.6 * ch)):
             values = [int(v) for v in rng.integers(0, 10, int(rng.integers(2, 5)))]
-            sheet.number(bank, values, int(cw * rng.uniform(0.1, 0.3)), y, h, wander=0.05)
+            sheet.number(bank, values, int(cw * rng.uniform(0.1, 0.3)), y, h, wander=0.05, right=int(0.94 * cw))
     else:
         h = int(ch * rng.uniform(0.26, 0.32))
         values = [int(v) for v in rng.integers(0, 10, int(rng.integers(3, 6)))]
-        sheet.number(bank, values, int(cw * rng.uniform(0.08, 0.2)), int(ch * 0.42), h, wander=0.05)
+        sheet.number(bank, values, int(cw * rng.uniform(0.08, 0.2)), int(ch * 0.42), h, wander=0.05, right=int(0.94 * cw))
     card = sheet.render()
     scale = fw * rng.uniform(0.42, 0.55) / cw
     base = _random_pose(rng, size, (ch, cw), scale, shift=0.3, max_tilt=6.0, max_roll=4.0)
