@@ -103,7 +103,7 @@ def _time_reads(recognizer, images, repeats: int):
 def _segment_profile(image, repeats: int) -> dict[str, float]:
     """Milliseconds of each segmentation step, to say what bounds the time."""
     from edge.pipeline import segment as s
-    from edge.pipeline.normalize import stroke_width
+    from edge.pipeline.ink import stroke_width
 
     def best(fn):
         out = []
@@ -263,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     args.repeats = args.repeats or (3 if args.quick else 7)
 
     from edge.pipeline.recognizer import build_recognizer
+    from edge.runtime.settings import RuntimeSettings
 
     from trainer.synth.pages import DigitBank
 
@@ -270,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
 
     digits, labels = load_test_digits(args.data)
     bank = DigitBank(digits, labels)
-    recognizer = build_recognizer(threads=1)
+    recognizer = build_recognizer(RuntimeSettings(threads=1))
     if args.pages_only:
         return pages_only(args, recognizer, bank)
     started = time.time()

@@ -16,3 +16,14 @@ def app_env(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_PARENT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env.update(extra)
     return env
+
+
+def read_one(source, recognizer, **outputs):
+    """What the command line does with one image file (``source``: an ``edge.sources.files.Source``),
+    without the command line: its first result (a ``Result`` with ``ok``, ``record``, ``reading``)."""
+    from edge.apps.driver import OutputSettings, RunSettings, read_document
+    from edge.sources.streams import Input
+
+    item = Input(source.name, "document", path=source.path, error=source.error)
+    results = read_document(item, recognizer, RunSettings(outputs=OutputSettings(**outputs)))
+    return results[0]

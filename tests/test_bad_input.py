@@ -28,11 +28,10 @@ from PIL import Image
 
 import edge.apps.recognize
 from trainer.synth.pages import make_page
-from edge.apps.batch import read_file
 from edge.sources.images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from edge.pipeline.segment import SegmentOptions
 from edge.sources.files import Source, expand_sources
-from helpers import app_env
+from helpers import app_env, read_one
 
 RECOGNIZE = Path(edge.apps.recognize.__file__)
 PAGE_SIZE = (300, 560)  # small pages: two lines of MNIST digits, read in about 15 ms
@@ -198,8 +197,11 @@ def test_damaged_tiff_does_not_stop_the_batch(tmp_path):
     result = run_cli("scans", "--json", cwd=tmp_path)
     assert "Traceback" not in result.stderr, result.stderr[-2000:]
     records = records_of(result.stdout)
-    assert [r["source"] for r in records] == ["scans/a-damaged.tif", "scans/b-good.png"]
-    assert records[1]["digits"]  # read (Hershey digits: what they read as depends on the OpenCV version)
+    # Every page of the TIFF gets a record: the first is read, the damaged second one is an error.
+    assert [(r["source"], r.get("page")) for r in records] == [
+        ("scans/a-damaged.tif", 1), ("scans/a-damaged.tif", 2), ("scans/b-good.png", None)]
+    assert "digits" in records[0] and "error" in records[1] and result.returncode == 1
+    assert records[2]["digits"]  # read (Hershey digits: what they read as depends on the OpenCV version)
 
 
 def test_huge_image_and_bomb_are_refused_before_decoding(tmp_path):
@@ -367,7 +369,7 @@ def test_odd_image_is_read_correctly(kind, page, other_page, recognizer, tmp_pat
 def test_plain_images_are_read_as_nothing(name, pixels, tmp_path, recognizer):
     path = tmp_path / name
     Image.fromarray(pixels).save(path)
-    outcome = read_file(Source(name, path), recognizer)
+    outcome = read_one(Source(name, path), recognizer)
     assert outcome.ok, outcome.record
     height, width = pixels.shape[:2]
     assert (outcome.record["width"], outcome.record["height"]) == (width, height)
@@ -389,7 +391,7 @@ def test_one_pixel_strips_are_read_without_crashing(name, pixels, tmp_path, reco
     """A 1-pixel-high (or wide) image with ink in it: a reading or an error record, never an exception."""
     path = tmp_path / name
     Image.fromarray(pixels).save(path)
-    outcome = read_file(Source(name, path), recognizer)
+    outcome = read_one(Source(name, path), recognizer)
     assert outcome.record["source"] == name
     if outcome.ok:
         assert (outcome.record["height"], outcome.record["width"]) == pixels.shape
@@ -435,8 +437,11 @@ def scribbles(count: int, seed: int = 5, size: tuple[int, int] = (1200, 900)) ->
 
 def test_max_digits_caps_what_one_image_can_give():
     """--max-digits bounds the digits reported for one image, however many blobs it holds."""
+    from edge.pipeline.recognizer import build_recognizer
+
     parser = edge.apps.recognize.build_parser()
-    capped = edge.apps.recognize.make_recognizer(parser.parse_args(["--max-digits", "40", "x.png"]))
+    settings = edge.apps.recognize.settings_from_args(parser.parse_args(["--max-digits", "40", "x.png"]))
+    capped = build_recognizer(settings.runtime, settings.options)
     assert capped.options.segment.max_candidates == 40
     reading = capped.read(scribbles(1500, size=(900, 700)))
     assert any("40" in note for note in reading.notes), reading.notes  # and the reading says it was cut
@@ -478,7 +483,7 @@ def test_link_to_itself_costs_one_entry_not_the_folder(tmp_path):
 def test_dangling_link_is_one_error(tmp_path, recognizer):
     (tmp_path / "gone.png").symlink_to("missing.png")
     [source] = expand_sources([str(tmp_path)])
-    outcome = read_file(source, recognizer)
+    outcome = read_one(source, recognizer)
     assert outcome.record == {"source": str(tmp_path / "gone.png"), "error": "file not found"}
 
 
@@ -498,7 +503,7 @@ def test_unreadable_folder_is_one_error_and_the_rest_is_read(tmp_path, monkeypat
         return real_scandir(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
-    outcomes = [read_file(s, recognizer) for s in expand_sources([str(tmp_path / "scans")], recursive=True)]
+    outcomes = [read_one(s, recognizer) for s in expand_sources([str(tmp_path / "scans")], recursive=True)]
     assert [o.source for o in outcomes] == [str(tmp_path / "scans" / n) for n in ("a.png", "locked", "z.png")]
     assert outcomes[1].record == {"source": str(locked), "error": "permission denied"}
     assert outcomes[0].ok and outcomes[2].ok and outcomes[0].record["digits"]
@@ -554,7 +559,7 @@ def test_fifo_named_like_an_image_is_refused_without_blocking(tmp_path, recogniz
     os.mkfifo(fifo)
     start = time.perf_counter()
     [source] = expand_sources([str(tmp_path)])
-    outcome = read_file(source, recognizer)
+    outcome = read_one(source, recognizer)
     assert outcome.record == {"source": str(fifo), "error": "not a regular file"}
     assert time.perf_counter() - start < 2
 

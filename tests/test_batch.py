@@ -24,18 +24,22 @@ from PIL import Image
 
 import edge.apps.recognize
 from trainer.synth.pages import make_page
-from edge.apps.batch import FileOptions
+from edge.apps.driver import RunSettings, read_document
+from edge.apps.workers import WorkerPool
 from edge.pipeline.recognizer import build_recognizer
-from edge.sources.files import Source, expand_sources
-from edge.apps.workers import CRASH_HOOK, WorkerPool
+from edge.sources.files import expand_sources
+from edge.sources.streams import Input
 
 RECOGNIZE = Path(edge.apps.recognize.__file__)
 N_PAGES = 16
 PAGE_SIZE = (300, 560)
 
 
+CRASH_ON = Path(__file__).resolve().parent / "data" / "crash_on"  # its sitecustomize.py crashes workers
+
+
 def cli_env(extra: dict | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != CRASH_HOOK}
+    env = {k: v for k, v in os.environ.items() if k != "EDGE_TEST_CRASH_ON"}
     env.update(extra or {})
     return env
 
@@ -195,8 +199,8 @@ def test_signal_stops_after_the_current_image_with_everything_written(signame, j
     assert 3 <= len(records) < len(expected), f"stopped after {len(records)} of {len(expected)}"
     assert without_timing(records) == expected[: len(records)], "stopping cost or changed a result"
     assert stderr.splitlines() == [
-        f"digits-recognize: {signame} received: finishing the current image, then stopping",
-        f"digits-recognize: stopped by {signame}: {len(records)} image(s) read, 0 failed; "
+        f"digits-recognize: {signame} received: finishing the current image or frame, then stopping",
+        f"digits-recognize: stopped by {signame}: {len(records)} read, 0 failed; "
         f"continue with --resume --output {out.name}",
     ]
 
@@ -215,14 +219,17 @@ def test_unordered_jobs_give_the_same_records(batch, workdir):
 
 def test_jobs_keep_input_order_and_a_dying_worker_costs_one_image(batch, workdir):
     """Two workers, results in input order; a worker that crashes (here it SIGKILLs itself, as a
-    decoder crash would) is replaced, and only the image it was reading is an error."""
-    result = run_cli("scans", "-o", "out.jsonl", "--jobs", 2, "--json", cwd=workdir, env={CRASH_HOOK: "page-07.png"})
+    decoder crash would, by the tests' sitecustomize.py) is replaced, and only the image it was
+    reading is an error."""
+    path = os.pathsep.join([str(CRASH_ON)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))
+    result = run_cli("scans", "-o", "out.jsonl", "--jobs", 2, "--json", cwd=workdir,
+                     env={"EDGE_TEST_CRASH_ON": "page-07.png", "PYTHONPATH": path})
     assert result.returncode == 1
     records = without_timing(complete_records(workdir / "out.jsonl"))
     assert without_timing([json.loads(line) for line in result.stdout.splitlines()]) == records
     assert [r["source"] for r in records] == batch.names
     poisoned = {"scans/page-07.png"}
-    message = "the worker reading this image died (killed by signal 9); it was replaced"
+    message = "the worker reading this input died (killed by signal 9); it was replaced"
     for record, expected in zip(records, batch.reference):
         if record["source"] in poisoned:
             assert record == {"source": record["source"], "error": message}
@@ -234,12 +241,12 @@ def test_jobs_keep_input_order_and_a_dying_worker_costs_one_image(batch, workdir
 def _listed(count: int):
     """Inputs that carry their own error: a worker answers them at once, without decoding anything."""
     for i in range(count):
-        yield Source(f"input-{i:02d}.png", error=f"error {i}")
+        yield Input(f"input-{i:02d}.png", "document", error=f"error {i}")
 
 
 def _cheap_pool(jobs: int) -> WorkerPool:
     # Workers that need no model: the inputs above never reach a recogniser.
-    return WorkerPool(jobs, dict, FileOptions())
+    return WorkerPool(jobs, dict, partial(read_document, settings=RunSettings()))
 
 
 def test_worker_dying_while_idle_is_replaced():
@@ -248,7 +255,7 @@ def test_worker_dying_while_idle_is_replaced():
         victim = pool.workers[1].process
         os.kill(victim.pid, signal.SIGKILL)
         victim.join(timeout=10)
-        outcomes = list(pool.run(_listed(6)))
+        outcomes = [result for results in pool.run(_listed(6)) for result in results]
     assert [o.record for o in outcomes] == [
         {"source": f"input-{i:02d}.png", "error": f"error {i}"} for i in range(6)
     ]
@@ -262,15 +269,15 @@ def test_ordered_results_wait_in_a_bounded_buffer(tmp_path):
     Image.fromarray(np.tile(tile, (90, 90))).save(slow, compress_level=1)  # 5760x5760: a second or so
 
     def inputs(pulled: list[int]):
-        yield Source("slow.png", slow)
+        yield Input("slow.png", "document", path=slow)
         for i in range(3000):
             pulled.append(i)
-            yield Source(f"input-{i:04d}.png", error=f"error {i}")
+            yield Input(f"input-{i:04d}.png", "document", error=f"error {i}")
 
     pulled: list[int] = []
-    with WorkerPool(2, partial(build_recognizer, None), FileOptions()) as pool:
+    with WorkerPool(2, partial(build_recognizer), partial(read_document, settings=RunSettings())) as pool:
         stream = pool.run(inputs(pulled))
-        assert next(stream).source == "slow.png"
+        assert next(stream)[0].source == "slow.png"
         waiting = len(pulled)
         assert len(list(stream)) == 3000
     assert waiting <= 200, f"{waiting} inputs taken (their results held in memory) while one image was read"

@@ -21,13 +21,13 @@ import pytest
 from PIL import Image
 
 import edge
-import edge.apps.batch
+import edge.sources.streams
 import edge.apps.recognize
 from trainer.synth.pages import make_page
-from edge.apps.batch import FileOptions, read_file
 from edge.runtime.classifier import DigitClassifier
 from edge.runtime.metadata import read_metadata, sha256_file
 from edge.sources.files import Source, expand_sources
+from helpers import read_one
 
 DATA = Path(__file__).resolve().parent / "data"
 RECOGNIZE = Path(edge.apps.recognize.__file__)
@@ -155,7 +155,7 @@ def test_model_fault_stops_before_any_input_is_read(fault, tmp_path, plain_page,
     model = make(models)
     page = write_page(plain_page, tmp_path / "page.png")
     read = []
-    monkeypatch.setattr(edge.apps.batch, "load_image", lambda *a, **k: read.append(a) or pytest.fail("input read"))
+    monkeypatch.setattr(edge.sources.streams, "read_pages", lambda *a, **k: read.append(a) or pytest.fail("input read"))
 
     code = edge.apps.recognize.main(["--model", str(model), "--json", "-o", str(tmp_path / "results.jsonl"),
                                 "--out", str(tmp_path / "annotated"), str(page)])
@@ -235,9 +235,8 @@ def test_no_input_name_writes_outside_out_and_debug(tmp_path, plain_page, recogn
         "new\nline.png", "con.png", "*.png", "$(touch pwned).png",
     ]
     before = _files_under(tmp_path)
-    options = FileOptions(annotate_dir=out, debug_dir=debug)
     for name in hostile:
-        outcome = read_file(Source(name, scan), recognizer, options)
+        outcome = read_one(Source(name, scan), recognizer, annotate_dir=out, debug_dir=debug)
         assert outcome.ok and "notes" not in outcome.record, (name, outcome.record)
     created = _files_under(tmp_path) - before
     assert created, "nothing was written"
@@ -258,7 +257,7 @@ def test_distinct_inputs_get_distinct_annotated_copies(tmp_path, plain_page, rec
     sources = list(expand_sources([str(scans)], recursive=True))
     assert len(sources) == 7
     for source in sources:
-        assert read_file(source, recognizer, FileOptions(annotate_dir=out)).ok
+        assert read_one(source, recognizer, annotate_dir=out).ok
     written = sorted(p.name for p in out.iterdir())
     assert len(written) == len(sources), f"{len(sources)} inputs, {len(written)} annotated copies: {written}"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import dataclasses
 import json
 import os
 import sys
@@ -73,11 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_recognizer(args: argparse.Namespace):
     """The recogniser, built from the same flags as ``digits-recognize``; raises ModelError."""
-    from edge.runtime.classifier import DigitClassifier
-    from edge.pipeline.recognizer import RecognizeOptions, Recognizer
+    from edge.pipeline.recognizer import RecognizeOptions, build_recognizer
+    from edge.runtime.settings import RuntimeSettings
 
-    classifier = DigitClassifier(args.model, backend=args.backend, threads=args.threads)
-    return Recognizer(classifier, RecognizeOptions(min_confidence=args.min_confidence))
+    return build_recognizer(RuntimeSettings(args.model, args.backend, args.threads),
+                            RecognizeOptions(min_confidence=args.min_confidence))
 
 
 class DrawApp:
@@ -85,15 +84,14 @@ class DrawApp:
 
     def __init__(self, root, recognizer, *, auto: bool = True, report_to: Path | None = None,
                  canvas_size: tuple[int, int] = CANVAS_SIZE) -> None:
-        from edge.pipeline.recognizer import Recognizer
+        from edge.pipeline.recognizer import Recognizer, preset
         from edge.apps.sketch import Recognition, Sketch, View, pen_width
 
         self.root = root
         self.recognizer = recognizer
         # The canvas is always dark ink on white paper; opened images keep automatic polarity.
         options = recognizer.options
-        self.sketch_recognizer = Recognizer(recognizer.classifier, dataclasses.replace(
-            options, segment=dataclasses.replace(options.segment, polarity="dark-on-light")))
+        self.sketch_recognizer = Recognizer(recognizer.classifier, preset("canvas", options))
         self.report_to = report_to
         width, height = canvas_size
         self.sketch = Sketch(width, height)

@@ -1,14 +1,15 @@
-"""Read handwritten digits in images, folders and globs (and, with --camera/--video, live).
+"""The ``digits-recognize`` command: flags in, typed settings out, then one run of the driver.
 
-    python edge/recognize.py scans/ --recursive --json > readings.jsonl
-    digits-recognize photo.jpg --out annotated/ --csv digits.csv
+    digits-recognize scans/ --recursive --json > readings.jsonl
+    digits-recognize photo.jpg doc.pdf --out annotated/ --csv digits.csv
+    digits-recognize --camera                 # webcam 0, window if there is a display
+    python edge/recognize.py clip.mp4 --json  # the same, from a checkout
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from pathlib import Path
 
@@ -44,15 +45,18 @@ def add_model_arguments(parser, threads_help: str = "interpreter threads (defaul
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from edge.sources.images import DEFAULT_MAX_PIXELS
     from edge.pipeline.segment import POLARITIES, SegmentOptions
+    from edge.sources.images import DEFAULT_MAX_PAGES, DEFAULT_MAX_PIXELS
 
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Read handwritten digits and numbers in images with an int8 TFLite model.",
-        epilog="Exit status: 0 every input was read, 1 some input failed, 2 usage or model error.",
+        description="Read handwritten digits and numbers in images, PDFs, videos and camera frames "
+                    "with an int8 TFLite model.",
+        epilog="Exit status: 0 every input was read, 1 some input failed, 2 usage or model error, "
+               "128+N stopped by signal N (130 for Ctrl+C).",
     )
-    parser.add_argument("sources", nargs="*", metavar="SOURCE", help="image file, folder or glob pattern")
+    parser.add_argument("sources", nargs="*", metavar="SOURCE",
+                        help="image, PDF or video file, folder, glob pattern, or - for standard input")
     parser.add_argument("--version", action="store_true", help="print versions (tool, backend, model) and exit")
 
     add_model_arguments(parser.add_argument_group("model and runtime"),
@@ -66,39 +70,47 @@ def build_parser() -> argparse.ArgumentParser:
     reading.add_argument("--polarity", choices=POLARITIES, default="auto",
                          help="ink darker or lighter than the paper (default: detect)")
     reading.add_argument("--no-split", action="store_true", help="never split wide blobs into touching digits")
+    reading.add_argument("--roi", metavar="X,Y,W,H", help="only read this region of each image or frame (pixels)")
     reading.add_argument("--max-digits", type=positive_int, default=SegmentOptions.max_candidates,
                          help=f"most candidates read from one image (default {SegmentOptions.max_candidates})")
     reading.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
-                         help=f"refuse images larger than this (default {DEFAULT_MAX_PIXELS:,})")
+                         help=f"refuse images and pages larger than this (default {DEFAULT_MAX_PIXELS:,})")
+    reading.add_argument("--max-pages", type=positive_int, default=DEFAULT_MAX_PAGES,
+                         help=f"refuse documents with more pages than this (default {DEFAULT_MAX_PAGES:,})")
+    reading.add_argument("--pdf-dpi", type=positive_float, metavar="DPI",
+                         help="resolution PDF pages are rendered at (default 150: digits 5 mm tall are 30 px)")
 
     files = parser.add_argument_group("inputs and outputs")
     files.add_argument("-r", "--recursive", action="store_true", help="read folders recursively")
-    files.add_argument("--json", action="store_true", help="JSON Lines on stdout, one object per image")
+    files.add_argument("--json", action="store_true", help="JSON Lines on stdout, one object per image, page or frame")
     files.add_argument("--csv", type=Path, metavar="FILE", help="also write a CSV table, one row per digit")
-    files.add_argument("--out", type=Path, metavar="DIR", help="write an annotated copy of each image here")
+    files.add_argument("--out", type=Path, metavar="DIR",
+                       help="annotated copies of images and pages (PNG) and of videos and camera streams (AVI) here")
     files.add_argument("--debug", type=Path, metavar="DIR",
-                       help="write intermediate images (ink, mask, candidates, 28x28 crops) here")
+                       help="write intermediate images (ink, mask, candidates, model inputs) here")
     files.add_argument("-o", "--output", type=Path, metavar="FILE",
-                       help="also write JSON Lines results to FILE, one flushed line per image (see --resume)")
+                       help="also write JSON Lines results to FILE, one flushed line per record (see --resume)")
     files.add_argument("--resume", action="store_true",
-                       help="with --output: skip inputs that already have a result there and append")
+                       help="with --output: skip what already has a result there and append")
     files.add_argument("-j", "--jobs", type=positive_int, default=1, metavar="N",
-                       help="read images in N worker processes (default 1)")
+                       help="read images and documents in N worker processes (default 1)")
     files.add_argument("--unordered", action="store_true",
                        help="with --jobs: write results as they finish instead of in input order")
+    files.add_argument("--show", action="store_true",
+                       help="show each image or page in a window with what was read (any key: next; q: quit)")
     files.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    live = parser.add_argument_group("live mode (camera or video)")
+    live = parser.add_argument_group("videos and cameras")
     live.add_argument("--camera", nargs="?", const="0", metavar="INDEX",
                       help="read a webcam (OpenCV index, default 0) or 'picamera' (Raspberry Pi camera via Picamera2)")
-    live.add_argument("--video", type=Path, metavar="FILE", help="read a video file through the live loop")
+    live.add_argument("--video", type=Path, action="append", default=[], metavar="FILE",
+                      help="read a video file (any file OpenCV decodes; files ending .mp4, .avi, ... are videos anyway)")
     live.add_argument("--width", type=positive_int, help="requested capture width (camera)")
     live.add_argument("--height", type=positive_int, help="requested capture height (camera)")
     live.add_argument("--fps", type=positive_int, help="requested capture frame rate (camera)")
     live.add_argument("--headless", action="store_true", help="no window (automatic when there is no display)")
     live.add_argument("--changes-only", action="store_true", help="with --json: only frames whose reading changed")
-    live.add_argument("--roi", metavar="X,Y,W,H", help="only read this region of each frame")
-    live.add_argument("--every", type=positive_int, default=1, metavar="N", help="process every Nth frame")
+    live.add_argument("--every", type=positive_int, default=1, metavar="N", help="read every Nth frame")
     live.add_argument("--record", type=Path, metavar="FILE", help="write the annotated stream to a video file")
 
     parser.add_argument("-v", "--verbose", action="store_true", help="backend, model and timings on stderr")
@@ -106,17 +118,129 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def make_recognizer(args: argparse.Namespace):
-    from edge.pipeline.recognizer import RecognizeOptions, build_recognizer
-    from edge.pipeline.segment import SegmentOptions
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
+    return value
 
+
+def _writable_file(flag: str, path: Path | None) -> None:
+    """A file an output will be written to: its folder must exist, and it must not be a folder."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"{flag} {path}: is a folder, not a file")
+    if not path.parent.is_dir():
+        raise UsageError(f"{flag} {path}: no such folder {str(path.parent)!r}")
+
+
+def _writable_folder(flag: str, path: Path | None) -> None:
+    if path is not None and path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path}: is a file, not a folder")
+
+
+def settings_from_args(args: argparse.Namespace):
+    """The run's typed settings from the flags; UsageError for what does not fit together."""
+    from dataclasses import replace
+
+    from edge.apps.driver import InputSettings, OutputSettings, RunSettings
+    from edge.apps.live import check_record_path, display_available, parse_roi
+    from edge.pipeline.recognizer import RecognizeOptions
+    from edge.pipeline.segment import SegmentOptions
+    from edge.pipeline.split import SplitOptions
+    from edge.runtime.settings import RuntimeSettings
+    from edge.sources.capture import parse_camera
+    from edge.sources.images import PageOptions
+
+    if args.resume and args.output is None:
+        raise UsageError("--resume needs --output FILE (the results to continue from)")
+    if args.min_confidence == 0 and args.drop_uncertain:
+        raise UsageError("--drop-uncertain needs --min-confidence")
+    if not args.sources and not args.video and args.camera is None:
+        raise UsageError("give at least one SOURCE (an image, PDF, video, folder, glob or -), or --camera")
+    if args.camera is not None:
+        if args.sources or args.video:
+            raise UsageError("a camera never ends: read it on its own, without other SOURCEs or --video")
+        try:
+            parse_camera(args.camera)
+        except ValueError as exc:
+            raise UsageError(f"--camera: {exc}") from None
+    if args.sources.count("-") > 1:
+        raise UsageError("standard input (-) can be read once")
+    try:
+        roi = parse_roi(args.roi) if args.roi else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    inputs = InputSettings(
+        sources=tuple(args.sources), videos=tuple(args.video), camera=args.camera, recursive=args.recursive,
+        pages=PageOptions(max_pixels=args.max_pixels, max_pages=args.max_pages, pdf_dpi=args.pdf_dpi),
+        roi=roi, every=args.every, width=args.width, height=args.height, fps=args.fps,
+    )
+    streams = inputs.has_streams
+    stream_count = len(args.video) + (args.camera is not None) + sum(
+        1 for s in args.sources if s != "-" and Path(s).suffix.lower() in _video_extensions())
+    only_streams = [flag for flag, given in (("--every", args.every != 1), ("--changes-only", args.changes_only),
+                                             ("--record", args.record is not None), ("--headless", args.headless))
+                    if given]
+    if only_streams and not streams:
+        raise UsageError(f"{only_streams[0]} applies to videos and cameras; no video or camera was given")
+    for flag, given in (("--width", args.width), ("--height", args.height), ("--fps", args.fps)):
+        if given and args.camera is None:
+            raise UsageError(f"{flag} is a request to a camera; no --camera was given")
+    if args.record is not None:
+        if stream_count > 1:
+            raise UsageError("--record writes one stream; use --out DIR for an annotated video of each")
+        try:
+            check_record_path(args.record)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        _writable_file("--record", args.record)
+    if args.jobs > 1 and streams:
+        raise UsageError("--jobs reads images and documents side by side; videos and cameras are read in order, "
+                         "one frame after another")
+    if args.unordered and args.jobs == 1:
+        raise UsageError("--unordered applies with --jobs N")
+    if args.resume and args.camera is not None:
+        raise UsageError("--resume cannot apply to a camera: its frames are never the same twice")
+    if args.show and args.headless:
+        raise UsageError("--show and --headless contradict each other")
+    if args.show and not display_available():
+        raise UsageError("--show needs a display (DISPLAY or WAYLAND_DISPLAY is unset)")
+    if args.show and args.jobs > 1:
+        raise UsageError("--show shows images one after another; it cannot be combined with --jobs")
+    _writable_file("--csv", args.csv)
+    _writable_file("--output", args.output)
+    _writable_folder("--out", args.out)
+    _writable_folder("--debug", args.debug)
+    window = not args.headless and (streams or args.show) and display_available()
+    if streams and not args.headless and not window:
+        log.info("no display (DISPLAY and WAYLAND_DISPLAY are unset): running headless")
+    outputs = OutputSettings(
+        json=args.json, csv=args.csv, output=args.output, resume=args.resume, annotate_dir=args.out,
+        debug_dir=args.debug, record=args.record, window=window, show_images=args.show,
+        snapshot_dir=args.out or Path("."), changes_only=args.changes_only,
+        progress=not (args.no_progress or args.quiet), verbose=args.verbose,
+    )
     options = RecognizeOptions(
         segment=SegmentOptions(polarity=args.polarity, max_candidates=args.max_digits),
+        split=SplitOptions(enabled=not args.no_split),
         min_confidence=args.min_confidence,
         drop_uncertain=args.drop_uncertain,
-        split_touching=not args.no_split,
     )
-    return build_recognizer(args.model, args.backend, args.threads, options)
+    runtime = RuntimeSettings(args.model, args.backend, args.threads)
+    return RunSettings(inputs=inputs, outputs=outputs, options=options, runtime=runtime, jobs=args.jobs,
+                       ordered=not args.unordered)
+
+
+def _video_extensions() -> frozenset[str]:
+    from edge.sources.streams import VIDEO_EXTENSIONS
+
+    return VIDEO_EXTENSIONS
+
+
+class UsageError(ValueError):
+    """Flags that do not fit together (exit status 2)."""
 
 
 def describe(recognizer) -> str:
@@ -131,101 +255,6 @@ def describe(recognizer) -> str:
     )
 
 
-class StopOnSignal:
-    """SIGINT/SIGTERM ask the batch to stop after the current image; a second Ctrl+C stops at once."""
-
-    def __init__(self) -> None:
-        self.signal_name: str | None = None
-        self.listeners: list = []
-        self._previous = {}
-
-    def __enter__(self) -> "StopOnSignal":
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    def _handle(self, signum, _frame) -> None:
-        if self.signal_name is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.signal_name = signal.Signals(signum).name
-        log.warning("%s received: finishing the current image, then stopping", self.signal_name)
-        for listener in self.listeners:
-            listener()
-
-    @property
-    def stopped(self) -> bool:
-        return self.signal_name is not None
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + int(getattr(signal, self.signal_name or "SIGINT"))
-
-
-def run_files(args: argparse.Namespace, recognizer) -> int:
-    from functools import partial
-
-    from tqdm import tqdm
-
-    from edge.apps.batch import FileOptions, read_file
-    from edge.pipeline.recognizer import build_recognizer
-    from edge.sinks.resultlog import finished_csv_sources, finished_sources
-    from edge.sinks.outputs import Sinks
-    from edge.sources.files import expand_sources
-    from edge.apps.workers import WorkerPool
-
-    for folder in (args.out, args.debug):
-        if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-    options = FileOptions(max_pixels=args.max_pixels, annotate_dir=args.out, debug_dir=args.debug)
-    done: set[str] = set()
-    if args.resume:
-        done = finished_sources(args.output)
-        if args.csv is not None:
-            done &= finished_csv_sources(args.csv)
-        log.info("resuming: %d input(s) already have a result in %s", len(done), args.output)
-    sources = (s for s in expand_sources(args.sources, args.recursive) if s.name not in done)
-    read = failed = 0
-    pool = None
-    with Sinks(args.json, args.csv, args.output, append=args.resume) as sinks, StopOnSignal() as stop:
-        if args.jobs > 1:
-            factory = partial(build_recognizer, recognizer.classifier.path, args.backend, args.threads,
-                              recognizer.options)
-            pool = WorkerPool(args.jobs, factory, options)
-            stop.listeners.append(pool.request_stop)
-            outcomes = pool.run(sources, ordered=not args.unordered)
-        else:
-            outcomes = (read_file(s, recognizer, options) for s in sources if not stop.stopped)
-        progress = tqdm(desc="images", unit="img", file=sys.stderr, delay=2.0, leave=False,
-                        disable=args.no_progress or args.quiet or None)
-        try:
-            for outcome in outcomes:
-                with progress.external_write_mode():
-                    sinks.emit(outcome)
-                read += 1
-                failed += not outcome.ok
-                progress.update()
-                if args.verbose and outcome.ok:
-                    timings = ", ".join(f"{k} {v:.1f} ms" for k, v in outcome.reading.timings.items())
-                    log.info("%s: %d digits in %.1f ms (%s)", outcome.source, len(outcome.reading.digits),
-                             outcome.record["ms"], timings)
-        finally:
-            progress.close()
-            if pool is not None:
-                pool.close()
-    summary = f"{read - failed} image(s) read, {failed} failed"
-    if stop.stopped:
-        hint = f"; continue with --resume --output {args.output}" if args.output else ""
-        print(f"{PROG}: stopped by {stop.signal_name}: {summary}{hint}", file=sys.stderr)
-        return stop.exit_code
-    if read > 1 or failed:
-        log.info("%s", summary)
-    return 1 if failed else 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -234,42 +263,42 @@ def main(argv: list[str] | None = None) -> int:
         format=f"{PROG}: %(message)s",
         stream=sys.stderr,
     )
-    if args.resume and args.output is None:
-        parser.error("--resume needs --output FILE (the results to continue from)")
-    if args.min_confidence == 0 and args.drop_uncertain:
-        parser.error("--drop-uncertain needs --min-confidence")
-    live = args.camera is not None or args.video is not None
-    if live and args.sources:
-        parser.error("give image SOURCEs or --camera/--video, not both")
-    if args.camera is not None and args.video is not None:
-        parser.error("--camera and --video cannot be combined")
-    if not args.sources and not args.version and not live:
-        parser.error("give at least one SOURCE (an image, a folder or a glob), or --camera / --video")
+    settings = None
+    if not args.version:
+        try:
+            settings = settings_from_args(args)
+        except UsageError as exc:
+            log.error("error: %s", exc)
+            return 2
 
-    import cv2
-
+    from edge.apps import driver
+    from edge.pipeline.recognizer import build_recognizer
     from edge.runtime.classifier import ModelError
+    from edge.runtime.settings import RuntimeSettings
 
-    # OpenCV's thread pool costs more than it gains on images of this size (measured: a 640x480
-    # frame takes 10% longer and twice the CPU time with two threads than with one).
-    cv2.setNumThreads(args.threads)
     try:
-        recognizer = make_recognizer(args)
+        if settings is None:
+            recognizer = build_recognizer(RuntimeSettings(args.model, args.backend, args.threads))
+        else:
+            recognizer = build_recognizer(settings.runtime, settings.options)
     except ModelError as exc:
         if args.version:
             print(f"{PROG} {__version__}; model not loaded: {exc}")
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    if args.version:
+    if settings is None:
         print(f"{PROG} {__version__}; {describe(recognizer)}")
         return 0
     log.info("%s", describe(recognizer))
-    try:
-        if live:
-            from edge.apps.live import run_live
+    if not args.verbose and settings.inputs.has_streams:
+        from edge.sources.capture import quiet_ffmpeg
 
-            return run_live(args, recognizer)
-        return run_files(args, recognizer)
+        quiet_ffmpeg()
+    try:
+        return driver.run(settings, recognizer)
+    except driver.UsageError as exc:
+        log.error("error: %s", exc)
+        return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

@@ -1,43 +1,41 @@
 """Spread a batch over worker processes that can die without taking the batch with them.
 
 Each worker builds its own recogniser (an interpreter cannot be shared across processes) and reads
-one file at a time; the parent hands out the next input only when a worker is free, so nothing
-piles up in memory. A worker that dies (a decoder crash, the OOM killer) is replaced, and the input
-it was reading is reported as an error. Results come back in input order, or as they finish.
+one input at a time (all its pages); the parent hands out the next input only when a worker is
+free, so nothing piles up in memory. A worker that dies (a decoder crash, the OOM killer) is
+replaced, and the input it was reading is reported as an error. Results come back in input order,
+or as they finish.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import signal
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
-from edge.apps.batch import FileOptions, Outcome, read_file
 from edge.sinks.records import error_record
-from edge.sources.files import Source
+from edge.sinks.result import Result
 
-# Test hook: a worker reading an input whose name contains this text kills itself, as a decoder
-# crash would. It lets the tests prove that a dying worker costs one input, not the batch.
-CRASH_HOOK = "EDGE_DIGITS_TEST_CRASH_ON"
+# What a worker does with one input: (input, recogniser) -> its results.
+ReadOne = Callable[[Any, Any], "list[Result]"]
 
 
 @dataclass
 class _Worker:
     process: mp.process.BaseProcess
     conn: Connection
-    task: tuple[int, Source] | None = None
+    task: tuple[int, Any] | None = None
 
 
-def _worker_main(conn: Connection, make_recognizer: Callable[[], object], options: FileOptions) -> None:
+def _worker_main(conn: Connection, make_recognizer: Callable[[], object], read_one: ReadOne) -> None:
     # Ctrl+C, and SIGTERM from systemd or `kill -- -PGID`, reach the whole process group; the parent
     # decides when to stop (after the images in hand), not each worker.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     recognizer = make_recognizer()
-    crash_on = os.environ.get(CRASH_HOOK)
     while True:
         try:
             task = conn.recv()
@@ -45,19 +43,17 @@ def _worker_main(conn: Connection, make_recognizer: Callable[[], object], option
             return
         if task is None:
             return
-        index, source = task
-        if crash_on and crash_on in source.name:
-            os.kill(os.getpid(), signal.SIGKILL)
-        conn.send((index, read_file(source, recognizer, options)))
+        index, item = task
+        conn.send((index, read_one(item, recognizer)))
 
 
 class WorkerPool:
     """``jobs`` processes reading files; ``run`` yields outcomes as a stream."""
 
-    def __init__(self, jobs: int, make_recognizer: Callable[[], object], options: FileOptions) -> None:
+    def __init__(self, jobs: int, make_recognizer: Callable[[], object], read_one: ReadOne) -> None:
         self.context = mp.get_context("spawn")  # fresh interpreters: no forked native runtime state
         self.make_recognizer = make_recognizer
-        self.options = options
+        self.read_one = read_one
         self.workers = [self._start() for _ in range(max(1, jobs))]
         self.stop_requested = False
         # In input order, results finished ahead of a slow image wait in memory (and would be lost
@@ -67,7 +63,7 @@ class WorkerPool:
     def _start(self) -> _Worker:
         parent, child = self.context.Pipe()
         process = self.context.Process(
-            target=_worker_main, args=(child, self.make_recognizer, self.options), daemon=True
+            target=_worker_main, args=(child, self.make_recognizer, self.read_one), daemon=True
         )
         process.start()
         child.close()
@@ -77,9 +73,10 @@ class WorkerPool:
         """Finish the inputs already being read, then stop handing out new ones."""
         self.stop_requested = True
 
-    def run(self, sources: Iterable[Source], ordered: bool = True) -> Iterator[Outcome]:
-        pending = iter(enumerate(sources))
-        finished: dict[int, Outcome] = {}
+    def run(self, inputs: Iterable[Any], ordered: bool = True) -> Iterator[list[Result]]:
+        """Each input's results (a list), as a stream; ``inputs`` need a ``name`` and ``kind``."""
+        pending = iter(enumerate(inputs))
+        finished: dict[int, list[Result]] = {}
         next_out = 0
         exhausted = False
         while True:
@@ -112,12 +109,12 @@ class WorkerPool:
                 if outcome is None and (worker.conn in ready or worker.process.sentinel in ready):
                     if worker.process.is_alive() and worker.conn in ready:
                         continue
-                    index, source = worker.task
+                    index, item = worker.task
                     worker.process.join(timeout=1)
                     code = worker.process.exitcode
                     cause = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-                    outcome = Outcome(source.name, error_record(
-                        source.name, f"the worker reading this image died ({cause}); it was replaced"))
+                    message = f"the worker reading this input died ({cause}); it was replaced"
+                    outcome = [Result(item.name, error_record(item.name, message), kind=item.kind)]
                     self.workers[self.workers.index(worker)] = self._start()
                 if outcome is None:
                     continue

@@ -1,58 +1,93 @@
-"""Reading order: digits into lines (top to bottom), lines into numbers (left to right)."""
+"""Reading order: digits into lines (top to bottom), lines into numbers (left to right).
+
+The last stage before the outputs: it also decides, once, which digits are too uncertain to show.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import bisect
+from dataclasses import dataclass, field, replace
 from statistics import median
 
-from edge.pipeline.results import Digit, Line
+from edge.pipeline.results import Detections, Digit, Line, Reading
+
+# A line's slope is trusted once it spans this many digit heights; from two neighbouring digits it
+# would be noise, and extrapolated across the page it would pull in other lines.
+SLOPE_AFTER_HEIGHTS = 4.0
+# At most this slope (about 7 degrees): pages and photos tilt a little, lines do not cross.
+MAX_SLOPE = 0.12
+# A digit joins a line when its centre is within this share of a digit height of the line's.
+LINE_REACH = 0.5
+# A gap wider than a typical digit of the line starts a new number; the typical width is at least
+# this share of the digits' height (a number of 1s is narrow but its gaps are not).
+MIN_TYPICAL_WIDTH = 0.45
 
 
-def _predict_y(members: list[Digit], x: float) -> float:
-    """Where the line's centre is expected at ``x``: a straight fit through its digits (pages tilt).
+@dataclass
+class _Chain:
+    """A line being built, with running sums for its straight fit (so adding a digit is O(log n))."""
 
-    The slope is only trusted once the line spans several digit heights; from two neighbouring
-    digits it would be noise, and extrapolated across the page it would pull in other lines.
-    """
-    xs = [d.box.cx for d in members]
-    ys = [d.box.cy for d in members]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    if max(xs) - min(xs) < 4 * median(d.box.h for d in members):
-        return my
-    sxx = sum((v - mx) ** 2 for v in xs)
-    slope = sum((a - mx) * (b - my) for a, b in zip(xs, ys)) / sxx
-    slope = max(-0.12, min(0.12, slope))  # at most ~7 degrees of tilt
-    return my + slope * (x - mx)
+    members: list[Digit] = field(default_factory=list)
+    heights: list[int] = field(default_factory=list)  # sorted, for the median
+    n: int = 0
+    sx: float = 0.0
+    sy: float = 0.0
+    sxx: float = 0.0
+    sxy: float = 0.0
+    x_min: float = float("inf")
+    x_max: float = float("-inf")
+
+    def add(self, digit: Digit) -> None:
+        x, y = digit.box.cx, digit.box.cy
+        self.members.append(digit)
+        bisect.insort(self.heights, digit.box.h)
+        self.n += 1
+        self.sx += x
+        self.sy += y
+        self.sxx += x * x
+        self.sxy += x * y
+        self.x_min, self.x_max = min(self.x_min, x), max(self.x_max, x)
+
+    @property
+    def height(self) -> float:
+        h, n = self.heights, len(self.heights)
+        return float(h[n // 2]) if n % 2 else (h[n // 2 - 1] + h[n // 2]) / 2
+
+    def predict_y(self, x: float) -> float:
+        """Where the line's centre is expected at ``x``: a straight fit through its digits."""
+        mx, my = self.sx / self.n, self.sy / self.n
+        if self.x_max - self.x_min < SLOPE_AFTER_HEIGHTS * self.height:
+            return my
+        slope = (self.sxy - self.n * mx * my) / (self.sxx - self.n * mx * mx)
+        return my + max(-MAX_SLOPE, min(MAX_SLOPE, slope)) * (x - mx)
 
 
 def group_lines(digits: list[Digit]) -> list[list[Digit]]:
     """Chain digits left to right into lines that may tilt a little; lines sorted top to bottom."""
-    lines: list[list[Digit]] = []
+    chains: list[_Chain] = []
     for digit in sorted(digits, key=lambda d: (d.box.x, d.box.y)):
         best, best_offset = None, None
-        for members in lines:
-            last = members[-1]
-            if digit.box.cx <= last.box.cx:
+        for chain in chains:
+            if digit.box.cx <= chain.members[-1].box.cx:
                 continue
-            height = median(d.box.h for d in members)
-            offset = abs(_predict_y(members, digit.box.cx) - digit.box.cy)
-            if offset <= 0.5 * max(height, digit.box.h) and (best_offset is None or offset < best_offset):
-                best, best_offset = members, offset
+            offset = abs(chain.predict_y(digit.box.cx) - digit.box.cy)
+            if offset <= LINE_REACH * max(chain.height, digit.box.h) and (best_offset is None or offset < best_offset):
+                best, best_offset = chain, offset
         if best is None:
-            lines.append([digit])
-        else:
-            best.append(digit)
+            best = _Chain()
+            chains.append(best)
+        best.add(digit)
     # Compare lines where they are all measured: at the middle of the digits, not at the page edge.
     middle = median(d.box.cx for d in digits) if digits else 0.0
-    lines.sort(key=lambda members: _predict_y(members, middle))
-    return lines
+    chains.sort(key=lambda chain: chain.predict_y(middle))
+    return [chain.members for chain in chains]
 
 
 def split_numbers(members: list[Digit]) -> list[list[Digit]]:
     """A gap wider than a typical digit of the line starts a new number."""
     if not members:
         return []
-    typical = max(median(d.box.w for d in members), 0.45 * median(d.box.h for d in members))
+    typical = max(median(d.box.w for d in members), MIN_TYPICAL_WIDTH * median(d.box.h for d in members))
     numbers = [[members[0]]]
     for prev, digit in zip(members, members[1:]):
         if digit.box.x - prev.box.x2 > typical:
@@ -69,3 +104,19 @@ def layout(digits: list[Digit]) -> list[Line]:
         tagged = [replace(d, line=index) for d in members]
         result.append(Line(numbers=tuple(tuple(n) for n in split_numbers(tagged))))
     return result
+
+
+def mark_uncertain(digits: list[Digit], min_confidence: float, drop: bool = False) -> list[Digit]:
+    """Digits below ``min_confidence`` marked uncertain ('?' in text), or dropped."""
+    if min_confidence <= 0:
+        return digits
+    if drop:
+        return [d for d in digits if d.confidence >= min_confidence]
+    return [replace(d, uncertain=True) if d.confidence < min_confidence else d for d in digits]
+
+
+def arrange(detections: Detections, min_confidence: float = 0.0, drop_uncertain: bool = False) -> Reading:
+    """The reading of one image: its digits judged against ``min_confidence`` and laid out."""
+    digits = mark_uncertain(detections.digits, min_confidence, drop_uncertain)
+    return Reading(width=detections.width, height=detections.height, lines=layout(digits),
+                   timings=dict(detections.timings), notes=list(detections.notes))

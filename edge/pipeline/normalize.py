@@ -1,70 +1,46 @@
-"""Turn a cropped digit into what the model was trained on: an MNIST-style 28x28 image."""
+"""Turn a candidate's ink into what the model was trained on: an MNIST-style image.
+
+MNIST's recipe, driven by the model's metadata: contrast stretched so the ink saturates, pen width
+brought near the training digits', fitted into a box keeping the aspect ratio, centred by centre of
+mass. The trimming, shrinking, stretching and pen-width measurement are ``edge.pipeline.ink.measure``,
+shared with segmentation so each candidate is measured once.
+"""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-# Crops are shrunk to at most this multiple of the digit box before stroke matching (cheap, and
-# at 40 px a stroke is still several pixels wide).
-WORK_SCALE = 2.0
+from edge.pipeline.ink import InkCrop, measure, stroke_width
+
+# The trainer measures its training digits' pen width with the same function.
+__all__ = ["to_model_input", "stroke_width"]
+
+# Never change the pen by more than a tenth of the digit's size: holes in 8s and 0s must survive.
+STROKE_CHANGE_DIVISOR = 10
+# Pen widths within this share of the target (at the model's scale) are left alone.
+STROKE_TOLERANCE = 0.3
 
 
-def stroke_width(mask: np.ndarray) -> float:
-    """Mean pen width of a binary ink mask, in pixels: twice the area over the outline length.
-
-    For a stroke of length L and width w, area is about L*w and the outline about 2L, so the
-    estimate holds for any digit shape without skeletonising it.
-    """
-    mask = (np.asarray(mask) > 0).astype(np.uint8)
-    area = float(mask.sum())
-    if area == 0:
-        return 0.0
-    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-    perimeter = sum(cv2.arcLength(c, True) for c in contours)
-    return 2.0 * area / perimeter if perimeter > 0 else float(min(mask.shape))
-
-
-def _percentile(crop: np.ndarray, q: float) -> float:
-    """The q-th percentile of a uint8 crop's non-zero pixels, from its histogram (np.percentile is
-    a sort, and this runs for every digit)."""
-    hist = cv2.calcHist([crop], [0], None, [256], [0, 256]).ravel()
-    hist[0] = 0
-    total = hist.sum()
-    if total == 0:
-        return 0.0
-    return float(np.searchsorted(np.cumsum(hist), q / 100.0 * total))
-
-
-def to_model_input(crop: np.ndarray, box: int = 20, size: tuple[int, int] = (28, 28),
+def to_model_input(crop: np.ndarray | InkCrop, box: int = 20, size: tuple[int, int] = (28, 28),
                    target_stroke: float | None = None, light_on_dark: bool = True) -> np.ndarray:
-    """MNIST's recipe for a cropped digit (ink bright, paper 0, any size) -> uint8 ``size`` image.
+    """A candidate's ink (bright on 0, any size; or its ``InkCrop``) -> uint8 model input of ``size``.
 
-    Contrast stretched so the ink saturates; pen width brought near ``target_stroke`` (what training
-    digits have, measured at 28x28); fitted into a ``box`` square keeping its aspect ratio with
-    anti-aliasing; centred by centre of mass.
+    ``box``: the side the digit is fitted into; ``target_stroke``: the training digits' pen width at
+    the model's size; ``light_on_dark``: the model's polarity (MNIST's is light ink on dark).
     """
+    ink = crop if isinstance(crop, InkCrop) else measure(crop)
     out_h, out_w = size
-    x, y, w, h = cv2.boundingRect(crop)
-    if w == 0 or h == 0:
+    pixels = ink.pixels
+    h, w = pixels.shape
+    if not pixels.any():
         return np.zeros(size, np.uint8)
-    crop = crop[y : y + h, x : x + w]
-    # Work at no more than twice the final size: morphology stays cheap and strokes stay smooth.
-    if max(h, w) > WORK_SCALE * box:
-        shrink = WORK_SCALE * box / max(h, w)
-        crop = cv2.resize(crop, (max(1, round(w * shrink)), max(1, round(h * shrink))),
-                          interpolation=cv2.INTER_AREA)
-        h, w = crop.shape
-    # Contrast: faint pencil and bold marker both end up with saturated stroke cores, like MNIST.
-    peak = _percentile(crop, 90)
-    if peak > 0:
-        crop = cv2.convertScaleAbs(crop, alpha=255.0 / peak)
     scale = box / max(h, w)
     if target_stroke:
-        crop = _match_stroke(crop, scale, target_stroke)
+        pixels = _match_stroke(pixels, ink.stroke, scale, target_stroke)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    small = cv2.resize(crop, (new_w, new_h), interpolation=interpolation)
+    small = cv2.resize(pixels, (new_w, new_h), interpolation=interpolation)
     m = cv2.moments(small)
     if m["m00"] > 0:
         cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
@@ -78,17 +54,14 @@ def to_model_input(crop: np.ndarray, box: int = 20, size: tuple[int, int] = (28,
     return digit if light_on_dark else cv2.bitwise_not(digit)
 
 
-def _match_stroke(crop: np.ndarray, scale: float, target: float) -> np.ndarray:
-    """Dilate or erode so the pen width after scaling by ``scale`` is near ``target``."""
-    width = stroke_width(crop >= 128)
+def _match_stroke(pixels: np.ndarray, width: float, scale: float, target: float) -> np.ndarray:
+    """Dilate or erode so the pen width ``width`` after scaling by ``scale`` is near ``target``."""
     if width <= 0:
-        return crop
-    # Pixels to add (or remove) across the stroke at crop resolution.
+        return pixels
+    # Pixels to add (or remove) across the stroke at this resolution.
     change = target / scale - width
-    radius = int(round(abs(change) / 2))
-    # Never change the pen by more than a tenth of the digit: holes in 8s and 0s must survive.
-    radius = min(radius, max(crop.shape) // 10)
-    if radius < 1 or abs(change) < 0.3 * target / scale:
-        return crop
+    radius = min(int(round(abs(change) / 2)), max(pixels.shape) // STROKE_CHANGE_DIVISOR)
+    if radius < 1 or abs(change) < STROKE_TOLERANCE * target / scale:
+        return pixels
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return cv2.dilate(crop, kernel) if change > 0 else cv2.erode(crop, kernel)
+    return cv2.dilate(pixels, kernel) if change > 0 else cv2.erode(pixels, kernel)

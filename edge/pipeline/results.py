@@ -56,6 +56,8 @@ class Digit:
     uncertain: bool = False
     # The classifier's probability for every label (the GUI's bar chart); not part of the JSON output.
     probabilities: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
+    # The model's probability that this is no digit at all (0 for models without a reject class).
+    reject: float = field(default=0.0, compare=False)
 
     @property
     def char(self) -> str:
@@ -71,6 +73,21 @@ class Line:
     @property
     def text(self) -> str:
         return " ".join("".join(d.char for d in number) for number in self.numbers)
+
+
+@dataclass
+class Detections:
+    """What the recogniser found in one image, before layout: digits in no particular order, with
+    boxes in the image's pixels."""
+
+    width: int
+    height: int
+    digits: list[Digit] = field(default_factory=list)
+    # Candidates the model read as no digit (its reject class won): kept for --debug, never reported.
+    rejected: list[Digit] = field(default_factory=list)
+    # Stage timings in milliseconds.
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -3,18 +3,18 @@
 Steps, each a pure function: grey -> polarity -> ink image (background normalised, so shadows and
 uneven light vanish) -> binary mask (hysteresis threshold with a contrast floor, so a blank page stays
 blank) -> ruled lines and borders removed -> connected components -> broken strokes joined, specks
-dropped -> candidates. Splitting touching digits needs the classifier, so ``split_columns`` only
-proposes cuts and the pipeline chooses.
+dropped -> candidates, each with its pen width measured once (normalisation reuses it). Splitting
+touching digits needs the classifier, so it is a later stage (``edge.pipeline.split``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
-from edge.pipeline.normalize import stroke_width
+from edge.pipeline.ink import AREA, HEIGHT, LEFT, TOP, WIDTH, InkCrop, components, measure, stroke_width, to_gray
 from edge.pipeline.results import Box
 
 POLARITIES = ("auto", "dark-on-light", "light-on-dark")
@@ -23,6 +23,36 @@ MAX_INK_COVERAGE = 0.35
 # Above this share of the ink in specks of at most 3x3 pixels, the image is speckle noise: dust and
 # JPEG crumbs on a real page are a tiny share of its ink.
 MAX_SPECK_SHARE = 0.25
+# Specks: components at most this many pixels on their longer side count towards the speck share.
+SPECK_SIDE = 3
+
+# Ruled lines (pen widths and shares of the image): a straight run at least LINE_PEN_WIDTHS long
+# (no digit stroke is that long), spanning LINE_SPAN of the image or LINE_DIGIT_HEIGHTS digit heights,
+# and thin (its own width at most 1/LINE_MAX_THICKNESS of its length: a big bold 1 is no ruled line).
+LINE_PEN_WIDTHS = 15
+LINE_MIN_PX = 20
+LINE_SPAN = 0.6
+LINE_DIGIT_HEIGHTS = 3
+LINE_MAX_THICKNESS = 25
+
+# Joining the pieces of broken digits (shares of the typical digit height, or of a group's height).
+GROUP_MAX_HEIGHT = 1.7  # digit sizes vary across a page; two lines on top of each other do not fit
+GROUP_MAX_GAP = 0.3  # a pen skip leaves a gap of a few pen widths, not a line's spacing
+GROUP_MAX_ASPECT = 1.6  # a joined group stays no wider than this times its height
+GROUP_STACKED_OVERLAP = 0.5  # share of the narrower piece's width that must overlap to count as stacked
+GROUP_OFF_CENTRE = 0.45  # a piece beside a group sits in its top or bottom part (a 5's bar, a 2's tail)
+GROUP_BESIDE_REACH = 0.15  # how far beside a group such a piece may start (digit heights)
+GROUP_BESIDE_WIDTH = 1.2  # ... without making the group wider than this many digit heights
+# Every digit is at least this share of the typical height (a 1 is narrow, but none is flat).
+MIN_HEIGHT_SHARE = 0.35
+
+# What pen strokes look like (and noise does not).
+MAX_PIECES = 6  # a digit breaks into a few pieces at most; a cloud of specks is noise
+SOLID_FILL = 0.88  # share of its box a blob may fill: a 1 fills its narrow box, bold 8s fill 80%
+SOLID_MIN_ASPECT = 0.4  # ... checked for blobs at least this wide (width / height)
+# A handwritten digit is 3 to 30 pen widths tall; 40 leaves room for fine pens on big digits, while
+# noise clumps are far thinner than their height suggests.
+MAX_HEIGHT_IN_PEN_WIDTHS = 40
 
 
 @dataclass(frozen=True)
@@ -39,10 +69,13 @@ class SegmentOptions:
     remove_lines: bool = True
 
 
-@dataclass
+@dataclass(frozen=True)
 class Candidate:
     box: Box  # in working-image pixels
     labels: tuple[int, ...]  # component ids in Segmentation.labels that make up this digit
+    stroke: float = 0.0  # its pen width on the mask, working pixels: measured once, here
+    crop: np.ndarray | None = None  # its own ink cut to its box (neighbours' strokes blanked)
+    measured: InkCrop | None = None  # that ink trimmed, shrunk and stretched for the normaliser
 
 
 @dataclass
@@ -57,17 +90,6 @@ class Segmentation:
     stroke: float  # typical pen width, working pixels
     digit_height: float  # typical digit height, working pixels (0 when none)
     notes: list[str] = field(default_factory=list)
-
-
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """Grey uint8 from grey, BGR or BGRA (already decoded and alpha-flattened by the loader)."""
-    if image.ndim == 2:
-        return image
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
-    if image.shape[2] == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    return image[:, :, 0]
 
 
 def working_copy(gray: np.ndarray, max_side: int, at_least: int = 1) -> tuple[np.ndarray, float]:
@@ -123,13 +145,6 @@ def ink_image(gray: np.ndarray, polarity: str) -> np.ndarray:
     # Ink is how much darker than its paper a pixel is, relative to that paper's brightness; a paper
     # estimate near black (an unlit or uniform dark frame) has no ink to show.
     return cv2.divide(cv2.subtract(paper, paper_bright), np.maximum(paper, 48), scale=255)
-
-
-def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-    """8-connected components with stats. Grana's algorithm is named explicitly: OpenCV 5's default
-    takes three times as long when it also collects stats."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
-    return n, labels, stats
 
 
 def _thresholds(ink: np.ndarray, min_contrast: int) -> tuple[float, float]:
@@ -189,15 +204,16 @@ def _long_runs(mask: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def line_length(stroke: float) -> int:
-    """Shortest straight run that may be a ruled line: 15 pen widths (no digit stroke is that long)."""
-    return max(20, int(round(15 * stroke)))
+    """Shortest straight run that may be a ruled line, in pixels."""
+    return max(LINE_MIN_PX, int(round(LINE_PEN_WIDTHS * stroke)))
 
 
 def remove_lines(mask: np.ndarray, stroke: float) -> tuple[np.ndarray, np.ndarray]:
     """Remove ruled lines and box borders: straight runs far longer than any digit stroke.
 
-    A run is a line when it is at least 15 pen widths long and also either spans most of the image
-    or is several times the typical digit height; strokes that a line cut through are restored.
+    A run is a line when it is at least ``LINE_PEN_WIDTHS`` pen widths long and also either spans
+    most of the image or is several times the typical digit height; strokes that a line cut through
+    are restored.
     Returns the cleaned mask and the removed lines.
     """
     length = line_length(stroke)
@@ -213,23 +229,22 @@ def remove_lines(mask: np.ndarray, stroke: float) -> tuple[np.ndarray, np.ndarra
     lines = np.zeros(n, np.uint8)
     h_img, w_img = mask.shape
     for i in range(1, n):
-        w, h = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]
+        w, h = stats[i, WIDTH], stats[i, HEIGHT]
         span = max(w / w_img, h / h_img)
         long_side = max(w, h)
-        if not (span >= 0.6 or (typical and long_side >= 3 * typical)):
+        if not (span >= LINE_SPAN or (typical and long_side >= LINE_DIGIT_HEIGHTS * typical)):
             continue
-        # Thin: pen width (of each line, even when ruled lines and a margin form one grid) at most
-        # a 25th of its length; a big bold 1 alone on a small image is no ruled line.
-        x, y = stats[i, cv2.CC_STAT_LEFT], stats[i, cv2.CC_STAT_TOP]
+        # Thin: the pen width of each line (even when ruled lines and a margin form one grid).
+        x, y = stats[i, LEFT], stats[i, TOP]
         width = stroke_width(labels[y : y + h, x : x + w] == i)
-        if width <= long_side / 25:
+        if width <= long_side / LINE_MAX_THICKNESS:
             lines[i] = 1
     line_mask = lines[labels]
     if not line_mask.any():
         return mask, line_mask
     # Give back line pixels where a stroke crosses the line: ink on both sides within reach.
     confirmed = np.flatnonzero(lines)
-    thickness = max(stats[i, cv2.CC_STAT_AREA] / max(stats[i, 2], stats[i, 3]) for i in confirmed)
+    thickness = max(stats[i, AREA] / max(stats[i, WIDTH], stats[i, HEIGHT]) for i in confirmed)
     reach = int(round(thickness)) + 1
     rest = mask & ~line_mask & 1
     restored = np.zeros_like(mask)
@@ -253,13 +268,9 @@ def _typical_height(mask: np.ndarray, stroke: float, min_height: int = 8) -> flo
     bridge = max(3, int(round(3 * stroke / factor)) | 1)
     closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, bridge)))
     _, _, stats = components(closed)
-    heights = stats[1:, cv2.CC_STAT_HEIGHT] * factor
+    heights = stats[1:, HEIGHT] * factor
     heights = heights[heights >= min_height]
     return float(np.median(heights)) if len(heights) else 0.0
-
-
-def _box(stats_row: np.ndarray) -> Box:
-    return Box(int(stats_row[0]), int(stats_row[1]), int(stats_row[2]), int(stats_row[3]))
 
 
 def _candidate_components(stats: np.ndarray, options: SegmentOptions) -> np.ndarray:
@@ -268,8 +279,8 @@ def _candidate_components(stats: np.ndarray, options: SegmentOptions) -> np.ndar
     Index 0 stays the background so that row numbers keep matching the label image.
     """
     speck = max(3, options.min_height // 3)
-    keep = [i for i in range(1, len(stats)) if max(stats[i, 2], stats[i, 3]) >= speck]
-    keep.sort(key=lambda i: -stats[i, cv2.CC_STAT_AREA])
+    keep = [i for i in range(1, len(stats)) if max(stats[i, WIDTH], stats[i, HEIGHT]) >= speck]
+    keep.sort(key=lambda i: -stats[i, AREA])
     rows = np.zeros_like(stats)
     rows[np.array(keep[: 4 * options.max_candidates], dtype=np.int64)] = stats[keep[: 4 * options.max_candidates]]
     return rows
@@ -281,13 +292,13 @@ def group_components(stats: np.ndarray, min_height: int, typical: float) -> list
     A piece joins a bigger one when it overlaps it horizontally and sits close above or below it,
     as long as the result stays no taller than a digit (so two lines never fuse).
     """
-    order = [i for i in np.argsort(-stats[:, cv2.CC_STAT_AREA], kind="stable") if i > 0 and stats[i, 4] > 0]
+    order = [i for i in np.argsort(-stats[:, AREA], kind="stable") if i > 0 and stats[i, AREA] > 0]
     # Group boxes as rows x0, y0, x1, y1, vectorised so a page of specks stays fast.
     boxes = np.zeros((len(order), 4), np.int64)
     areas = np.zeros(len(order), np.int64)
     members: list[list[int]] = []
-    limit = 1.7 * typical if typical else np.inf  # digit sizes vary across a page; two lines do not fit
-    gap_limit = 0.3 * typical if typical else 0
+    limit = GROUP_MAX_HEIGHT * typical if typical else np.inf
+    gap_limit = GROUP_MAX_GAP * typical if typical else 0
     for i in order:
         x, y, w, h, area = (int(v) for v in stats[i, :5])
         g = boxes[: len(members)]
@@ -296,17 +307,17 @@ def group_components(stats: np.ndarray, min_height: int, typical: float) -> list
         ux0, uy0 = np.minimum(g[:, 0], x), np.minimum(g[:, 1], y)
         ux1, uy1 = np.maximum(g[:, 2], x + w), np.maximum(g[:, 3], y + h)
         narrower = np.minimum(w, g[:, 2] - g[:, 0])
-        fits = (gap <= gap_limit) & (uy1 - uy0 <= limit) & (ux1 - ux0 <= 1.6 * np.maximum(uy1 - uy0, 1))
+        fits = (gap <= gap_limit) & (uy1 - uy0 <= limit) & (ux1 - ux0 <= GROUP_MAX_ASPECT * np.maximum(uy1 - uy0, 1))
         # A piece above or below its digit (the two halves of a skipping pen stroke).
-        stacked = overlap >= 0.5 * narrower
+        stacked = overlap >= GROUP_STACKED_OVERLAP * narrower
         # A piece beside the top or bottom of a bigger stroke (a 5's detached bar, a 2's tail):
         # neighbouring digits sit side by side at the same height, pieces of one digit do not.
         gh = np.maximum(g[:, 3] - g[:, 1], 1)
-        off_centre = (y + h <= g[:, 1] + 0.45 * gh) | (y >= g[:, 3] - 0.45 * gh)
+        off_centre = (y + h <= g[:, 1] + GROUP_OFF_CENTRE * gh) | (y >= g[:, 3] - GROUP_OFF_CENTRE * gh)
         beside = (
             off_centre
-            & (overlap >= -0.15 * max(typical, 1))
-            & (ux1 - ux0 <= 1.2 * max(typical, h))
+            & (overlap >= -GROUP_BESIDE_REACH * max(typical, 1))
+            & (ux1 - ux0 <= GROUP_BESIDE_WIDTH * max(typical, h))
         )
         # A piece straight above or below a group belongs to it before any group beside it (the
         # halves of a broken 1 next to a wide digit); among equals, join the biggest fitting group.
@@ -322,8 +333,8 @@ def group_components(stats: np.ndarray, min_height: int, typical: float) -> list
             boxes[len(members)] = (x, y, x + w, y + h)
             areas[len(members)] = area
             members.append([int(i)])
-    # Every digit is at least moderately tall (a 1 is narrow, but none is flat): dashes are not digits.
-    floor = max(min_height, 0.35 * typical) if typical else min_height
+    # Dashes are not digits.
+    floor = max(min_height, MIN_HEIGHT_SHARE * typical) if typical else min_height
     result = []
     for (x0, y0, x1, y1), labels in zip(boxes, members):
         box = Box(int(x0), int(y0), int(x1 - x0), int(y1 - y0))
@@ -332,19 +343,25 @@ def group_components(stats: np.ndarray, min_height: int, typical: float) -> list
     return result
 
 
-def _looks_like_writing(labels: np.ndarray, stats: np.ndarray, cand: Candidate) -> bool:
-    """Pen strokes, not a solid blob or a ragged speckle: fill and stroke width must fit a digit."""
+def _not_a_blob(stats: np.ndarray, cand: Candidate) -> bool:
+    """Cheap first look: a few pieces, not a solid blob (before its ink is cut out and measured)."""
     b = cand.box
-    if len(cand.labels) > 6:  # a digit breaks into a few pieces at most; a cloud of specks is noise
+    if len(cand.labels) > MAX_PIECES:
         return False
-    area = int(stats[list(cand.labels), cv2.CC_STAT_AREA].sum())
-    if b.w > 0.4 * b.h and area > 0.88 * b.w * b.h:  # a 1 may fill its narrow box; bold 8s fill 80%
-        return False
+    area = int(stats[list(cand.labels), AREA].sum())
+    return not (b.w > SOLID_MIN_ASPECT * b.h and area > SOLID_FILL * b.w * b.h)
+
+
+def _pen_width(labels: np.ndarray, cand: Candidate) -> float:
+    b = cand.box
     region = labels[b.y : b.y2, b.x : b.x2]
     own = region == cand.labels[0] if len(cand.labels) == 1 else np.isin(region, cand.labels)
-    width = stroke_width(own)
-    # A handwritten digit is between about 3 and 30 pen widths tall; noise clumps are far thinner.
-    return width > 0 and b.h / width <= 40
+    return stroke_width(own)
+
+
+def _pen_strokes(cand: Candidate) -> bool:
+    """Tall for its pen width like a digit, not a ragged speckle far thinner than its height."""
+    return cand.stroke > 0 and cand.box.h / cand.stroke <= MAX_HEIGHT_IN_PEN_WIDTHS
 
 
 def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrink: int = 1) -> Segmentation:
@@ -360,14 +377,15 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     notes: list[str] = []
     stroke = stroke_width(mask) if mask.any() else 0.0
     # A line needs a component at least a line long: most frames have none, and skip the search.
-    if options.remove_lines and stroke > 0 and stats[1:, 2:4].max(initial=0) >= line_length(stroke):
+    if options.remove_lines and stroke > 0 and stats[1:, WIDTH:HEIGHT + 1].max(initial=0) >= line_length(stroke):
         mask, lines = remove_lines(mask, stroke)
         if lines.any():
             notes.append("removed ruled lines or borders")
             _, labels, stats = components(mask)
     coverage = float(mask.mean())
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    specks = float(areas[np.maximum(stats[1:, 2], stats[1:, 3]) <= 3].sum()) / max(1.0, float(areas.sum()))
+    areas = stats[1:, AREA]
+    sides = np.maximum(stats[1:, WIDTH], stats[1:, HEIGHT])
+    specks = float(areas[sides <= SPECK_SIDE].sum()) / max(1.0, float(areas.sum()))
     reason = None
     if coverage > MAX_INK_COVERAGE:
         # Handwriting leaves most of the paper bare; this is noise, texture or a photo of something else.
@@ -380,7 +398,11 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
                             polarity=polarity, stroke=stroke, digit_height=0.0, notes=notes)
     typical = _typical_height(mask, stroke, options.min_height)
     candidates = group_components(_candidate_components(stats, options), options.min_height, typical)
-    candidates = [c for c in candidates if _looks_like_writing(labels, stats, c)]
+    widths = ((c, _pen_width(labels, c)) for c in candidates if _not_a_blob(stats, c))
+    candidates = [replace(c, stroke=width) for c, width in widths]
+    candidates = [c for c in candidates if _pen_strokes(c)]
+    crops = ((c, candidate_ink(ink, labels, c)) for c in candidates)
+    candidates = [replace(c, crop=crop, measured=measure(crop, c.stroke)) for c, crop in crops]
     if len(candidates) > options.max_candidates:
         notes.append(f"{len(candidates)} candidates, kept the {options.max_candidates} largest")
         candidates = sorted(candidates, key=lambda c: -c.box.w * c.box.h)[: options.max_candidates]
@@ -390,86 +412,16 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     )
 
 
-def candidate_ink(seg: Segmentation, cand: Candidate, pad: int = 0) -> np.ndarray:
+def candidate_ink(ink: np.ndarray, labels: np.ndarray, cand: Candidate, pad: int = 0) -> np.ndarray:
     """The candidate's own ink (neighbours' strokes inside its box blanked), cropped to its box."""
     b = cand.box
-    y0, y1 = max(0, b.y - pad), min(seg.ink.shape[0], b.y2 + pad)
-    x0, x1 = max(0, b.x - pad), min(seg.ink.shape[1], b.x2 + pad)
-    labels = seg.labels[y0:y1, x0:x1]
+    y0, y1 = max(0, b.y - pad), min(ink.shape[0], b.y2 + pad)
+    x0, x1 = max(0, b.x - pad), min(ink.shape[1], b.x2 + pad)
+    labels = labels[y0:y1, x0:x1]
     own = labels == cand.labels[0] if len(cand.labels) == 1 else np.isin(labels, cand.labels)
     others = (labels > 0) & ~own
     # Grow the component mask by a pixel so the anti-aliased rim of each stroke comes along.
     keep = cv2.dilate(own.view(np.uint8), np.ones((3, 3), np.uint8))
     keep[others] = 0
-    crop = cv2.bitwise_and(seg.ink[y0:y1, x0:x1], seg.ink[y0:y1, x0:x1], mask=keep)
-    return crop
-
-
-def cut_positions(crop: np.ndarray, digit_height: float) -> list[int]:
-    """Columns where a blob of touching digits may be cut: the valleys of its ink profile.
-
-    Always includes both ends; valleys closer than a tenth of a digit height are merged, and long
-    stretches without a valley (digits that overlap rather than touch) get evenly spaced cuts.
-    """
-    w = crop.shape[1]
-    solid = crop > max(1, int(crop.max()) // 3)
-    profile = np.convolve(solid.sum(axis=0).astype(np.float64), np.ones(3) / 3, mode="same")
-    valleys = [
-        x for x in range(1, w - 1)
-        if profile[x] <= profile[x - 1] and profile[x] <= profile[x + 1] and profile[x] < profile.max()
-    ]
-    spacing = max(2.0, 0.1 * digit_height)
-    cuts: list[int] = [0]
-    for x in valleys:
-        if x - cuts[-1] < spacing:
-            if profile[x] < profile[cuts[-1]] and cuts[-1] != 0:
-                cuts[-1] = x
-            continue
-        cuts.append(x)
-    if w - cuts[-1] < spacing and len(cuts) > 1:
-        cuts.pop()
-    cuts.append(w)
-    step = 0.25 * digit_height
-    filled = [cuts[0]]
-    for a, b in zip(cuts, cuts[1:]):
-        extra = int((b - a) // step) - 1 if b - a > 2 * step else 0
-        filled.extend(int(round(a + (b - a) * k / (extra + 1))) for k in range(1, extra + 1))
-        filled.append(b)
-    return filled
-
-
-def cut_paths(crop: np.ndarray, xs: list[int], radius: int) -> np.ndarray:
-    """The cheapest top-to-bottom path through a blob near each column in ``xs``: cuts between
-    touching digits, as an array (len(xs), height) of each path's column in every row.
-
-    Each row may step one column left or right; crossing ink costs its intensity, and straying from
-    its column costs a little, so a path slips through the gap where two slanted digits meet instead
-    of slicing a stroke as a straight cut would. All paths are found together, one image row at a
-    time, in a window of ``radius`` columns either side of their start.
-    """
-    h, w = crop.shape
-    offsets = np.arange(-radius, radius + 1)
-    columns = np.asarray(xs, np.int64)[:, None] + offsets[None, :]  # (paths, window)
-    big = np.float32(1e9)
-    cost = crop[:, np.clip(columns, 0, w - 1)].astype(np.float32) + 2.0 * np.abs(offsets).astype(np.float32)
-    cost[:, (columns < 0) | (columns >= w)] = big  # the window may not leave the blob
-    # Running costs per row, between two walls so that the three ways into a cell are views.
-    n, k = columns.shape
-    totals = np.full((h, n, k + 2), big, np.float32)
-    totals[0, :, 1:-1] = cost[0]
-    for y in range(1, h):
-        prev = totals[y - 1]
-        np.add(np.minimum(np.minimum(prev[:, :-2], prev[:, 1:-1]), prev[:, 2:]), cost[y], out=totals[y, :, 1:-1])
-    # The way into each cell (-1, 0, +1 columns; ties go left, then straight on), all rows at once,
-    # then back up from the cheapest bottom cell: a short walk in plain Python.
-    above = totals[:-1]
-    steps = (np.argmin(np.stack((above[..., :-2], above[..., 1:-1], above[..., 2:])), axis=0) - 1).tolist()
-    paths = np.empty((n, h), np.int64)
-    for i, j in enumerate(np.argmin(totals[-1, :, 1:-1], axis=1).tolist()):
-        path = paths[i]
-        for y in range(h - 1, 0, -1):
-            path[y] = j
-            j += steps[y - 1][i][j]
-        path[0] = j
-    return np.take_along_axis(columns, paths, axis=1)
-
+    region = ink[y0:y1, x0:x1]
+    return cv2.bitwise_and(region, region, mask=keep)

@@ -23,6 +23,8 @@ import numpy as np
 from edge.pipeline.results import Box, Digit
 
 Boxf = tuple[float, float, float, float]  # x, y, w, h in pixels, unrounded
+# Votes are kept per digit value, whatever else the model's outputs hold (a reject class).
+DIGIT_VALUES = 10
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,6 @@ class StabilizeOptions:
     memory: float = 0.7
     # Overlap (intersection over union) a detection needs to continue a track.
     min_overlap: float = 0.3
-    # Reported digits below this smoothed confidence are marked uncertain (as the recogniser does).
-    min_confidence: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def _match(predicted: Sequence[Boxf], detected: Sequence[Boxf], min_overlap: flo
 
 
 def _vote(digit: Digit) -> list[float]:
-    votes = [0.0] * 10
+    votes = [0.0] * DIGIT_VALUES
     votes[digit.digit] = digit.confidence
     return votes
 
@@ -203,8 +203,7 @@ def stable_digits(state: TrackerState, options: StabilizeOptions = StabilizeOpti
         x, y, w, h = track.box
         box = Box(int(round(x)), int(round(y)), max(1, int(round(w))), max(1, int(round(h))))
         confidence = track.confidence
-        digits.append(Digit(digit=track.digit, confidence=confidence, box=box,
-                            uncertain=confidence < options.min_confidence))
+        digits.append(Digit(digit=track.digit, confidence=confidence, box=box))
     return digits
 
 
@@ -218,6 +217,3 @@ class Stabilizer:
     def update(self, digits: Sequence[Digit]) -> list[Digit]:
         self.state = step(self.state, digits, self.options)
         return stable_digits(self.state, self.options)
-
-    def reset(self) -> None:
-        self.state = TrackerState()

@@ -1,7 +1,8 @@
-"""Where outcomes go: stdout (text or JSON Lines), a CSV table and a JSON Lines result file.
+"""The outputs made of records: stdout (text or JSON Lines), a CSV table and the resumable result log.
 
-Every outcome is written with one ``write`` per destination and flushed at once, so a crash or a
-kill leaves whole records behind, never half an image.
+Every result is written with one ``write`` per destination and flushed at once, so a crash or a
+kill leaves whole records behind, never half an image. The same outputs serve every input: images,
+pages, video and camera frames.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from edge.apps.batch import Outcome
 from edge.sinks.records import CSV_HEADER, csv_error_row, csv_rows, text_line
+from edge.sinks.result import Result
 
 log = logging.getLogger("edge")
 
@@ -26,10 +27,18 @@ def _csv_text(rows: list[list]) -> str:
     return buffer.getvalue()
 
 
-class Sinks:
-    def __init__(self, as_json: bool, csv_path: Path | None = None, output_path: Path | None = None,
-                 append: bool = False, stdout: TextIO | None = None) -> None:
+class RecordSinks:
+    """stdout, ``--csv`` and ``--output``.
+
+    Text on stdout is one line per image or page, and for video and camera frames one line when the
+    reading changes. JSON Lines carry every record (``changes_only``: for frames, only the ones whose
+    reading changed). Errors also go to stderr, one line each.
+    """
+
+    def __init__(self, as_json: bool = False, csv_path: Path | None = None, output_path: Path | None = None,
+                 append: bool = False, changes_only: bool = False, stdout: TextIO | None = None) -> None:
         self.as_json = as_json
+        self.changes_only = changes_only
         self.stdout = stdout if stdout is not None else sys.stdout
         mode = "a" if append else "w"
         self.csv_file = open(csv_path, mode, newline="", encoding="utf-8") if csv_path else None
@@ -38,21 +47,28 @@ class Sinks:
             self.csv_file.write(_csv_text([CSV_HEADER]))
             self.csv_file.flush()
 
-    def emit(self, outcome: Outcome) -> None:
-        line = json.dumps(outcome.record, ensure_ascii=False) + "\n"
+    def emit(self, result: Result) -> None:
+        line = json.dumps(result.record, ensure_ascii=False) + "\n"
+        stream = result.kind != "document"
         if self.as_json:
-            self.stdout.write(line)
-        elif outcome.ok:
-            self.stdout.write(text_line(outcome.source, outcome.reading) + "\n")
-        self.stdout.flush()
-        if not outcome.ok:
-            log.error("%s: %s", outcome.source, outcome.record["error"])
+            if result.changed or not stream or not self.changes_only or not result.ok:
+                self.stdout.write(line)
+                self.stdout.flush()
+        elif result.ok and (result.changed or not stream):
+            self.stdout.write(text_line(result.label, result.reading) + "\n")
+            self.stdout.flush()
+        if not result.ok and result.frame is None:  # a frame's error is logged where it happens, once
+            message = result.record["error"]
+            # Stream errors name their source already ("camera:7: no such camera").
+            log.error("%s", message if stream else f"{result.label}: {message}")
         if self.output_file is not None:
             self.output_file.write(line)
             self.output_file.flush()
         if self.csv_file is not None:
-            rows = csv_rows(outcome.source, outcome.reading) if outcome.ok else [
-                csv_error_row(outcome.source, outcome.record["error"])]
+            if result.ok:
+                rows = csv_rows(result.source, result.reading, result.page, result.frame)
+            else:
+                rows = [csv_error_row(result.source, result.record["error"], result.page, result.frame)]
             self.csv_file.write(_csv_text(rows))
             self.csv_file.flush()
 
@@ -61,7 +77,7 @@ class Sinks:
             if handle is not None:
                 handle.close()
 
-    def __enter__(self) -> "Sinks":
+    def __enter__(self) -> "RecordSinks":
         return self
 
     def __exit__(self, *exc) -> None:

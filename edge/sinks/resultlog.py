@@ -39,26 +39,54 @@ def repair_tail(path: Path) -> int:
         return size - keep
 
 
-def finished_sources(path: Path) -> set[str]:
-    """Sources that already have a record in a JSON Lines result file (repairing its tail first)."""
-    if not path.exists():
-        return set()
-    repair_tail(path)
-    done = set()
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a damaged line is not a result: its input will be read again
-            if isinstance(record, dict) and isinstance(record.get("source"), str):
-                done.add(record["source"])
+# What a record is the result of: its input, and the page or frame within it (None for neither).
+Key = tuple[str, "int | None", "int | None"]
+
+
+def _int(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _result_files(path: Path) -> list[Path]:
+    """A JSON Lines file, or a folder of them (shards written by several machines)."""
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix == ".jsonl" and p.is_file())
+    return [path] if path.exists() else []
+
+
+def finished(path: Path) -> set[Key]:
+    """What already has a record in a JSON Lines result file or folder of shards (their tails
+    repaired first): a damaged line is no result, and its input is read again."""
+    done: set[Key] = set()
+    for file in _result_files(path):
+        repair_tail(file)
+        with open(file, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(record, dict) and isinstance(record.get("source"), str):
+                    done.add((record["source"], _int(record.get("page")), _int(record.get("frame"))))
     return done
 
 
-def finished_csv_sources(path: Path) -> set[str]:
+def finished_csv(path: Path) -> set[Key]:
+    """The same for a CSV table (source, page and frame columns)."""
     if not path.exists():
         return set()
     repair_tail(path)
+    done: set[Key] = set()
     with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        return {row[0] for row in csv.reader(handle) if row and row[0] != "source"}
+        rows = csv.reader(handle)
+        header = next(rows, None)
+        if not header:
+            return done
+        column = {name: i for i, name in enumerate(header)}
+        for row in rows:
+            if not row:
+                continue
+            page = row[column["page"]] if "page" in column and column["page"] < len(row) else ""
+            frame = row[column["frame"]] if "frame" in column and column["frame"] < len(row) else ""
+            done.add((row[0], int(page) if page.isdigit() else None, int(frame) if frame.isdigit() else None))
+    return done

@@ -14,7 +14,7 @@ import numpy as np
 TITLE = "digits-recognize"
 # Keys and what they do.
 KEYS = {ord("q"): "quit", 27: "quit", ord("s"): "snapshot", ord(" "): "pause", ord("p"): "pause"}
-HELP = "q quit, s snapshot, space pause"
+HELP = "q quit, s snapshot, space pause (images: any other key shows the next)"
 
 
 class WindowUnavailable(RuntimeError):
@@ -39,7 +39,7 @@ class Window:
         self._sized = False
 
     def show(self, image: np.ndarray, wait_ms: int = 1) -> str | None:
-        """Show a frame and poll the keyboard: 'quit', 'snapshot', 'pause' or None."""
+        """Show a frame and poll the keyboard (as ``poll``)."""
         if not self._sized:
             cv2.resizeWindow(self.title, image.shape[1], image.shape[0])
             self._sized = True
@@ -47,11 +47,10 @@ class Window:
         return self.poll(wait_ms)
 
     def poll(self, wait_ms: int = 1) -> str | None:
+        """'quit', 'snapshot', 'pause', 'next' (any other key) or None."""
         key = cv2.waitKey(max(1, wait_ms))
         if key != -1:
-            action = KEYS.get(key & 0xFF)
-            if action:
-                return action
+            return KEYS.get(key & 0xFF, "next")
         # Closing the window with the mouse quits too.
         with contextlib.suppress(cv2.error):
             if cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:

@@ -43,9 +43,14 @@ class CaptureError(RuntimeError):
 
 @dataclass(frozen=True)
 class Frame:
+    """One picture from any source (``edge.sources.streams``): a video or camera frame, or a page."""
+
     index: int  # position in the source: for cameras, frames captured since opening (gaps are drops)
     t: float  # seconds since the start: the video's own clock for files, capture time for cameras
-    image: np.ndarray  # BGR uint8
+    image: np.ndarray  # BGR or grey uint8 (empty when ``error`` says why there is none)
+    page: int | None = None  # 1-based page of a multi-page document; None for everything else
+    notes: tuple[str, ...] = ()  # what the decoder noticed (EXIF rotation, a first frame of many)
+    error: str | None = None  # a page that could not be read (one line)
 
 
 @dataclass

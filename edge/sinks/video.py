@@ -1,53 +1,18 @@
-"""Where live readings go: JSON Lines or text on stdout, the annotated recording, snapshots."""
+"""Pictures of streams: the annotated recording (``--record``, and ``--out`` for videos and cameras)
+and the window's snapshots."""
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from pathlib import Path
-from typing import TextIO
 
 import cv2
 import numpy as np
 
 from edge.sources.capture import Frame
-from edge.sinks.records import error_record, json_record, text_line
-from edge.pipeline.results import Reading
 
 # Codecs that OpenCV's bundled FFmpeg can write, by file extension (H.264 encoders are often missing).
 RECORD_CODECS = {".avi": "MJPG", ".mkv": "MJPG", ".mp4": "mp4v", ".mov": "mp4v"}
-
-
-class ReadingWriter:
-    """Readings to stdout, a line each, flushed: JSON Lines for every frame (or every change), or text
-    only when the reading changes."""
-
-    def __init__(self, name: str, as_json: bool, changes_only: bool, stream: TextIO | None = None) -> None:
-        self.name = name
-        self.as_json = as_json
-        self.changes_only = changes_only
-        self.stream = stream if stream is not None else sys.stdout
-        self._last_text: str | None = None if as_json else ""
-
-    def write(self, frame: Frame, reading: Reading, ms: float) -> None:
-        changed = reading.text != self._last_text
-        self._last_text = reading.text
-        if self.as_json:
-            if changed or not self.changes_only:
-                record = json_record(self.name, reading, ms, frame=frame.index, t=round(frame.t, 3))
-                self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-                self.stream.flush()
-        elif changed:
-            label = f"{self.name} frame {frame.index} at {frame.t:.2f}s"
-            self.stream.write(text_line(label, reading) + "\n")
-            self.stream.flush()
-
-    def error(self, message: str, frame_index: int | None) -> None:
-        if self.as_json:
-            extra = {} if frame_index is None else {"frame": frame_index}
-            self.stream.write(json.dumps(error_record(self.name, message, **extra), ensure_ascii=False) + "\n")
-            self.stream.flush()
 
 
 class Recorder:
@@ -68,7 +33,7 @@ class Recorder:
             fourcc = cv2.VideoWriter_fourcc(*RECORD_CODECS[self.path.suffix.lower()])
             self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, size)
             if not self._writer.isOpened():
-                raise OSError(f"--record {self.path}: cannot write this video file")
+                raise OSError(f"{self.path}: cannot write this video file")
             self._size = size
         if size != self._size:
             image = cv2.resize(image, self._size)

@@ -1,0 +1,70 @@
+"""From the model's outputs to digits: which output is which digit, which is "not a digit", and how
+sure the model is.
+
+Models with a reject class (metadata ``reject_label``) have one more output than digits; a
+candidate whose reject output beats every digit is no digit and is dropped from the reading (it
+stays visible in ``--debug``). Models without one (format 1) read every candidate as some digit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from edge.pipeline.results import Box, Digit
+from edge.runtime.metadata import ModelMetadata
+
+
+@dataclass(frozen=True)
+class Classes:
+    """How to read one model's output rows."""
+
+    digit_outputs: tuple[int, ...]  # output indices that stand for digits
+    digit_values: tuple[int, ...]  # the digit each of those stands for
+    reject: int | None = None  # output index of the reject class
+
+    @classmethod
+    def of(cls, meta: ModelMetadata) -> "Classes":
+        outputs = [i for i, label in enumerate(meta.labels) if i != meta.reject_index]
+        return cls(tuple(outputs), tuple(int(meta.labels[i]) for i in outputs), meta.reject_index)
+
+    def confidence(self, probs: np.ndarray) -> np.ndarray:
+        """Each row's best digit probability (the reject class is not a digit)."""
+        if len(probs) == 0:
+            return np.zeros(0, np.float32)
+        if self.reject is None:
+            return probs.max(axis=1)
+        return probs[:, list(self.digit_outputs)].max(axis=1)
+
+    def rejected(self, probs: np.ndarray) -> np.ndarray:
+        """Rows the reject class wins."""
+        if self.reject is None or len(probs) == 0:
+            return np.zeros(len(probs), bool)
+        return probs[:, self.reject] > self.confidence(probs)
+
+
+def to_digits(boxes: list[Box], probs: np.ndarray, classes: Classes, scale: float, width: int,
+              height: int) -> tuple[list[Digit], list[Digit]]:
+    """Digits (and rejected candidates) with boxes moved from working pixels (``scale`` = working
+    size / image size) into the image's, clipped to it."""
+    digits: list[Digit] = []
+    rejected: list[Digit] = []
+    if not boxes:
+        return digits, rejected
+    columns = np.asarray(classes.digit_outputs)
+    best = columns[probs[:, columns].argmax(axis=1)]
+    is_rejected = classes.rejected(probs)
+    for box, p, index, no_digit in zip(boxes, probs, best.tolist(), is_rejected.tolist()):
+        digit = Digit(
+            digit=classes.digit_values[classes.digit_outputs.index(index)], confidence=float(p[index]),
+            box=_clip(box.scaled(1.0 / scale), width, height), probabilities=tuple(float(v) for v in p),
+            reject=float(p[classes.reject]) if classes.reject is not None else 0.0,
+        )
+        (rejected if no_digit else digits).append(digit)
+    return digits, rejected
+
+
+def _clip(box: Box, width: int, height: int) -> Box:
+    x, y = max(0, box.x), max(0, box.y)
+    return replace(box, x=x, y=y, w=max(1, min(box.x2, width) - x), h=max(1, min(box.y2, height) - y))

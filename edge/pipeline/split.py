@@ -1,0 +1,346 @@
+"""Fix the segmentation with the classifier's help: join a digit drawn in two strokes, and cut blobs
+of touching digits apart.
+
+Both steps propose alternatives (a union of two pieces; slices of a blob between cut paths), let the
+classifier read them in one batch each, and keep an alternative only when it explains the ink
+better than what segmentation found. Cuts follow the cheapest path through the ink near the valleys
+of the blob's column profile, so they slip between slanted digits instead of slicing a stroke.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from edge.pipeline.results import Box
+
+# Log-probability floor, so that a zero probability does not make a score minus infinity.
+MIN_PROBABILITY = 1e-6
+
+
+@dataclass(frozen=True)
+class SplitOptions:
+    enabled: bool = True
+    # --- joining two strokes of one digit (shares of the taller piece's height; probabilities)
+    # The right piece starts at most this far right of the left one's end.
+    merge_max_gap: float = 0.06
+    # The pieces overlap vertically by at least this share of the shorter one.
+    merge_min_overlap: float = 0.5
+    # The union is narrower than this share of its height (a digit, not two).
+    merge_max_aspect: float = 0.9
+    # Pieces read at least this surely and of equal height (within ``merge_uneven``) stay apart:
+    # 11 written close stays 11.
+    merge_sure: float = 0.9
+    merge_uneven: float = 0.85
+    # The union must be read at least this surely, and beat the two pieces by this log-likelihood.
+    merge_min_confidence: float = 0.9
+    merge_margin: float = 0.05
+    # --- cutting blobs of touching digits
+    # A split must beat reading the blob as one digit by this much log-likelihood (for square blobs;
+    # less for wider ones, by ``aspect_prior`` per unit of width/height above 1), and every part must
+    # reach ``min_confidence``. Tuned on generated pages with seeds apart from the benchmark's.
+    margin: float = 0.0
+    aspect_prior: float = 0.2
+    min_confidence: float = 0.6
+    # Blobs narrower than this (width / height) are never cut (two touching 1s are about 0.7).
+    min_aspect: float = 0.7
+    # "Clearly wider than tall" (width / height): such blobs are always tried; narrower ones only
+    # when read less surely than ``unsure_below``, and then they split only into parts side by side
+    # (neighbouring parts' boxes overlap by at most ``max_overlap`` of the narrower one): a 6's top
+    # stroke over its loop is not a 5 beside a 6.
+    wide_aspect: float = 1.25
+    max_overlap: float = 0.25
+    # The shipped model, trained with label smoothing, gives 0.95-0.97 to digits it is sure of.
+    unsure_below: float = 0.9
+    # A wide blob is tried only when also this much wider than a usual digit of the page.
+    wider_than_digit: float = 1.2
+    # A digit is rarely wider than this share of its height (used where most pieces are blobs).
+    digit_width_share: float = 0.75
+    # Blobs shorter than this share of the page's digit height are specks or dashes: not tried.
+    min_height_share: float = 0.5
+    # Slices (shares of the blob's height): at most ``max_slice`` wide (a digit), at least
+    # ``min_slice`` wide and ``min_slice_height`` tall (a stroke's worth of ink).
+    max_slice: float = 1.15
+    min_slice: float = 0.12
+    min_slice_height: float = 0.4
+    # Cut paths may wander this share of the blob's height either side of their column.
+    path_radius: float = 0.15
+    # A blob with more candidate cuts than this is not a few touching digits but a long stroke (a
+    # ruled line, a shadow strip along a paper edge): it is read as it is, never cut. Ten touching
+    # digits give about 40 cuts, and the cost of trying grows with the square of the count.
+    max_cuts: int = 48
+
+
+@dataclass
+class Piece:
+    """One candidate digit: where it is, its ink and what the model is fed."""
+
+    box: Box  # working-image pixels
+    crop: np.ndarray  # its ink, cropped to the box (0 paper .. 255 ink)
+    model_input: np.ndarray
+
+
+@dataclass(frozen=True)
+class Judge:
+    """What the split steps need from the rest of the pipeline."""
+
+    make_piece: Callable[[np.ndarray, Box], Piece]  # ink crop, its box -> Piece
+    predict: Callable[[list[Piece]], np.ndarray]  # pieces -> probabilities over the model's labels
+    confidence: Callable[[np.ndarray], np.ndarray]  # probabilities -> each row's best digit probability
+
+
+def _log(p: float) -> float:
+    return float(np.log(max(p, MIN_PROBABILITY)))
+
+
+def merge_split_strokes(pieces: list[Piece], probs: np.ndarray, judge: Judge,
+                        options: SplitOptions = SplitOptions()) -> tuple[list[Piece], np.ndarray]:
+    """Join two side-by-side pieces that are one digit drawn in two strokes (a 4 whose bar stops
+    short of its upright, a 5's detached hook).
+
+    Only for nearly touching pieces of a digit-shaped union that the model reads confidently, and
+    only when the pieces themselves do not both read as sure digits of equal height.
+    """
+    sure = judge.confidence(probs)
+    pairs = []
+    for a, left_piece in enumerate(pieces):
+        left = left_piece.box
+        # The nearest piece starting just right of this one, on the same line.
+        right_of = [
+            (pieces[b].box.x - left.x2, b) for b in range(len(pieces))
+            if b != a and 0 <= pieces[b].box.x - left.x2 <= options.merge_max_gap * max(left.h, pieces[b].box.h)
+            and min(left.y2, pieces[b].box.y2) - max(left.y, pieces[b].box.y)
+            >= options.merge_min_overlap * min(left.h, pieces[b].box.h)
+        ]
+        if not right_of:
+            continue
+        b = min(right_of)[1]
+        right = pieces[b].box
+        union = left.union(right)
+        if union.w > options.merge_max_aspect * union.h:
+            continue
+        unsure = min(sure[a], sure[b]) < options.merge_sure
+        uneven = min(left.h, right.h) < options.merge_uneven * max(left.h, right.h)
+        if unsure or uneven:
+            pairs.append((a, b))
+    if not pairs:
+        return pieces, probs
+    merged = []
+    for a, b in pairs:
+        box = pieces[a].box.union(pieces[b].box)
+        crop = np.zeros((box.h, box.w), np.uint8)
+        for piece in (pieces[a], pieces[b]):
+            pb = piece.box
+            region = crop[pb.y - box.y : pb.y2 - box.y, pb.x - box.x : pb.x2 - box.x]
+            np.maximum(region, piece.crop[: region.shape[0], : region.shape[1]], out=region)
+        merged.append((a, b, judge.make_piece(crop, box)))
+    merged_probs = judge.predict([m for _, _, m in merged])
+    merged_sure = judge.confidence(merged_probs)
+    drop, add = set(), []
+    for (a, b, piece), p, whole in zip(merged, merged_probs, merged_sure):
+        separate = _log(sure[a]) + _log(sure[b])
+        if a in drop or b in drop or whole < options.merge_min_confidence or _log(whole) < separate + options.merge_margin:
+            continue
+        drop |= {a, b}
+        add.append((piece, p))
+    if not add:
+        return pieces, probs
+    keep = [i for i in range(len(pieces)) if i not in drop]
+    return [pieces[i] for i in keep] + [m for m, _ in add], np.array([probs[i] for i in keep] + [p for _, p in add])
+
+
+def split_touching(pieces: list[Piece], probs: np.ndarray, digit_height: float, judge: Judge,
+                   options: SplitOptions = SplitOptions()) -> tuple[list[Piece], np.ndarray]:
+    """Read blobs wider than a digit as several touching digits when the classifier agrees.
+
+    Every plausible slice between two cuts is classified in one batch, and dynamic programming picks
+    the cuts whose slices the classifier is most sure of. The cuts replace the blob if they explain
+    it better than one digit does.
+    """
+    if not pieces:
+        return pieces, probs
+    sure = judge.confidence(probs)
+    typical = digit_height or max(p.box.h for p in pieces)
+    widths = sorted(p.box.w for p in pieces)
+    usual = widths[len(widths) // 2]
+    # "Wider than a usual digit": the page's median piece, but on a page of touching digits most
+    # pieces are blobs, so also no wider than a digit of the page's height can be.
+    digit_width = min(usual, options.digit_width_share * typical) if typical else usual
+    blobs = [
+        i for i, p in enumerate(pieces)
+        if p.box.h >= options.min_height_share * typical
+        and ((p.box.w >= options.wide_aspect * p.box.h and p.box.w >= options.wider_than_digit * digit_width)
+             or (p.box.w >= options.min_aspect * p.box.h and sure[i] < options.unsure_below))
+    ]
+    slices: dict[tuple[int, int, int], Piece] = {}
+    positions: dict[int, list[int]] = {}
+    for index in blobs:
+        piece = pieces[index]
+        height, width = piece.crop.shape
+        cuts = cut_positions(piece.crop, piece.box.h)
+        if len(cuts) > options.max_cuts:
+            continue
+        positions[index] = cuts
+        radius = max(2, int(options.path_radius * piece.box.h))
+        inner = cuts[1:-1]
+        paths = dict(zip(inner, cut_paths(piece.crop, inner, radius))) if inner else {}
+        paths[0], paths[width] = np.zeros(height, np.int64), np.full(height, width, np.int64)
+        # A blob about as wide as tall holds two digits at most: only slices from either end.
+        pair_only = width < options.wide_aspect * height
+        for a_i, a in enumerate(cuts):
+            for b in cuts[a_i + 1 :]:
+                if b - a > options.max_slice * piece.box.h:
+                    break
+                if pair_only and a != 0 and b != width:
+                    continue
+                if (a, b) != (0, width) and b - a >= options.min_slice * piece.box.h:
+                    part = _slice(piece, paths[a], paths[b], judge, options)
+                    if part is not None:
+                        slices[(index, a, b)] = part
+    if not slices:
+        return pieces, probs
+    keys = list(slices)
+    predicted = judge.predict([slices[k] for k in keys])
+    slice_probs = dict(zip(keys, predicted))
+    slice_sure = dict(zip(keys, judge.confidence(predicted).tolist()))
+    replaced: dict[int, list[tuple[Piece, np.ndarray]]] = {}
+    for index, cuts in positions.items():
+        path = best_cuts(index, cuts, slice_sure)
+        if path is None:
+            continue
+        confidences = np.array([slice_sure[key] for key in path])
+        split = float(np.log(np.maximum(confidences, MIN_PROBABILITY)).sum())
+        whole = _log(sure[index])
+        # Compare likelihoods (products of confidences), with a prior from the blob's shape:
+        # the wider it is, the less a single digit explains it.
+        aspect = pieces[index].box.w / max(1, pieces[index].box.h)
+        margin = options.margin - options.aspect_prior * (aspect - 1.0)
+        if split < whole + margin or confidences.min() < options.min_confidence:
+            continue
+        if aspect < options.wide_aspect and _max_overlap([slices[key].box for key in path]) > options.max_overlap:
+            continue
+        replaced[index] = [(slices[key], slice_probs[key]) for key in path]
+    if not replaced:
+        return pieces, probs
+    new_pieces, new_probs = [], []
+    for index, piece in enumerate(pieces):
+        for part, p in replaced.get(index, [(piece, probs[index])]):
+            new_pieces.append(part)
+            new_probs.append(p)
+    return new_pieces, np.array(new_probs)
+
+
+def best_cuts(index: int, cuts: list[int], sure: dict[tuple[int, int, int], float]) -> list | None:
+    """The surest way (mean log-confidence per slice) to cut blob ``index`` into two or more slices:
+    the slices' keys, left to right, or None when no way covers the blob."""
+    n = len(cuts)
+    # best[j][k]: best total log-confidence covering cuts[0]..cuts[j] with k slices.
+    best: list[dict[int, tuple[float, list]]] = [dict() for _ in range(n)]
+    best[0][0] = (0.0, [])
+    for j in range(1, n):
+        for i in range(j):
+            key = (index, cuts[i], cuts[j])
+            if key not in sure:
+                continue
+            gain = _log(sure[key])
+            for k, (score, path) in best[i].items():
+                if k + 1 not in best[j] or best[j][k + 1][0] < score + gain:
+                    best[j][k + 1] = (score + gain, path + [key])
+    options = [(score / k, path) for k, (score, path) in best[n - 1].items() if k >= 2]
+    if not options:
+        return None
+    return max(options, key=lambda item: item[0])[1]
+
+
+def _slice(piece: Piece, left: np.ndarray, right: np.ndarray, judge: Judge, options: SplitOptions) -> Piece | None:
+    """The blob's ink between two cut paths (each a column per row)."""
+    columns = np.arange(piece.crop.shape[1])
+    between = (columns[None, :] >= left[:, None]) & (columns[None, :] < right[:, None])
+    sub = np.where(between, piece.crop, 0).astype(np.uint8)
+    ys, xs = np.nonzero(sub)
+    if len(ys) == 0 or ys.max() - ys.min() + 1 < options.min_slice_height * piece.box.h:
+        return None
+    box = Box(piece.box.x + int(xs.min()), piece.box.y + int(ys.min()),
+              int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
+    return judge.make_piece(sub[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1], box)
+
+
+def _max_overlap(boxes: list[Box]) -> float:
+    """Largest horizontal overlap of neighbouring boxes, as a share of the narrower one."""
+    worst = 0.0
+    for a, b in zip(boxes, boxes[1:]):
+        overlap = min(a.x2, b.x2) - max(a.x, b.x)
+        worst = max(worst, overlap / max(1, min(a.w, b.w)))
+    return worst
+
+
+def cut_positions(crop: np.ndarray, digit_height: float) -> list[int]:
+    """Columns where a blob of touching digits may be cut: the valleys of its ink profile.
+
+    Always includes both ends; valleys closer than a tenth of a digit height are merged, and long
+    stretches without a valley (digits that overlap rather than touch) get evenly spaced cuts.
+    """
+    w = crop.shape[1]
+    solid = crop > max(1, int(crop.max()) // 3)
+    profile = np.convolve(solid.sum(axis=0).astype(np.float64), np.ones(3) / 3, mode="same")
+    valleys = [
+        x for x in range(1, w - 1)
+        if profile[x] <= profile[x - 1] and profile[x] <= profile[x + 1] and profile[x] < profile.max()
+    ]
+    spacing = max(2.0, 0.1 * digit_height)
+    cuts: list[int] = [0]
+    for x in valleys:
+        if x - cuts[-1] < spacing:
+            if profile[x] < profile[cuts[-1]] and cuts[-1] != 0:
+                cuts[-1] = x
+            continue
+        cuts.append(x)
+    if w - cuts[-1] < spacing and len(cuts) > 1:
+        cuts.pop()
+    cuts.append(w)
+    step = 0.25 * digit_height
+    filled = [cuts[0]]
+    for a, b in zip(cuts, cuts[1:]):
+        extra = int((b - a) // step) - 1 if b - a > 2 * step else 0
+        filled.extend(int(round(a + (b - a) * k / (extra + 1))) for k in range(1, extra + 1))
+        filled.append(b)
+    return filled
+
+
+def cut_paths(crop: np.ndarray, xs: list[int], radius: int) -> np.ndarray:
+    """The cheapest top-to-bottom path through a blob near each column in ``xs``: cuts between
+    touching digits, as an array (len(xs), height) of each path's column in every row.
+
+    Each row may step one column left or right; crossing ink costs its intensity, and straying from
+    its column costs a little, so a path slips through the gap where two slanted digits meet instead
+    of slicing a stroke as a straight cut would. All paths are found together, one image row at a
+    time, in a window of ``radius`` columns either side of their start.
+    """
+    h, w = crop.shape
+    offsets = np.arange(-radius, radius + 1)
+    columns = np.asarray(xs, np.int64)[:, None] + offsets[None, :]  # (paths, window)
+    big = np.float32(1e9)
+    cost = crop[:, np.clip(columns, 0, w - 1)].astype(np.float32) + 2.0 * np.abs(offsets).astype(np.float32)
+    cost[:, (columns < 0) | (columns >= w)] = big  # the window may not leave the blob
+    # Running costs per row, between two walls so that the three ways into a cell are views.
+    n, k = columns.shape
+    totals = np.full((h, n, k + 2), big, np.float32)
+    totals[0, :, 1:-1] = cost[0]
+    for y in range(1, h):
+        prev = totals[y - 1]
+        np.add(np.minimum(np.minimum(prev[:, :-2], prev[:, 1:-1]), prev[:, 2:]), cost[y], out=totals[y, :, 1:-1])
+    # The way into each cell (-1, 0, +1 columns; ties go left, then straight on), all rows at once,
+    # then back up from the cheapest bottom cell: a short walk in plain Python.
+    above = totals[:-1]
+    steps = (np.argmin(np.stack((above[..., :-2], above[..., 1:-1], above[..., 2:])), axis=0) - 1).tolist()
+    paths = np.empty((n, h), np.int64)
+    for i, j in enumerate(np.argmin(totals[-1, :, 1:-1], axis=1).tolist()):
+        path = paths[i]
+        for y in range(h - 1, 0, -1):
+            path[y] = j
+            j += steps[y - 1][i][j]
+        path[0] = j
+    return np.take_along_axis(columns, paths, axis=1)
+

@@ -1,0 +1,35 @@
+"""The one place runtime settings take effect: which model, which interpreter, how many threads.
+
+Every entry point (the command line, its worker processes, the draw app, the Python API, the
+benchmarks) loads its model through ``load_classifier``, so OpenCV's thread pool and the
+interpreter's threads are always set together and the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.runtime.classifier import DigitClassifier
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    model: Path | None = None  # a .tflite with its .json beside it; None: the shipped model
+    backend: str | None = None  # litert, tflite-runtime or tensorflow; None: the first installed
+    # Interpreter and OpenCV threads. One is fastest for digits and frames this small: OpenCV's pool
+    # costs more than it gains (a 640x480 frame takes 10% longer and twice the CPU with two threads).
+    threads: int = 1
+
+
+def apply_threads(threads: int) -> None:
+    """OpenCV's thread count, for this process (worker processes call it again)."""
+    import cv2
+
+    cv2.setNumThreads(max(1, threads))
+
+
+def load_classifier(settings: RuntimeSettings = RuntimeSettings()) -> DigitClassifier:
+    """Apply the thread settings and load the model (raises ``ModelError`` with one line)."""
+    apply_threads(settings.threads)
+    return DigitClassifier(settings.model, backend=settings.backend, threads=settings.threads)
