@@ -94,8 +94,10 @@ class RunSettings:
     outputs: OutputSettings = OutputSettings()
     options: RecognizeOptions = RecognizeOptions()
     runtime: RuntimeSettings = RuntimeSettings()
-    jobs: int = 1  # worker processes for documents
+    jobs: int = 1  # worker processes for documents (Ray: actors)
     ordered: bool = True  # with jobs: results in input order
+    engine: str = "local"  # "local" (this machine's processes) or "ray" (edge.apps.ray_engine)
+    ray_address: str | None = None  # a running Ray cluster to join; None: start a local instance
 
 
 # --- reading one stream ----------------------------------------------------------------------------

@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="read images and documents in N worker processes (default 1)")
     files.add_argument("--unordered", action="store_true",
                        help="with --jobs: write results as they finish instead of in input order")
+    files.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local: this machine's processes (default); ray: a Ray cluster (pip install '.[ray]')")
+    files.add_argument("--ray-address", metavar="ADDRESS",
+                       help="with --engine ray: join this running cluster (default: start a local Ray sized by --jobs)")
     files.add_argument("--show", action="store_true",
                        help="show each image or page in a window with what was read (any key: next; q: quit)")
     files.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -201,6 +205,8 @@ def settings_from_args(args: argparse.Namespace):
                          "one frame after another")
     if args.unordered and args.jobs == 1:
         raise UsageError("--unordered applies with --jobs N")
+    if args.ray_address and args.engine != "ray":
+        raise UsageError("--ray-address applies with --engine ray")
     if args.resume and args.camera is not None:
         raise UsageError("--resume cannot apply to a camera: its frames are never the same twice")
     if args.show and args.headless:
@@ -230,7 +236,7 @@ def settings_from_args(args: argparse.Namespace):
     )
     runtime = RuntimeSettings(args.model, args.backend, args.threads)
     return RunSettings(inputs=inputs, outputs=outputs, options=options, runtime=runtime, jobs=args.jobs,
-                       ordered=not args.unordered)
+                       ordered=not args.unordered, engine=args.engine, ray_address=args.ray_address)
 
 
 def _video_extensions() -> frozenset[str]:
@@ -295,6 +301,10 @@ def main(argv: list[str] | None = None) -> int:
 
         quiet_ffmpeg()
     try:
+        if settings.engine == "ray":
+            from edge.apps import ray_engine
+
+            return ray_engine.run(settings, recognizer)
         return driver.run(settings, recognizer)
     except driver.UsageError as exc:
         log.error("error: %s", exc)

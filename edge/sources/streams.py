@@ -38,6 +38,7 @@ class Input:
     name: str  # printable name used in every output
     kind: str  # "document" (image, PDF, TIFF; from a path or stdin), "video" or "camera"
     path: Path | None = None  # documents and videos; None for stdin and cameras
+    data: bytes | None = None  # a document's bytes when they come from elsewhere (stdin read, object storage)
     camera: str | None = None  # the --camera argument
     error: str | None = None  # found broken while listing: reported, never opened
     skipped: str | None = None  # found in a folder but not an image or PDF: counted, never opened
@@ -178,9 +179,10 @@ def open_stream(item: Input, options: OpenOptions = OpenOptions()) -> Stream:
     if item.error is not None:
         raise SourceError(item.error)
     if item.kind == "document":
+        if item.data is not None:
+            return DocumentStream(item.name, item.data, options.pages)
         if item.path is None:  # standard input: the whole file, then decoded like any other
-            data = sys.stdin.buffer.read()
-            return DocumentStream(item.name, data, options.pages)
+            return DocumentStream(item.name, sys.stdin.buffer.read(), options.pages)
         return DocumentStream(item.name, item.path, options.pages)
     try:
         if item.kind == "video":
