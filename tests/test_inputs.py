@@ -8,6 +8,8 @@ recogniser through a real interpreter.
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import io
 import json
 import subprocess
@@ -637,3 +639,32 @@ def test_damaged_documents_are_read_or_refused_in_one_line():
                 assert 1 <= page.page <= page.pages <= 10
 
     check()
+
+
+def test_fields_on_the_command_line_json_and_csv(form_files, tmp_path):
+    """``--fields``: every page gets its fields by name (and their confidence), the CSV a column each."""
+    from edge.apps.recognize import main as recognize
+
+    folder, filled = form_files
+    cv2.imwrite(str(tmp_path / "straight.png"), filled)
+    cv2.imwrite(str(tmp_path / "turned.png"), turn(filled, 2.0, 25)[0])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = recognize([str(tmp_path / "straight.png"), str(tmp_path / "turned.png"), "--fields",
+                          str(folder / "fields.json"), "--json", "--csv", str(tmp_path / "fields.csv")])
+    assert code == 0
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["fields"] for r in records] == [FILLED, FILLED]
+    assert records[1]["field_confidence"]["empty"] is None and records[1]["field_confidence"]["amount"] > 0.5
+    rows = list(csv.reader(io.StringIO((tmp_path / "fields.csv").read_text())))
+    assert rows[0] == ["source", "page", "amount", "account", "quantity", "empty", "amount confidence",
+                       "account confidence", "quantity confidence", "empty confidence", "error"]
+    assert [row[2:6] for row in rows[1:]] == [list(FILLED.values())] * 2
+
+
+def test_bad_fields_file_is_a_usage_error(tmp_path, caplog):
+    from edge.apps.recognize import main as recognize
+
+    (tmp_path / "fields.json").write_text('{"reference": "missing.png", "fields": {"a": [0, 0, 5, 5]}}')
+    assert recognize([str(tmp_path / "x.png"), "--fields", str(tmp_path / "fields.json")]) == 2
+    assert "--fields" in caplog.text and "missing.png" in caplog.text

@@ -10,6 +10,7 @@ line; ``edge.apps.recognize`` only translates flags into them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import signal
 import sys
@@ -18,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TextIO
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TextIO
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from edge.sources.capture import Frame
 from edge.sources.files import skipped_summary
 from edge.sources.images import DEFAULT_MAX_PAGES, DEFAULT_MAX_PIXELS, PageOptions
 from edge.sources.streams import Input, OpenOptions, SourceError, Stream, list_inputs, open_stream
+
+if TYPE_CHECKING:
+    from edge.api import Reader
 
 log = logging.getLogger("edge")
 
@@ -96,6 +100,7 @@ class RunSettings:
     runtime: RuntimeSettings = RuntimeSettings()
     jobs: int = 1  # worker processes for documents (Ray: actors)
     ordered: bool = True  # with jobs: results in input order
+    fields: Path | None = None  # a form's field spec (JSON): read those fields of every page by name
     engine: str = "local"  # "local" (this machine's processes) or "ray" (edge.apps.ray_engine)
     ray_address: str | None = None  # a running Ray cluster to join; None: start a local instance
 
@@ -217,6 +222,7 @@ def read_input(item: Input, recognizer: Recognizer, settings: RunSettings, done:
     is_stream = stream.kind != "document"
     reader = FrameReader(recognizer, inputs.roi, is_stream)
     images = ImageOutputs(outputs.annotate_dir if not is_stream else None, outputs.debug_dir)
+    form = load_form_once(settings) if settings.fields is not None and not is_stream else None
     labels = recognizer.classifier.metadata.labels
     reading: Reading | None = None
     last_text: str | None = None
@@ -265,10 +271,39 @@ def read_input(item: Input, recognizer: Recognizer, settings: RunSettings, done:
                 note = images.write(stem, frame.image, reading, trace, labels)
                 if note:
                     reading.notes.append(note)
-            result = _result(item.name, stream, frame, json_record(item.name, reading, ms, **where), reading)
+            record = json_record(item.name, reading, ms, **where)
+            if form is not None:
+                _add_fields(record, recognizer, frame.image, form)
+            result = _result(item.name, stream, frame, record, reading)
             result.changed = reading.text != last_text
             last_text = reading.text
             yield Step(frame, reading, result)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_form(path: Path, max_pixels: int):
+    from edge.pipeline.fields import load_form
+
+    return load_form(path, max_pixels)
+
+
+def load_form_once(settings: RunSettings):
+    """The run's form (``--fields``): loaded once per process, its reference's features found once.
+    Raises ``FieldSpecError`` with one line when the spec or its reference cannot be used."""
+    return _load_form(settings.fields, settings.inputs.pages.max_pixels)
+
+
+def _add_fields(record: dict, recognizer: Recognizer, image: np.ndarray, form) -> None:
+    """The form's fields, read on their own from the page aligned to the form's reference."""
+    from edge.pipeline.fields import read_form
+
+    reading = read_form(recognizer, image, form)
+    ms = record.pop("ms")
+    record["fields"] = reading.values()
+    record["field_confidence"] = reading.confidences()
+    record["ms"] = ms
+    if reading.notes:
+        record.setdefault("notes", []).extend(reading.notes)
 
 
 def _where(stream: Stream, frame: Frame) -> dict:
@@ -350,11 +385,10 @@ class Tally:
     skipped: list[Input] = field(default_factory=list)
 
 
-def run(settings: RunSettings, recognizer: Recognizer, stdout: TextIO | None = None) -> int:
-    """Read every input; 0 when everything was read, 1 when something failed, 128+n after a signal.
-
-    Raises UsageError (2) for settings that do not fit the inputs, found before any output is made.
-    """
+def run(reader: "Reader", stdout: TextIO | None = None) -> int:
+    """Read every input of the reader's settings; 0 when everything was read, 1 when something
+    failed, 128+n after a signal. Raises UsageError (2) for settings that do not fit the inputs."""
+    settings, recognizer = reader.settings, reader.recognizer
     outputs = settings.outputs
     done: set[Key] = set()
     if outputs.resume:
@@ -369,8 +403,10 @@ def run(settings: RunSettings, recognizer: Recognizer, stdout: TextIO | None = N
     inputs = _counted(list_inputs(settings.inputs.sources, settings.inputs.recursive, settings.inputs.camera,
                                   settings.inputs.videos), tally)
     view = None
+    field_names = load_form_once(settings).spec.names if settings.fields is not None else None
     with RecordSinks(outputs.json, outputs.csv, outputs.output, append=outputs.resume,
-                     changes_only=outputs.changes_only, stdout=stdout) as sinks, StopOnSignal() as stop:
+                     changes_only=outputs.changes_only, stdout=stdout, fields=field_names) as sinks, \
+            StopOnSignal() as stop:
         progress = _progress(settings)
         try:
             if settings.jobs > 1:
@@ -385,8 +421,8 @@ def run(settings: RunSettings, recognizer: Recognizer, stdout: TextIO | None = N
                 for item in inputs:
                     if stop.stopped:
                         break
-                    steps = read_input(item, recognizer, settings, done, lambda: stop.stopped, failures,
-                                       on_open=view.opened)
+                    steps = reader.steps(item, done=done, stopped=lambda: stop.stopped, failures=failures,
+                                         on_open=view.opened)
                     try:
                         for step in steps:
                             if step.result is not None:

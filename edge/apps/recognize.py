@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="local: this machine's processes (default); ray: a Ray cluster (pip install '.[ray]')")
     files.add_argument("--ray-address", metavar="ADDRESS",
                        help="with --engine ray: join this running cluster (default: start a local Ray sized by --jobs)")
+    files.add_argument("--fields", type=Path, metavar="FILE.json",
+                       help='read the named fields of a form: {"reference": "blank.png", "fields": {"name": [x, y, w, h]}}')
     files.add_argument("--show", action="store_true",
                        help="show each image or page in a window with what was read (any key: next; q: quit)")
     files.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -235,8 +237,11 @@ def settings_from_args(args: argparse.Namespace):
         drop_uncertain=args.drop_uncertain,
     )
     runtime = RuntimeSettings(args.model, args.backend, args.threads)
+    if args.fields is not None and streams:
+        raise UsageError("--fields reads forms in images and documents, not in videos or camera frames")
     return RunSettings(inputs=inputs, outputs=outputs, options=options, runtime=runtime, jobs=args.jobs,
-                       ordered=not args.unordered, engine=args.engine, ray_address=args.ray_address)
+                       ordered=not args.unordered, fields=args.fields, engine=args.engine,
+                       ray_address=args.ray_address)
 
 
 def _video_extensions() -> frozenset[str]:
@@ -277,25 +282,33 @@ def main(argv: list[str] | None = None) -> int:
             log.error("error: %s", exc)
             return 2
 
+    from edge.api import Reader
     from edge.apps import driver
-    from edge.pipeline.recognizer import build_recognizer
     from edge.runtime.classifier import ModelError
     from edge.runtime.settings import RuntimeSettings
 
+    if settings is not None and settings.fields is not None:
+        from edge.pipeline.fields import FieldSpecError
+
+        try:
+            driver.load_form_once(settings)
+        except FieldSpecError as exc:
+            log.error("error: --fields %s: %s", settings.fields, exc)
+            return 2
     try:
         if settings is None:
-            recognizer = build_recognizer(RuntimeSettings(args.model, args.backend, args.threads))
+            reader = Reader.from_settings(driver.RunSettings(runtime=RuntimeSettings(args.model, args.backend, args.threads)))
         else:
-            recognizer = build_recognizer(settings.runtime, settings.options)
+            reader = Reader.from_settings(settings)
     except ModelError as exc:
         if args.version:
             print(f"{PROG} {__version__}; model not loaded: {exc}")
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     if settings is None:
-        print(f"{PROG} {__version__}; {describe(recognizer)}")
+        print(f"{PROG} {__version__}; {describe(reader.recognizer)}")
         return 0
-    log.info("%s", describe(recognizer))
+    log.info("%s", describe(reader.recognizer))
     if not args.verbose and settings.inputs.has_streams:
         from edge.sources.capture import quiet_ffmpeg
 
@@ -304,8 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         if settings.engine == "ray":
             from edge.apps import ray_engine
 
-            return ray_engine.run(settings, recognizer)
-        return driver.run(settings, recognizer)
+            return ray_engine.run(reader)
+        return driver.run(reader)
     except driver.UsageError as exc:
         log.error("error: %s", exc)
         return 2

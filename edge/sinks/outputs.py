@@ -27,6 +27,18 @@ def _csv_text(rows: list[list]) -> str:
     return buffer.getvalue()
 
 
+def fields_header(names: list[str]) -> list[str]:
+    return ["source", "page", *names, *(f"{name} confidence" for name in names), "error"]
+
+
+def fields_row(names: list[str], result: Result) -> list:
+    record = result.record
+    values, confidence = record.get("fields", {}), record.get("field_confidence", {})
+    page = "" if result.page is None else result.page
+    return [result.source, page, *(values.get(n, "") for n in names),
+            *("" if confidence.get(n) is None else f"{confidence[n]:.4f}" for n in names), record.get("error", "")]
+
+
 class RecordSinks:
     """stdout, ``--csv`` and ``--output``.
 
@@ -36,15 +48,18 @@ class RecordSinks:
     """
 
     def __init__(self, as_json: bool = False, csv_path: Path | None = None, output_path: Path | None = None,
-                 append: bool = False, changes_only: bool = False, stdout: TextIO | None = None) -> None:
+                 append: bool = False, changes_only: bool = False, stdout: TextIO | None = None,
+                 fields: list[str] | None = None) -> None:
         self.as_json = as_json
+        # With a form's fields, the CSV table is one row per page with a column per field.
+        self.fields = fields
         self.changes_only = changes_only
         self.stdout = stdout if stdout is not None else sys.stdout
         mode = "a" if append else "w"
         self.csv_file = open(csv_path, mode, newline="", encoding="utf-8") if csv_path else None
         self.output_file = open(output_path, mode, encoding="utf-8") if output_path else None
         if self.csv_file is not None and self.csv_file.tell() == 0:
-            self.csv_file.write(_csv_text([CSV_HEADER]))
+            self.csv_file.write(_csv_text([fields_header(fields) if fields else CSV_HEADER]))
             self.csv_file.flush()
 
     def emit(self, result: Result) -> None:
@@ -64,7 +79,10 @@ class RecordSinks:
         if self.output_file is not None:
             self.output_file.write(line)
             self.output_file.flush()
-        if self.csv_file is not None:
+        if self.csv_file is not None and self.fields:
+            self.csv_file.write(_csv_text([fields_row(self.fields, result)]))
+            self.csv_file.flush()
+        elif self.csv_file is not None:
             if result.ok:
                 rows = csv_rows(result.source, result.reading, result.page, result.frame)
             else:

@@ -1,0 +1,183 @@
+"""The Python API: read handwritten digits from files, bytes, arrays and PIL images.
+
+    import edge
+
+    reader = edge.Reader()                      # the shipped model, LiteRT or tflite-runtime
+    reading = reader.read("form.jpg")           # a path, bytes, a NumPy array or a PIL image
+    print(reading.text, reading.numbers)
+    for digit in reading.digits:
+        print(digit.digit, digit.confidence, digit.box)
+    pages = reader.read("scan.pdf")             # a PDF or multi-page TIFF: one Reading per page
+    for result in reader.read_many(["a.png", "b.pdf", "missing.png"]):
+        print(result.source, result.page, result.reading.text if result.ok else result.error)
+
+The command line is built on the same object: ``digits-recognize`` makes a ``Reader`` from its flags
+and reads every input through ``Reader.steps``, so the API and the command give the same readings.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Union
+
+import numpy as np
+
+from edge.apps.driver import InputSettings, RunSettings, Step, read_input
+from edge.pipeline.recognizer import RecognizeOptions, Recognizer, build_recognizer
+from edge.pipeline.results import Reading
+from edge.pipeline.segment import SegmentOptions
+from edge.pipeline.split import SplitOptions
+from edge.runtime.settings import RuntimeSettings
+from edge.sources.images import DEFAULT_MAX_PAGES, DEFAULT_MAX_PIXELS, PageOptions
+from edge.sources.streams import Input, list_inputs
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+Readable = Union[str, Path, bytes, np.ndarray, "Image.Image"]
+
+
+class ReadError(ValueError):
+    """The input cannot be read (missing, not an image or PDF, damaged, too large); one line says why."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """One page's (or image's) outcome in ``read_many``: a reading, or the error that stopped it."""
+
+    source: str
+    reading: Reading | None = None
+    error: str | None = None
+    page: int | None = None  # 1-based, for the pages of PDFs and multi-page files
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Reader:
+    """Reads digits, numbers and lines; build it once (it loads the model) and reuse it.
+
+    ``model``: a ``.tflite`` with its ``.json`` beside it (default: the shipped model); ``backend``:
+    ``litert``, ``tflite-runtime`` or ``tensorflow`` (default: the first installed); ``threads``:
+    interpreter and OpenCV threads; ``min_confidence``: digits below it are marked uncertain
+    (``'?'`` in text), or dropped with ``drop_uncertain``. Raises ``edge.ModelError`` when the model
+    cannot be used.
+    """
+
+    def __init__(self, model: str | Path | None = None, backend: str | None = None, threads: int = 1,
+                 min_confidence: float = 0.0, *, drop_uncertain: bool = False, polarity: str = "auto",
+                 split: bool = True, max_pixels: int = DEFAULT_MAX_PIXELS, max_pages: int = DEFAULT_MAX_PAGES,
+                 pdf_dpi: float | None = None) -> None:
+        options = RecognizeOptions(segment=SegmentOptions(polarity=polarity), split=SplitOptions(enabled=split),
+                                   min_confidence=min_confidence, drop_uncertain=drop_uncertain)
+        settings = RunSettings(
+            inputs=InputSettings(pages=PageOptions(max_pixels=max_pixels, max_pages=max_pages, pdf_dpi=pdf_dpi)),
+            options=options,
+            runtime=RuntimeSettings(Path(model) if model is not None else None, backend, threads),
+        )
+        self._init(settings, build_recognizer(settings.runtime, settings.options))
+
+    @classmethod
+    def from_settings(cls, settings: RunSettings, recognizer: Recognizer | None = None) -> "Reader":
+        """A reader for a whole run's settings (what the command line makes from its flags)."""
+        reader = cls.__new__(cls)
+        reader._init(settings, recognizer or build_recognizer(settings.runtime, settings.options))
+        return reader
+
+    def _init(self, settings: RunSettings, recognizer: Recognizer) -> None:
+        self.settings = settings
+        self.recognizer = recognizer
+
+    # --- one input ----------------------------------------------------------------------------------
+    def read(self, source: Readable) -> Reading | list[Reading]:
+        """The reading of one image; for a PDF or a multi-page TIFF, a list with one per page.
+
+        ``source``: a path, the bytes of an image or PDF file, a NumPy array (grey, BGR or BGRA,
+        uint8) or a PIL image. Raises ReadError for bad input.
+        """
+        if isinstance(source, np.ndarray):
+            return self.recognizer.read(_check_array(source))
+        if _is_pil(source):
+            return self.recognizer.read(_from_pil(source))
+        results = list(self._results(_as_input(source)))
+        for result in results:
+            if not result.ok:
+                where = f"page {result.page}: " if result.page is not None else ""
+                raise ReadError(f"{result.source}: {where}{result.error}")
+        if len(results) == 1 and results[0].page is None:
+            return results[0].reading
+        return [result.reading for result in results]
+
+    def pages(self, source: str | Path | bytes) -> Iterator[Result]:
+        """The pages of a document one at a time (a long PDF never sits in memory whole); a page that
+        cannot be read is a Result with its error, and the next page is still read."""
+        return self._results(_as_input(source))
+
+    def read_many(self, sources: Iterable[Readable]) -> Iterator[Result]:
+        """Results one by one (one per image or page), in order; a bad input is a Result with its
+        error, never an exception. Paths may be folders and globs, as on the command line."""
+        for index, source in enumerate(sources):
+            if isinstance(source, np.ndarray) or _is_pil(source):
+                name = f"<{type(source).__name__} {index}>"
+                try:
+                    image = _check_array(source) if isinstance(source, np.ndarray) else _from_pil(source)
+                    yield Result(name, self.recognizer.read(image))
+                except ReadError as exc:
+                    yield Result(name, error=str(exc))
+            elif isinstance(source, (bytes, bytearray, memoryview)):
+                yield from self._results(_as_input(bytes(source)))
+            else:
+                for item in list_inputs([str(source)]):
+                    if item.skipped is None:
+                        yield from self._results(item)
+
+    # --- what the command line uses -----------------------------------------------------------------
+    def steps(self, item: Input, **loop: Any) -> Iterator[Step]:
+        """Every frame of one input as the reading loop sees it (``edge.apps.driver.read_input``)."""
+        return read_input(item, self.recognizer, self.settings, **loop)
+
+    def _results(self, item: Input) -> Iterator[Result]:
+        for step in self.steps(item):
+            result = step.result
+            if result is None:
+                continue
+            error = result.record.get("error")
+            yield Result(result.source, result.reading, error, result.page)
+
+
+def _as_input(source: str | Path | bytes) -> Input:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return Input("<bytes>", "document", data=bytes(source))
+    if not isinstance(source, (str, Path)):
+        raise TypeError(f"cannot read a {type(source).__name__}: give a path, bytes, a NumPy array or a PIL image")
+    return Input(str(source), "document", path=Path(source))
+
+
+def _check_array(array: np.ndarray) -> np.ndarray:
+    if array.dtype != np.uint8:
+        raise ReadError(f"expected a uint8 image array, got {array.dtype}")
+    if array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4)):
+        if min(array.shape[:2]) == 0:
+            raise ReadError(f"the image is empty ({array.shape[1]}x{array.shape[0]})")
+        return np.ascontiguousarray(array)
+    raise ReadError(f"expected a grey (H, W), BGR (H, W, 3) or BGRA (H, W, 4) array, got shape {array.shape}")
+
+
+def _is_pil(source: Any) -> bool:
+    return type(source).__module__.startswith("PIL.")
+
+
+def _from_pil(image: "Image.Image") -> np.ndarray:
+    """A PIL image through the same decoder as files (modes, transparency, orientation)."""
+    from edge.sources.images import ImageError, read_pages
+
+    buffer = io.BytesIO()
+    try:
+        image.save(buffer, format="PNG" if image.mode not in ("CMYK",) else "TIFF")
+        page = next(read_pages(buffer.getvalue(), PageOptions()))
+    except (ImageError, OSError, ValueError) as exc:
+        raise ReadError(f"cannot read this PIL image ({exc})") from None
+    return page.pixels

@@ -1,0 +1,104 @@
+"""The Python API (``edge.Reader``) on real files made by real libraries, against the command line."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+import edge
+from edge.apps.recognize import main
+
+from conftest import ROOT
+
+EXAMPLES = ROOT / "edge" / "examples"
+# What the examples say, one list of numbers per image (the reader may misread a digit of these
+# fonts, so the tests compare the API with the command line, and both with this only in length).
+EXPECTED = {name: [n for line in lines for n in line]
+            for name, lines in json.loads((EXAMPLES / "expected.json").read_text()).items()}
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return edge.Reader()
+
+
+def cli_records(*argv: str) -> list[dict]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main([*argv, "--json"]) == 0
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def without_notes(digits) -> list:
+    return [(d.digit, round(d.confidence, 4), d.box.as_list(), d.line) for d in digits]
+
+
+@pytest.mark.parametrize("name", ["sticky-note.jpg", "form-scan.png", "phone-photo-exif-rotated.jpg"])
+def test_reading_equals_the_command_line(reader, name):
+    path = EXAMPLES / name
+    [record] = cli_records(str(path))
+    reading = reader.read(path)
+    assert reading.numbers == record["numbers"]
+    assert [len(n) for n in reading.numbers] == [len(n) for n in EXPECTED[name]]
+    assert reading.text == record["text"]
+    assert without_notes(reading.digits) == [(d["digit"], d["confidence"], d["box"], d["line"]) for d in record["digits"]]
+
+
+def test_every_kind_of_input_gives_the_same_reading(reader):
+    path = EXAMPLES / "sticky-note.jpg"
+    [record] = cli_records(str(path))
+    expected = record["numbers"]
+    bgr = cv2.imread(str(path))
+    assert reader.read(str(path)).numbers == expected
+    assert reader.read(path.read_bytes()).numbers == expected
+    assert reader.read(bgr).numbers == expected
+    assert reader.read(cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)).numbers == expected
+    assert reader.read(Image.open(path)).numbers == expected
+    assert reader.read(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)).numbers == expected
+
+
+def test_a_pdf_gives_a_reading_per_page(reader, tmp_path):
+    pages = [Image.open(EXAMPLES / name).convert("RGB") for name in ("form-scan.png", "sticky-note.jpg")]
+    pdf = tmp_path / "two.pdf"
+    pages[0].save(pdf, save_all=True, append_images=pages[1:], resolution=100)
+    readings = reader.read(pdf)
+    assert isinstance(readings, list) and len(readings) == 2
+    assert readings[0].numbers == reader.read(np.asarray(pages[0])[..., ::-1].copy()).numbers
+    assert [(r.page, r.ok) for r in reader.pages(pdf.read_bytes())] == [(1, True), (2, True)]
+
+
+def test_read_many_gives_errors_as_values_in_order(reader, tmp_path):
+    (tmp_path / "notes.txt").write_text("not an image")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    good = EXAMPLES / "chalkboard.jpg"
+    results = list(reader.read_many([good, tmp_path / "missing.png", broken, b"", good.read_bytes()]))
+    assert [r.ok for r in results] == [True, False, False, False, True]
+    [record] = cli_records(str(good))
+    assert results[0].reading.numbers == results[4].reading.numbers == record["numbers"]
+    assert results[1].error == "no such file or folder"
+    assert all(len(r.error.splitlines()) == 1 for r in results if not r.ok)
+
+
+def test_bad_input_raises_one_exception_type(reader, tmp_path):
+    (tmp_path / "notes.txt").write_text("not an image")
+    for bad in (tmp_path / "notes.txt", tmp_path / "missing.png", b"\x00" * 100,
+                np.zeros((10, 10), np.float32), np.zeros((0, 10), np.uint8), np.zeros((4, 4, 2), np.uint8)):
+        with pytest.raises(edge.ReadError) as info:
+            reader.read(bad)
+        assert len(str(info.value).splitlines()) == 1
+
+
+def test_min_confidence_and_a_bad_model(tmp_path):
+    doubtful = edge.Reader(min_confidence=1.01)
+    assert set(doubtful.read(EXAMPLES / "sticky-note.jpg").text) <= set("? \n")
+    (tmp_path / "model.tflite").write_bytes(b"not a model")
+    with pytest.raises(edge.ModelError):
+        edge.Reader(model=tmp_path / "model.tflite")
