@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
+from edge.runtime.metadata import InputSpec
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -26,7 +28,7 @@ class AugmentConfig:
     clean_fraction: float = 0.15  # share of images left untouched
 
 
-def _affine_params(seed, n: int, cfg: AugmentConfig) -> tf.Tensor:
+def _affine_params(seed, n: int, cfg: AugmentConfig, centre: tuple[float, float]) -> tf.Tensor:
     """Per-image inverse affine transforms (output -> input), as [a0 a1 a2 b0 b1 b2 0 0] rows."""
     seeds = tf.random.experimental.stateless_split(seed, 6)
 
@@ -46,34 +48,40 @@ def _affine_params(seed, n: int, cfg: AugmentConfig) -> tf.Tensor:
     m10, m11 = sin * sx, (sin * shear + cos) * sy
     det = m00 * m11 - m01 * m10
     i00, i01, i10, i11 = m11 / det, -m01 / det, -m10 / det, m00 / det
-    c = 13.5
+    cx, cy = centre
     # p = M^-1 (p' - c - t) + c
-    ox, oy = -c - tx, -c - ty
-    a2 = i00 * ox + i01 * oy + c
-    b2 = i10 * ox + i11 * oy + c
+    ox, oy = -cx - tx, -cy - ty
+    a2 = i00 * ox + i01 * oy + cx
+    b2 = i10 * ox + i11 * oy + cy
     zeros = tf.zeros_like(angle)
     return tf.stack([i00, i01, a2, i10, i11, b2, zeros, zeros], axis=1)
 
 
-def augment_batch(images: tf.Tensor, seed: tf.Tensor, cfg: AugmentConfig = AugmentConfig()) -> tf.Tensor:
-    """Augment a batch of float images (N, 28, 28, 1) in [0, 1] with a stateless seed of shape [2]."""
+def augment_batch(images: tf.Tensor, seed: tf.Tensor, spec: InputSpec, cfg: AugmentConfig = AugmentConfig()) -> tf.Tensor:
+    """Augment a batch of model inputs (N, height, width, 1), scaled as ``spec`` says, with a
+    stateless seed of shape [2]. Transforms turn about the image centre (the digits are centred
+    there, ``spec.centering``); what comes in from outside is paper."""
     n = tf.shape(images)[0]
+    paper = spec.offset  # pixel 0
+    ink = 255.0 * spec.scale + spec.offset  # pixel 255
+    lo, hi = min(paper, ink), max(paper, ink)
     s_affine, s_stroke, s_keep = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-    transforms = _affine_params(s_affine, n, cfg)
+    transforms = _affine_params(s_affine, n, cfg, ((spec.width - 1) / 2.0, (spec.height - 1) / 2.0))
     warped = tf.raw_ops.ImageProjectiveTransformV3(
         images=images,
         transforms=transforms,
         output_shape=tf.shape(images)[1:3],
-        fill_value=0.0,
+        fill_value=paper,
         interpolation="BILINEAR",
         fill_mode="CONSTANT",
     )
-    # Stroke width: blend towards a dilation (thicker pen) or an erosion (thinner pen).
-    dilated = tf.nn.max_pool2d(warped, 3, 1, "SAME")
-    eroded = -tf.nn.max_pool2d(-warped, 3, 1, "SAME")
+    # Stroke width: blend towards a dilation (thicker pen) or an erosion (thinner pen), of the ink.
+    sign = 1.0 if ink >= paper else -1.0
+    dilated = sign * tf.nn.max_pool2d(sign * warped, 3, 1, "SAME")
+    eroded = -sign * tf.nn.max_pool2d(-sign * warped, 3, 1, "SAME")
     amount = tf.random.stateless_uniform([n, 1, 1, 1], s_stroke, -cfg.thin, cfg.thicken)
     stroked = tf.where(
         amount >= 0, warped + amount * (dilated - warped), warped + (-amount) * (eroded - warped)
     )
     keep = tf.random.stateless_uniform([n, 1, 1, 1], s_keep) < cfg.clean_fraction
-    return tf.clip_by_value(tf.where(keep, images, stroked), 0.0, 1.0)
+    return tf.clip_by_value(tf.where(keep, images, stroked), lo, hi)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import warnings
@@ -14,9 +15,13 @@ import tensorflow as tf
 
 from edge.runtime.backends import silence_native_stderr
 from edge.runtime.metadata import InputSpec, ModelMetadata, OutputSpec, Quantization, sha256_file
-from edge.pipeline.normalize import stroke_width
 
-from .training import to_model_input
+from .training import keras_input
+
+# A float .tflite computes what Keras computes, up to the order of float operations: no probability
+# may differ by more than this (measured through the edge's own DigitClassifier). A wrong input
+# scale, a dropped layer or a mismatched preprocessing moves probabilities by tenths.
+FLOAT_TOLERANCE = 1e-3
 
 
 class ConversionError(RuntimeError):
@@ -24,10 +29,13 @@ class ConversionError(RuntimeError):
 
 
 def calibration_sample(images: np.ndarray, labels: np.ndarray, size: int, seed: int) -> np.ndarray:
-    """A class-balanced random sample of training images for int8 calibration."""
+    """A class-balanced random sample of training images for int8 calibration (every class present
+    in ``labels``, the reject class too when its examples are passed)."""
     rng = np.random.default_rng(seed)
-    per_class = max(1, size // 10)
-    picks = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in range(10)]
+    classes = np.unique(labels)
+    per_class = max(1, size // len(classes))
+    picks = [rng.choice(np.flatnonzero(labels == c), min(per_class, int((labels == c).sum())), replace=False)
+             for c in classes]
     return images[rng.permutation(np.concatenate(picks))]
 
 
@@ -44,13 +52,13 @@ def to_float_tflite(model) -> bytes:
         return tf.lite.TFLiteConverter.from_keras_model(model).convert()
 
 
-def to_int8_tflite(model, calibration: np.ndarray, io_type: str = "int8") -> bytes:
+def to_int8_tflite(model, calibration: np.ndarray, spec: InputSpec, io_type: str = "int8") -> bytes:
     """Full-integer quantisation: int8 weights and activations, ``io_type`` input and output."""
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
 
     def representative() -> Iterator[list[np.ndarray]]:
-        for image in to_model_input(calibration):
+        for image in keras_input(calibration, spec):
             yield [image[None]]
 
     converter.representative_dataset = representative
@@ -75,26 +83,33 @@ def _quant(detail: dict) -> Quantization | None:
     return Quantization(scale=float(scale), zero_point=int(zero))
 
 
-def training_stroke_width(images: np.ndarray, sample: int = 2000) -> float:
-    """Median pen width of training digits at 28x28, which the edge normaliser aims for."""
-    widths = [stroke_width(img >= 128) for img in images[:sample]]
-    return round(float(np.median(widths)), 3)
-
-
-def build_metadata(model_path: Path, provenance: dict, stroke: float) -> ModelMetadata:
-    """Metadata for a written .tflite, with the I/O types and quantisation read back from the file."""
+def build_metadata(model_path: Path, provenance: dict, spec: InputSpec, labels: tuple[str, ...],
+                   reject_label: str | None) -> ModelMetadata:
+    """Metadata for a written .tflite: the input spec training used (``spec``, stroke width
+    included), with the I/O types and quantisation read back from the file."""
     inp, out = _io_details(model_path)
     return ModelMetadata(
         model_file=model_path.name,
         model_sha256=sha256_file(model_path),
-        input=InputSpec(
-            stroke_width=stroke,
-            dtype=np.dtype(inp["dtype"]).name,
-            quantization=_quant(inp),
-        ),
+        input=dataclasses.replace(spec, dtype=np.dtype(inp["dtype"]).name, quantization=_quant(inp)),
         output=OutputSpec(dtype=np.dtype(out["dtype"]).name, quantization=_quant(out)),
+        labels=tuple(labels),
+        reject_label=reject_label,
         provenance=provenance,
     )
+
+
+def check_float_agreement(keras_probs: np.ndarray, tflite_probs: np.ndarray, what: str,
+                          tolerance: float = FLOAT_TOLERANCE) -> float:
+    """The largest probability difference between Keras and the float .tflite; raises
+    ``ConversionError`` above ``tolerance``."""
+    worst = float(np.abs(np.asarray(keras_probs, np.float64) - np.asarray(tflite_probs, np.float64)).max())
+    if worst > tolerance:
+        raise ConversionError(
+            f"the float .tflite disagrees with the Keras model on {what}: probabilities differ by up to "
+            f"{worst:.3g} (tolerance {tolerance:g}); the conversion is broken"
+        )
+    return worst
 
 
 def write_model(blob: bytes, path: Path) -> None:

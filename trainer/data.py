@@ -11,10 +11,25 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.runtime.metadata import InputSpec
+
 log = logging.getLogger(__name__)
 
 ENV_VAR = "MNIST_DATA"
-IMAGE_SHAPE = (28, 28)
+# MNIST's own format, which the models are trained on and the edge normaliser reproduces: 28x28,
+# ink bright on a dark ground, each digit fitted into a 20x20 box and centred by its centre of mass,
+# pixels 0..255 fed as p / 255. The one place the trainer states it: training input, the model's
+# input shape, the augmentation's centre and the metadata's input spec all derive from it.
+MNIST_INPUT = InputSpec(
+    height=28,
+    width=28,
+    polarity="light-on-dark",
+    digit_box=20,
+    centering="center-of-mass",
+    scale=1.0 / 255.0,
+    offset=0.0,
+)
+IMAGE_SHAPE = (MNIST_INPUT.height, MNIST_INPUT.width)
 CANONICAL_COUNTS = {"train": 60000, "test": 10000}
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -127,7 +142,7 @@ def validate(data: Mnist) -> Mnist:
         x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
         where = f"{data.source} ({split})"
         if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE:
-            raise DataError(f"{where}: images have shape {x.shape}, expected (N, 28, 28)")
+            raise DataError(f"{where}: images have shape {x.shape}, expected (N, {IMAGE_SHAPE[0]}, {IMAGE_SHAPE[1]})")
         if y.ndim != 1:
             raise DataError(f"{where}: labels have shape {y.shape}, expected (N,)")
         if len(x) != len(y):
@@ -180,3 +195,11 @@ def split_validation(x: np.ndarray, y: np.ndarray, size: int, seed: int) -> tupl
     keep = np.ones(len(x), bool)
     keep[val] = False
     return x[keep], y[keep], x[val], y[val]
+
+
+def training_stroke_width(images: np.ndarray, sample: int = 2000) -> float:
+    """Median pen width of training digits at their own size, which the edge normaliser aims for."""
+    from edge.pipeline.normalize import stroke_width
+
+    widths = [stroke_width(img >= 128) for img in images[:sample]]
+    return round(float(np.median(widths)), 3)
