@@ -16,7 +16,7 @@ PY_LITERT ?= $(shell .ci/find-python 3.12 || .ci/find-python 3.13 || .ci/find-py
 
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: help demo test test-train test-edge test-litert train-model bench bench-models env-train env-edge env-litert clean
+.PHONY: help demo test test-train test-edge test-litert train-model train-reject-model bench bench-models env-train env-edge env-litert clean
 
 help:
 	@echo "make demo         set up the edge runtime and read the bundled example images"
@@ -69,6 +69,11 @@ test-litert: $(VENV)/litert/.ok
 
 train-model: $(VENV)/train/.ok
 	$(VENV)/train/bin/digits-train build --data $(MNIST_DATA) --out runs/shipped --install models
+
+# The model with the "not a digit" class (11 outputs), into runs/reject only: install it with
+# `digits-train install runs/reject` once the edge drops rejected candidates.
+train-reject-model: $(VENV)/train/.ok
+	nice -n 10 $(VENV)/train/bin/digits-train build --data $(MNIST_DATA) --out runs/reject
 
 # The tutorial's CNN, trained by our trainer, for the benchmark's comparison (not committed: 9.5 MB float).
 bench-models: $(VENV)/train/.ok
