@@ -5,11 +5,12 @@
     python -m benchmarks.live_fps --clip card-video   # an index card moving over a desk instead
 
 A video of a moving, noisy page with one 5-digit number (MNIST test digits) is written to a temporary
-MJPG file, then read by the real loop (``edge.apps.live.run_loop``: capture thread, recogniser with one
-interpreter thread, stabiliser, JSON Lines output) headless, as over SSH. Reported, as medians over
-repetitions: processed frames per second (wall clock), CPU time per frame (which load from other
-programs disturbs least), where each frame's time went (the recogniser's own stage timings from the
-same runs), what the loop adds to them, and how many frames were read right.
+MJPG file, then read by the real loop (``edge.apps.driver.run``, what ``digits-recognize VIDEO --json``
+runs: video source, recogniser with one interpreter thread, stabiliser, layout, JSON Lines output)
+headless, as over SSH. Reported, as medians over repetitions: processed frames per second (wall
+clock), CPU time per frame (which load from other programs disturbs least), where each frame's time
+went (the stage timings of the same runs' readings), what the loop adds to them, and how many frames
+were read right.
 
 A second clip, ``card-video`` (``trainer.synth.documents.card_video``, benchmark seed 1000), shows
 what a webcam really sees: an index card with a number or two moving and turning over a desk, its
@@ -33,12 +34,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.sources.capture import open_video
-from edge.apps.live import LiveSettings, run_loop
-from edge.sinks.live import ReadingWriter
-from edge.pipeline.recognizer import RecognizeOptions, Recognizer
+from edge.api import Reader
+from edge.apps.driver import InputSettings, OutputSettings, RunSettings, run
+from edge.pipeline.recognizer import Recognizer
 
-from .common import load_test_digits, machine
+from .common import load_test_digits, machine, recognizer as recognizer_for_benchmarks
 from trainer.synth.documents import BENCHMARK_FIRST_SEED, card_video
 from trainer.synth.pages import DigitBank
 from .run import PI4_RATIO
@@ -89,30 +89,40 @@ def card_frames(bank: DigitBank, n: int, seed: int = BENCHMARK_FIRST_SEED) -> tu
 CLIPS = {"moving-page": "a moving page with 5 MNIST digits", "card-video": "an index card moving over a desk"}
 
 
+class _TimedReader(Reader):
+    """The command line's reader, adding up each read frame's stage timings as the loop goes."""
+
+    def steps(self, item, **loop):
+        for step in super().steps(item, **loop):
+            if step.result is not None and step.reading is not None:
+                self.frames += 1
+                for stage, ms in step.reading.timings.items():
+                    self.stage_ms[stage] = self.stage_ms.get(stage, 0.0) + ms
+            yield step
+
+
 def time_loop(recognizer: Recognizer, video: Path, expected: list[str]) -> dict:
-    """One headless run of the live loop over the video, JSON Lines into memory."""
-    source = open_video(video)
+    """One headless run of the reading loop over the video, JSON Lines into memory."""
+    settings = RunSettings(inputs=InputSettings(videos=(video,)),
+                           outputs=OutputSettings(json=True, progress=False), options=recognizer.options)
+    reader = _TimedReader.from_settings(settings, recognizer)
+    reader.frames, reader.stage_ms = 0, {}
     stream = io.StringIO()
-    writer = ReadingWriter(str(video), as_json=True, changes_only=False, stream=stream)
-    cpu = time.process_time()
-    try:
-        result = run_loop(source, recognizer, LiveSettings(json=True), writer)
-    finally:
-        source.close()
-    cpu = time.process_time() - cpu
-    if result.error:
-        raise SystemExit(result.error)
-    stats = result.stats
+    cpu, wall = time.process_time(), time.perf_counter()
+    status = run(reader, stdout=stream)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     records = [json.loads(line) for line in stream.getvalue().splitlines()]
-    per = stats.per_frame()
+    failed = [r["error"] for r in records if "error" in r]
+    if status != 0 or failed:
+        raise SystemExit(f"the live loop failed on {video}: {failed[0] if failed else f'exit status {status}'}")
+    frames = max(1, reader.frames)
     return {
-        "fps": stats.fps,
-        "decode_ms": source.stats.capture_ms / max(1, source.stats.frames),  # in the capture thread
-        "stages": per,
-        "loop_ms": 1000 * stats.wall_s / max(1, stats.processed),
-        "cpu_ms": 1000 * cpu / max(1, stats.processed),  # every thread of the process, decoding included
+        "fps": reader.frames / wall,
+        "stages": {stage: ms / frames for stage, ms in reader.stage_ms.items()},
+        "loop_ms": 1000 * wall / frames,
+        "cpu_ms": 1000 * cpu / frames,  # every thread of the process, decoding included
         "right": sum(r["numbers"] == expected for r in records) / max(1, len(records)),
-        "frames": stats.processed,
+        "frames": reader.frames,
     }
 
 
@@ -125,7 +135,7 @@ def measure(frames_n: int, repeats: int, data: str | None, clip: str = "moving-p
     else:
         frames, value = moving_page_frames(bank, frames_n)
         expected = [value]
-    recognizer = Recognizer(_classifier(), RecognizeOptions())
+    recognizer = recognizer_for_benchmarks(threads=1)
     with tempfile.TemporaryDirectory() as folder:
         video = Path(folder) / f"{clip}.avi"
         write_video(video, frames)
@@ -143,7 +153,6 @@ def measure(frames_n: int, repeats: int, data: str | None, clip: str = "moving-p
         "load": _load(),
         "loop_ms": statistics.median(r["loop_ms"] for r in runs),
         "cpu_ms": statistics.median(r["cpu_ms"] for r in runs),
-        "decode_ms": statistics.median(r["decode_ms"] for r in runs),
         "stages": stages,
         "right": statistics.median(r["right"] for r in runs),
         "pi4_ratio": PI4_RATIO,
@@ -156,12 +165,6 @@ def _load() -> str:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "?"
-
-
-def _classifier():
-    from edge.runtime.classifier import DigitClassifier
-
-    return DigitClassifier(threads=1)
 
 
 def clips_markdown(results: list[dict]) -> str:
@@ -180,7 +183,8 @@ def markdown(result: dict) -> str:
     # CPU time is what other work on the machine disturbs least: the rate one core would give.
     one_core = 1000 / result["cpu_ms"] if result["cpu_ms"] else 0.0
     stages = result["stages"]
-    recognise = sum(v for k, v in stages.items() if k not in ("wait", "stabilise", "output"))
+    loop_stages = ("stabilise", "layout")  # what the loop does with a reading, beside recognising
+    recognise = sum(v for k, v in stages.items() if k not in loop_stages)
     added = result["loop_ms"] - recognise
     low, high = result["fps_range"]
     share = 100 * added / result["loop_ms"] if result["loop_ms"] else 0.0
@@ -195,26 +199,19 @@ def markdown(result: dict) -> str:
         f"| CPU ms per frame, all threads (decoding included) / frames per second on one core | "
         f"{result['cpu_ms']:.2f} / **{one_core:.0f}** |",
         f"| ms per frame: recogniser stages / whole loop | {recognise:.2f} / {result['loop_ms']:.2f} |",
-        f"| what the loop adds (capture wait, stabilise, output, glue) | {added:.2f} ms ({share:.0f}%) |",
+        f"| what the loop adds (decoding, stabilise, layout, output, glue) | {added:.2f} ms ({share:.0f}%) |",
         f"| frames read right (stabilised) | {100 * result['right']:.0f}% |",
         f"| Raspberry Pi 4, one core, estimated (one-core rate / {lo:.0f} to {hi:.0f}, `PI4_RATIO`) | "
         f"{one_core / hi:.1f}-{one_core / lo:.0f} |",
         "",
-        "Where a frame's time goes (ms per processed frame):",
+        "Where a frame's time goes (ms per read frame):",
         "",
-        "| stage | ms | thread |",
-        "| --- | ---: | --- |",
-        f"| capture: decode the video frame | {result['decode_ms']:.2f} | capture (overlaps the rest) |",
-        f"| capture: loop waiting for a frame | {stages.get('wait', 0.0):.2f} | loop |",
+        "| stage | ms |",
+        "| --- | ---: |",
     ]
-    for stage in ("segment", "normalise", "classify", "split", "layout"):
-        if stage in stages:
-            lines.append(f"| recognise: {stage} | {stages[stage]:.2f} | loop |")
-    lines += [
-        f"| stabilise | {stages.get('stabilise', 0.0):.2f} | loop |",
-        f"| output (JSON line) | {stages.get('output', 0.0):.2f} | loop |",
-        f"| **total, wall clock** | **{result['loop_ms']:.2f}** | |",
-    ]
+    for stage, ms in stages.items():
+        lines.append(f"| {'loop' if stage in loop_stages else 'recognise'}: {stage} | {ms:.2f} |")
+    lines.append(f"| **total, wall clock** | **{result['loop_ms']:.2f}** |")
     return "\n".join(lines)
 
 

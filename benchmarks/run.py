@@ -217,7 +217,7 @@ def pages_section(args, recognizer, bank) -> tuple[str, dict]:
               "all sheets": SHEET_KINDS, "all pages": ALL_KINDS}
     curve, data["curve"] = curve_table(ours, groups)
     target = CURVE_TARGET
-    parts += ["", "### What `--min-confidence` removes", "",
+    parts += ["", "**What `--min-confidence` removes.**", "",
               "Our digits by the model's confidence in them: for each threshold, the share of false digits "
               "(reported where there is no true digit) it removes / the share of true digits it keeps. "
               f"The aim: {target['threshold']} removes at least {100 * target['false_removed']:.0f}% of false "
