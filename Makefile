@@ -1,7 +1,7 @@
 # The README's commands. Three environments, as users have them:
 #   train       TensorFlow (CPU) for training and conversion, plus LiteRT
 #   edge        tflite-runtime 2.14 with numpy<2 and Python 3.11, as on Raspberry Pi OS Bookworm
-#   litert      ai-edge-litert with NumPy 2 on a newer Python
+#   litert      ai-edge-litert with NumPy 2 on a newer Python, and Ray Data (--engine ray; its tests run here)
 # The edge environments have no TensorFlow at all.
 
 SHELL := /bin/bash
@@ -40,7 +40,7 @@ $(VENV)/edge/.ok: setup.cfg pyproject.toml
 $(VENV)/litert/.ok: setup.cfg pyproject.toml
 	$(PY_LITERT) -m venv $(VENV)/litert
 	$(VENV)/litert/bin/pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV)/litert/bin/pip install $(PIP_FLAGS) '.[litert,dev]'
+	$(VENV)/litert/bin/pip install $(PIP_FLAGS) '.[litert,dev,ray]'
 	touch $@
 
 env-train: $(VENV)/train/.ok
@@ -65,7 +65,7 @@ test-edge: $(VENV)/edge/.ok
 
 test-litert: $(VENV)/litert/.ok
 	$(VENV)/litert/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps .
-	EDGE_ENV=1 bash .ci/pytest-in $(VENV)/litert -m "not train"
+	EDGE_ENV=1 REQUIRE_RAY=1 bash .ci/pytest-in $(VENV)/litert -m "not train"
 
 train-model: $(VENV)/train/.ok
 	$(VENV)/train/bin/digits-train build --data $(MNIST_DATA) --out runs/shipped --install models

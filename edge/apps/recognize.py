@@ -89,13 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--debug", type=Path, metavar="DIR",
                        help="write intermediate images (ink, mask, candidates, model inputs) here")
     files.add_argument("-o", "--output", type=Path, metavar="FILE",
-                       help="also write JSON Lines results to FILE, one flushed line per record (see --resume)")
+                       help="also write JSON Lines results to FILE, one flushed line per record (see --resume); "
+                            "with --engine ray FILE may be a folder, where each run writes a shard of its own")
     files.add_argument("--resume", action="store_true",
                        help="with --output: skip what already has a result there and append")
     files.add_argument("-j", "--jobs", type=positive_int, default=1, metavar="N",
-                       help="read images and documents in N worker processes (default 1)")
+                       help="read images and documents in N worker processes (default 1); --engine ray: "
+                            "N actors (on a cluster without -j: as many as it has CPUs)")
     files.add_argument("--unordered", action="store_true",
-                       help="with --jobs: write results as they finish instead of in input order")
+                       help="with --jobs: write results as they finish instead of in input order "
+                            "(--engine ray always does)")
     files.add_argument("--engine", choices=("local", "ray"), default="local",
                        help="local: this machine's processes (default); ray: a Ray cluster (pip install '.[ray]')")
     files.add_argument("--ray-address", metavar="ADDRESS",
@@ -218,7 +221,8 @@ def settings_from_args(args: argparse.Namespace):
     if args.show and args.jobs > 1:
         raise UsageError("--show shows images one after another; it cannot be combined with --jobs")
     _writable_file("--csv", args.csv)
-    _writable_file("--output", args.output)
+    if not (args.engine == "ray" and args.output is not None and args.output.is_dir()):  # ray: a folder of shards
+        _writable_file("--output", args.output)
     _writable_folder("--out", args.out)
     _writable_folder("--debug", args.debug)
     window = not args.headless and (streams or args.show) and display_available()
