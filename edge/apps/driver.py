@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TextIO
 import numpy as np
 
 from edge.pipeline.layout import arrange
+from edge.pipeline.paper import PaperTracker
 from edge.pipeline.recognizer import RecognizeOptions, Recognizer, Trace, build_recognizer, preset
 from edge.pipeline.results import Box, Detections, Reading
 from edge.pipeline.stabilize import StabilizeOptions, Stabilizer
@@ -115,6 +116,7 @@ class FrameReader:
         self.recognizer = Recognizer(recognizer.classifier, preset("frames", recognizer.options)) if stream else recognizer
         self.roi = roi
         self.stabilizer = Stabilizer(StabilizeOptions()) if stream else None
+        self.paper = PaperTracker() if stream else None  # a video's sheet, kept from frame to frame
         self.shrink = 1
 
     def read(self, image: np.ndarray, trace: Trace | None = None) -> Reading:
@@ -127,7 +129,10 @@ class FrameReader:
                 what = "frame" if self.stabilizer is not None else "image"
                 raise UsageError(f"--roi {r.x},{r.y},{r.w},{r.h} lies outside the {width}x{height} {what}")
             region, dx, dy = image[roi.y : roi.y2, roi.x : roi.x2], roi.x, roi.y
-        found = self.recognizer.detect(region, shrink=self.shrink, trace=trace)
+        hint = self.paper.paper if self.paper is not None else None
+        found = self.recognizer.detect(region, shrink=self.shrink, trace=trace, paper_hint=hint)
+        if self.paper is not None:
+            self.paper.update(found.paper)
         digits = offset_digits(found.digits, dx, dy)
         start = time.perf_counter()
         timings = dict(found.timings)

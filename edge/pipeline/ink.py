@@ -26,6 +26,17 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return image[:, :, 0]
 
 
+def working_copy(image: np.ndarray, max_side: int, at_least: int = 1) -> tuple[np.ndarray, float]:
+    """A copy (grey or colour) whose long side is at most ``max_side``, shrunk by a whole factor (a
+    fast, clean path) of at least ``at_least``; and that copy's size over the original's."""
+    h, w = image.shape[:2]
+    factor = max(at_least, -(-max(h, w) // max_side))  # ceiling division
+    if factor <= 1:
+        return image, 1.0
+    size = (max(1, w // factor), max(1, h // factor))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), size[0] / w
+
+
 def stroke_width(mask: np.ndarray) -> float:
     """Mean pen width of a binary ink mask, in pixels: twice the area over the outline length.
 

@@ -15,6 +15,7 @@ from edge.pipeline.classify import Classes, to_digits
 from edge.pipeline.ink import InkCrop
 from edge.pipeline.layout import arrange
 from edge.pipeline.normalize import to_model_input
+from edge.pipeline.paper import Paper
 from edge.pipeline.results import Box, Detections, Reading
 from edge.pipeline.segment import Segmentation, SegmentOptions, segment
 from edge.pipeline.split import Judge, Piece, SplitOptions, merge_split_strokes, split_touching
@@ -89,15 +90,16 @@ class Recognizer:
             return np.zeros((0, len(self.classifier.metadata.labels)), np.float32)
         return self.classifier.predict(np.stack([p.model_input for p in pieces]))
 
-    def detect(self, image: np.ndarray, *, shrink: int = 1, trace: Trace | None = None) -> Detections:
+    def detect(self, image: np.ndarray, *, shrink: int = 1, trace: Trace | None = None,
+               paper_hint: Paper | None = None) -> Detections:
         """The digits of one decoded image (grey, BGR or BGRA uint8), boxes in its pixels.
 
         ``shrink`` segments a copy that much smaller (see ``segment``): live mode's saving when the
-        digits are known to be large.
+        digits are known to be large; ``paper_hint``: the sheet in the previous frame.
         """
         timings: dict[str, float] = {}
         start = time.perf_counter()
-        seg = segment(image, self.options.segment, shrink)
+        seg = segment(image, self.options.segment, shrink, paper_hint)
         timings["segment"] = _ms_since(start)
 
         start = time.perf_counter()
@@ -122,7 +124,9 @@ class Recognizer:
 
         boxes = [p.box for p in pieces]
         height, width = image.shape[:2]
-        digits, rejected = to_digits(boxes, probs, self.classes, seg.scale, width, height)
+        ox, oy = seg.origin
+        placed = [Box(b.x + ox, b.y + oy, b.w, b.h) for b in boxes] if ox or oy else boxes
+        digits, rejected = to_digits(placed, probs, self.classes, seg.scale, width, height)
         if trace is not None:
             trace.segmentation = seg
             trace.crops = [p.model_input for p in pieces]
@@ -130,7 +134,7 @@ class Recognizer:
             trace.probs = probs
             trace.rejected = self.classes.rejected(probs)
         return Detections(width=width, height=height, digits=digits, rejected=rejected, timings=timings,
-                          notes=list(seg.notes))
+                          notes=list(seg.notes), paper=seg.paper)
 
     def read(self, image: np.ndarray, *, shrink: int = 1, trace: Trace | None = None) -> Reading:
         """Detect and lay out in one go, for a single image."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Detections:
     # Stage timings in milliseconds.
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    paper: Any = None  # the sheet found in a photo (edge.pipeline.paper.Paper), or None
 
 
 @dataclass

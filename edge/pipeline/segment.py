@@ -14,7 +14,9 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from edge.pipeline.ink import AREA, HEIGHT, LEFT, TOP, WIDTH, InkCrop, components, measure, stroke_width, to_gray
+from edge.pipeline.ink import (AREA, HEIGHT, LEFT, TOP, WIDTH, InkCrop, components, measure, stroke_width, to_gray,
+                              working_copy)
+from edge.pipeline.paper import Paper, PaperOptions, fill_outside, find_paper
 from edge.pipeline.results import Box
 
 POLARITIES = ("auto", "dark-on-light", "light-on-dark")
@@ -43,6 +45,10 @@ GROUP_STACKED_OVERLAP = 0.5  # share of the narrower piece's width that must ove
 GROUP_OFF_CENTRE = 0.45  # a piece beside a group sits in its top or bottom part (a 5's bar, a 2's tail)
 GROUP_BESIDE_REACH = 0.15  # how far beside a group such a piece may start (digit heights)
 GROUP_BESIDE_WIDTH = 1.2  # ... without making the group wider than this many digit heights
+# Bridging pen skips when measuring the typical digit height: up to this many pen widths, and at
+# most this share of the pieces' median height (thick writing on narrow lines must not join lines).
+BRIDGE_PEN_WIDTHS = 3
+BRIDGE_SHARE = 0.2
 # Every digit is at least this share of the typical height (a 1 is narrow, but none is flat).
 MIN_HEIGHT_SHARE = 0.35
 
@@ -67,6 +73,8 @@ class SegmentOptions:
     # Never report more candidates than this from one image (a page of noise stays cheap).
     max_candidates: int = 500
     remove_lines: bool = True
+    # Photos of a sheet on a desk: find the sheet and read only inside it.
+    paper: PaperOptions = field(default_factory=PaperOptions)
 
 
 @dataclass(frozen=True)
@@ -90,17 +98,9 @@ class Segmentation:
     stroke: float  # typical pen width, working pixels
     digit_height: float  # typical digit height, working pixels (0 when none)
     notes: list[str] = field(default_factory=list)
-
-
-def working_copy(gray: np.ndarray, max_side: int, at_least: int = 1) -> tuple[np.ndarray, float]:
-    """A copy whose long side is at most ``max_side``, shrunk by a whole factor (a fast, clean path)
-    of at least ``at_least``."""
-    factor = max(at_least, -(-max(gray.shape) // max_side))  # ceiling division
-    if factor <= 1:
-        return gray, 1.0
-    h, w = gray.shape
-    size = (max(1, w // factor), max(1, h // factor))
-    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA), size[0] / w
+    # Where the arrays above start in the working image: a sheet found in a photo is read on its own.
+    origin: tuple[int, int] = (0, 0)
+    paper: Paper | None = None  # the sheet, in the input image's pixels
 
 
 def detect_polarity(gray: np.ndarray) -> str:
@@ -137,7 +137,10 @@ def ink_image(gray: np.ndarray, polarity: str) -> np.ndarray:
     # instead of bleeding into a halo.
     factor = max(1, max(h, w) // 160)
     small = cv2.resize(paper_bright, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
-    _, rough = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    # The pen, roughly: what is darker than its wide surroundings (a shadow's slow change is not).
+    wide = max(3, (max(small.shape) // 4) | 1)
+    darker = cv2.subtract(cv2.blur(small, (wide, wide)), small)
+    _, rough = cv2.threshold(darker, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     pen = stroke_width(rough) if 0 < rough.mean() < 0.5 else 0.0
     k = min(255, max(small.shape) | 1, max(3, (max(small.shape) // 8) | 1, int(5 * pen) | 1))
     paper = cv2.medianBlur(small, k)
@@ -256,16 +259,22 @@ def remove_lines(mask: np.ndarray, stroke: float) -> tuple[np.ndarray, np.ndarra
     return rest | restored, line_mask & ~restored & 1
 
 
-def _typical_height(mask: np.ndarray, stroke: float, min_height: int = 8) -> float:
+def _typical_height(mask: np.ndarray, stroke: float, min_height: int = 8, pieces: np.ndarray | None = None) -> float:
     """Median digit height; pieces of broken digits are bridged first so they count as one.
 
+    The bridge spans a pen skip (a few pen widths) but never the gap between two lines of thick
+    writing: at most ``BRIDGE_SHARE`` of the median height of the ``pieces`` (component heights).
     Measured on a half-size copy of the mask when digits are big enough, which is four times cheaper.
     """
     half = stroke >= 3 and max(mask.shape) >= 400 and min(mask.shape) >= 8
     # Any ink in a 2x2 cell keeps the cell (thin strokes must survive the halving).
     small = (cv2.resize(mask * 255, (mask.shape[1] // 2, mask.shape[0] // 2), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8) if half else mask
     factor = 2 if half else 1
-    bridge = max(3, int(round(3 * stroke / factor)) | 1)
+    reach = BRIDGE_PEN_WIDTHS * stroke
+    tall = pieces[pieces >= min_height] if pieces is not None else np.zeros(0)
+    if len(tall):
+        reach = min(reach, BRIDGE_SHARE * float(np.median(tall)))
+    bridge = max(3, int(round(reach / factor)) | 1)
     closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, bridge)))
     _, _, stats = components(closed)
     heights = stats[1:, HEIGHT] * factor
@@ -364,17 +373,26 @@ def _pen_strokes(cand: Candidate) -> bool:
     return cand.stroke > 0 and cand.box.h / cand.stroke <= MAX_HEIGHT_IN_PEN_WIDTHS
 
 
-def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrink: int = 1) -> Segmentation:
+def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrink: int = 1,
+            paper_hint: Paper | None = None) -> Segmentation:
     """Candidates for single digits in a grey or colour image.
 
     ``shrink`` works on a copy that much smaller: when the digits are known to be large (the last
     frames of a video), a quarter of the pixels finds them just as well, four times faster.
+    ``paper_hint``: the sheet found in the previous frame (live mode), checked before a new search.
     """
     gray, scale = working_copy(to_gray(image), options.max_side, shrink)
+    notes: list[str] = []
+    paper = find_paper(image, options.paper, paper_hint)
+    origin = (0, 0)
+    if paper is not None:
+        gray, origin, inside = _on_the_sheet(gray, paper, scale, options.paper)
+        notes.append("read inside the sheet found in the photo")
     polarity = detect_polarity(gray) if options.polarity == "auto" else options.polarity
     ink = ink_image(gray, polarity)
+    if paper is not None:
+        ink[inside == 0] = 0  # the sheet's edges, its shadow and the desk never hold digits
     mask, labels, stats = _hysteresis(ink, options.min_contrast)
-    notes: list[str] = []
     stroke = stroke_width(mask) if mask.any() else 0.0
     # A line needs a component at least a line long: most frames have none, and skip the search.
     if options.remove_lines and stroke > 0 and stats[1:, WIDTH:HEIGHT + 1].max(initial=0) >= line_length(stroke):
@@ -395,8 +413,9 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     if reason is not None:
         notes.append(reason + ": nothing read")
         return Segmentation(scale=scale, gray=gray, ink=ink, mask=mask, labels=labels, candidates=[],
-                            polarity=polarity, stroke=stroke, digit_height=0.0, notes=notes)
-    typical = _typical_height(mask, stroke, options.min_height)
+                            polarity=polarity, stroke=stroke, digit_height=0.0, notes=notes, origin=origin,
+                            paper=paper)
+    typical = _typical_height(mask, stroke, options.min_height, stats[1:, HEIGHT])
     candidates = group_components(_candidate_components(stats, options), options.min_height, typical)
     widths = ((c, _pen_width(labels, c)) for c in candidates if _not_a_blob(stats, c))
     candidates = [replace(c, stroke=width) for c, width in widths]
@@ -408,8 +427,23 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
         candidates = sorted(candidates, key=lambda c: -c.box.w * c.box.h)[: options.max_candidates]
     return Segmentation(
         scale=scale, gray=gray, ink=ink, mask=mask, labels=labels, candidates=candidates,
-        polarity=polarity, stroke=stroke, digit_height=typical, notes=notes,
+        polarity=polarity, stroke=stroke, digit_height=typical, notes=notes, origin=origin, paper=paper,
     )
+
+
+def _on_the_sheet(gray: np.ndarray, paper: Paper, scale: float, options: PaperOptions):
+    """The working image cut to the sheet's bounding box, everything outside the sheet replaced by a
+    continuation of its own brightness; the cut's origin; and where reading may happen (the sheet,
+    a little in from its edges)."""
+    outline = paper.corners * scale
+    h, w = gray.shape
+    x0, y0 = (max(0, int(np.floor(v))) for v in outline.min(axis=0))
+    x1, y1 = min(w, int(np.ceil(outline[:, 0].max())) + 1), min(h, int(np.ceil(outline[:, 1].max())) + 1)
+    sub = gray[y0:y1, x0:x1]
+    local = replace(paper, corners=(outline - np.float32([x0, y0])).astype(np.float32))
+    sheet = local.mask(sub.shape)
+    inset = max(options.inset_px, options.inset_share * local.short_side)
+    return fill_outside(sub, sheet), (x0, y0), local.mask(sub.shape, inset)
 
 
 def candidate_ink(ink: np.ndarray, labels: np.ndarray, cand: Candidate, pad: int = 0) -> np.ndarray:

@@ -1,0 +1,305 @@
+"""Find the sheet in a photo: the paper, note or card lying on a desk, so that only it is read.
+
+A sheet is a large region brighter than what surrounds it, with straight edges: under perspective
+a convex quadrilateral. When a photo shows one, segmentation judges polarity and paper brightness on
+the sheet alone and reads only inside it, a little in from its edges, so the desk's grain, the
+sheet's edges and its shadow never become digits. A scan, or a whiteboard filling the frame, has no
+such region (the "sheet" is the whole image) and is read whole, as before.
+
+Pure functions on grey images; ``PaperTracker`` keeps the sheet from frame to frame in live mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from edge.pipeline.ink import working_copy
+
+
+@dataclass(frozen=True)
+class PaperOptions:
+    enabled: bool = True
+    # The sheet is looked for on a copy at most this many pixels on its long side (its edges need no
+    # more, and the search then costs about a millisecond).
+    work_side: int = 400
+    # Share of the frame the sheet must cover: smaller bright things (a label, a lamp's reflection)
+    # are not the sheet; a bright region covering nearly everything is the page itself (a scan).
+    min_area: float = 0.04
+    max_area: float = 0.92
+    # Its outline must fill its quadrilateral (area share): a sheet is convex, a bright patch of desk
+    # or a hand is not.
+    min_fill: float = 0.8
+    # It must be brighter than the ring of desk around it by this much (0-255, grey).
+    min_contrast: float = 18.0
+    # Closing gaps in the bright region (handwriting, thin shadows) with a kernel this share of the
+    # copy's long side.
+    close_share: float = 0.03
+    # The reading stops this share of the sheet's shorter side in from its edges (and at least
+    # ``inset_px`` working pixels): the edge's own line and its shadow stay outside.
+    inset_share: float = 0.015
+    inset_px: int = 3
+    # Corners may move this share of the sheet's shorter side between frames and still be the same
+    # sheet (live mode keeps the old one then, smoothed).
+    track_share: float = 0.05
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A sheet found in an image: its outline's corners in that image's pixels."""
+
+    corners: np.ndarray  # float32 (N, 2): its outline, a convex polygon (a quadrilateral, or more
+    # corners where the sheet runs out of the picture)
+    brightness: float  # its median grey level
+    contrast: float  # how much brighter it is than the desk around it
+
+    def scaled(self, factor: float) -> "Paper":
+        return replace(self, corners=(self.corners * factor).astype(np.float32))
+
+    @property
+    def short_side(self) -> float:
+        """The shorter side of the outline's tightest rectangle."""
+        (_, _), (w, h), _ = cv2.minAreaRect(self.corners.astype(np.float32))
+        return float(min(w, h))
+
+    def mask(self, shape: tuple[int, int], inset: float = 0.0) -> np.ndarray:
+        """uint8 0/1 of ``shape``: 1 inside the sheet, ``inset`` pixels in from its edges."""
+        mask = np.zeros(shape, np.uint8)
+        cv2.fillConvexPoly(mask, np.round(self.corners).astype(np.int32), 1)
+        if inset >= 1:
+            k = 2 * int(round(inset)) + 1
+            mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+        return mask
+
+
+def _polygon(contour: np.ndarray) -> np.ndarray:
+    """The contour's convex outline with its nearly straight runs merged into sides."""
+    hull = cv2.convexHull(contour)
+    approx = cv2.approxPolyDP(hull, OUTLINE_TOLERANCE * cv2.arcLength(hull, True), True)
+    return approx.reshape(-1, 2).astype(np.float32)
+
+
+# Outline corners: points of the convex hull closer than this share of its perimeter to a straight
+# side are merged into it (a sheet's side is straight; a corner of the frame cuts it short).
+OUTLINE_TOLERANCE = 0.01
+
+
+def find_paper(image: np.ndarray, options: PaperOptions = PaperOptions(), hint: Paper | None = None) -> Paper | None:
+    """The sheet in a grey or BGR image, or None when there is none to tell apart from its surroundings.
+
+    Candidate outlines come from a few cuts of the image into bright and dark (grey levels and, for
+    colour photos, colourfulness, each cut around Otsu's level: a shadow across the sheet darkens part
+    of it) and from growing the brightest surface by small steps (which follows a shadow's soft edge
+    but stops at the paper's). A candidate is the sheet when it fills a large convex quadrilateral
+    brighter than the desk around it, and every side of it that lies inside the frame is a step in
+    brightness, not a gradient; of those, the one with the sharpest weakest side wins. ``hint`` (the
+    sheet in the last frame) is checked first, and kept when it still holds.
+    """
+    if not options.enabled or min(image.shape[:2]) < 32:
+        return None
+    small, scale = working_copy(image, options.work_side)
+    if small.ndim == 3 and small.shape[2] != 3:
+        small = cv2.cvtColor(small, cv2.COLOR_BGRA2BGR) if small.shape[2] == 4 else small[..., 0]
+    grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    if hint is None and not _darker_around(grey, options):
+        return None
+    small = cv2.GaussianBlur(small, (5, 5), 0)
+    grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    if hint is not None:
+        kept = _judge(grey, hint.corners * scale, options, HINT_EDGE_SHARE)
+        if kept is not None:
+            return hint
+        if not _darker_around(grey, options):
+            return None
+    best: tuple[float, Paper] | None = None
+    for region in _candidates(small, grey, options):
+        corners = _outline(region, options)
+        if corners is None:
+            continue
+        judged = _judge(grey, corners, options)
+        if judged is not None and (best is None or judged[0] > best[0]):
+            best = judged
+    return None if best is None else best[1].scaled(1.0 / scale)
+
+
+# Cut each map at these multiples of its Otsu level: lower takes in a shadowed part of the sheet,
+# higher keeps a bright desk out.
+LEVELS = (1.0, 0.85, 0.7, 1.15)
+# Growing a surface: neighbouring pixels (after a light blur) that differ by at most this much (per
+# channel, 0-255) belong to it: a shadow's soft edge changes a level or two per pixel, a paper's edge
+# against the desk tens.
+GROW_STEPS = (3, 2)
+# The sheet's sides, judged in bands this far either side of the outline (search-copy pixels): each
+# must carry this share of the sheet-to-desk contrast as a step, and at least half the minimum
+# contrast. Sides along the frame's border are not judged (the sheet runs out of the picture there).
+EDGE_OFFSET = 3
+EDGE_SHARE = 0.3
+BORDER_PX = 3
+# Last frame's sheet is kept when its every side is still this sharp a step where it was: the sheet
+# has not moved by more than a pixel or two (else the search runs again).
+HINT_EDGE_SHARE = 0.6
+# Strips this share of the frame wide along its borders: when none of them is darker than the bright
+# part of the frame (its 90th percentile), nothing surrounds a sheet and the search is skipped.
+BORDER_STRIP = 0.04
+
+
+def _darker_around(grey: np.ndarray, options: PaperOptions) -> bool:
+    """Whether some border of the frame is darker than its bright part: a desk around a sheet."""
+    h, w = grey.shape
+    bright = float(np.percentile(grey[:: 4, :: 4], 90))
+    sx, sy = max(2, int(BORDER_STRIP * w)), max(2, int(BORDER_STRIP * h))
+    strips = (grey[:sy], grey[-sy:], grey[:, :sx], grey[:, -sx:])
+    return any(float(np.median(strip)) < bright - options.min_contrast for strip in strips)
+
+
+def _candidates(small: np.ndarray, grey: np.ndarray, options: PaperOptions):
+    """Bright regions (uint8 0/1) that may be the sheet, cheapest first."""
+    k = max(3, int(options.close_share * max(grey.shape)) | 1)
+    close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    for level_map in _maps(small, grey):
+        otsu, _ = cv2.threshold(level_map, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        for factor in LEVELS:
+            _, bright = cv2.threshold(level_map, min(254.0, otsu * factor), 1, cv2.THRESH_BINARY)
+            yield cv2.morphologyEx(bright, cv2.MORPH_CLOSE, close)
+    seed = _brightest(grey)
+    for step in GROW_STEPS:
+        mask = np.zeros((grey.shape[0] + 2, grey.shape[1] + 2), np.uint8)
+        difference = (step,) * (1 if small.ndim == 2 else 3)
+        cv2.floodFill(small, mask, seed, 0, difference, difference, 4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8))
+        yield cv2.morphologyEx(mask[1:-1, 1:-1], cv2.MORPH_CLOSE, close)
+
+
+def _maps(small: np.ndarray, grey: np.ndarray) -> list[np.ndarray]:
+    """Grey levels, and for colour photos the colourfulness (saturation times brightness)."""
+    if small.ndim == 2:
+        return [grey]
+    hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+    return [grey, cv2.multiply(hsv[..., 1], hsv[..., 2], scale=1.0 / 255)]
+
+
+def _brightest(grey: np.ndarray) -> tuple[int, int]:
+    """The centre of the brightest area of a coarse copy: where to grow the sheet from."""
+    k = max(3, (max(grey.shape) // 10) | 1)
+    _, _, _, (x, y) = cv2.minMaxLoc(cv2.blur(grey, (k, k)))
+    return int(x), int(y)
+
+
+def _outline(region: np.ndarray, options: PaperOptions) -> np.ndarray | None:
+    """The largest part of a region as a quadrilateral, if it is large and fills it."""
+    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    frame_area = float(region.shape[0] * region.shape[1])
+    contour = max(contours, key=cv2.contourArea)
+    area = cv2.contourArea(contour)
+    if not options.min_area <= area / frame_area <= options.max_area:
+        return None
+    corners = _polygon(contour)
+    quad_area = cv2.contourArea(corners)
+    if len(corners) < 4 or quad_area <= 0 or area / quad_area < options.min_fill \
+            or quad_area / frame_area > options.max_area:
+        return None
+    return corners
+
+
+def _judge(grey: np.ndarray, corners: np.ndarray, options: PaperOptions,
+           edge_share: float = EDGE_SHARE) -> tuple[float, Paper] | None:
+    """(score, Paper) when the quadrilateral is a sheet on a darker desk with sharp sides, else None.
+
+    The score is the weakest side's step as a share of the contrast (the sharper, the surer)."""
+    h, w = grey.shape
+    inside = np.zeros(grey.shape, np.uint8)
+    cv2.fillConvexPoly(inside, np.round(corners).astype(np.int32), 1)
+    k = max(3, int(0.03 * max(h, w)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    margin = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * EDGE_OFFSET + 1, 2 * EDGE_OFFSET + 1))
+    ring = cv2.dilate(inside, kernel) & ~cv2.dilate(inside, margin) & 1
+    core = cv2.erode(inside, kernel)
+    if not ring.any() or not core.any():
+        return None  # the sheet fills the frame: nothing to tell it from
+    paper = float(np.median(grey[core > 0]))
+    desk = float(np.median(grey[ring > 0]))
+    contrast = paper - desk
+    if contrast < options.min_contrast:
+        return None
+    steps = [step for step in (_side_step(grey, corners, i) for i in range(len(corners))) if step is not None]
+    if not steps:
+        return None
+    weakest = min(steps)
+    if weakest < max(edge_share * contrast, options.min_contrast / 2):
+        return None
+    return weakest / contrast, Paper(corners=corners.astype(np.float32), brightness=paper, contrast=contrast)
+
+
+def _side_step(grey: np.ndarray, corners: np.ndarray, side: int) -> float | None:
+    """Median brightness just inside side ``side`` minus just outside it; None for a side that runs
+    along the frame's border or out of the frame."""
+    h, w = grey.shape
+    a, b = corners[side].astype(np.float64), corners[(side + 1) % len(corners)].astype(np.float64)
+    along = b - a
+    length = float(np.hypot(*along))
+    if length < 4:
+        return None
+    centre = corners.mean(axis=0)
+    normal = np.array([-along[1], along[0]]) / length
+    if np.dot(centre - a, normal) < 0:
+        normal = -normal  # pointing into the sheet
+    t = np.linspace(0.1, 0.9, max(8, int(length // 4)))[:, None]
+    points = a + t * along
+    inner = points + EDGE_OFFSET * normal
+    outer = points - EDGE_OFFSET * normal
+    inside_frame = ((outer[:, 0] >= BORDER_PX) & (outer[:, 0] < w - BORDER_PX)
+                    & (outer[:, 1] >= BORDER_PX) & (outer[:, 1] < h - BORDER_PX))
+    if inside_frame.mean() < 0.5:
+        return None
+    inner, outer = inner[inside_frame], outer[inside_frame]
+    xi, yi = np.clip(inner[:, 0].round().astype(int), 0, w - 1), np.clip(inner[:, 1].round().astype(int), 0, h - 1)
+    xo, yo = np.clip(outer[:, 0].round().astype(int), 0, w - 1), np.clip(outer[:, 1].round().astype(int), 0, h - 1)
+    return float(np.median(grey[yi, xi].astype(np.float32) - grey[yo, xo].astype(np.float32)))
+
+
+def fill_outside(gray: np.ndarray, mask: np.ndarray, work_side: int = 160) -> np.ndarray:
+    """``gray`` with everything outside ``mask`` replaced by a smooth continuation of the sheet's own
+    brightness (a normalised blur on a small copy), so no edge is left for the ink detector to see."""
+    h, w = gray.shape
+    small, scale = working_copy(gray, work_side)
+    small_mask = cv2.resize(mask, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST).astype(np.float32)
+    values = small.astype(np.float32) * small_mask
+    k = max(3, (max(small.shape) // 4) | 1)
+    weight = cv2.blur(small_mask, (k, k))
+    spread = cv2.blur(values, (k, k)) / np.maximum(weight, 1e-3)
+    # Where even the wide blur saw no paper, the sheet's median brightness.
+    spread[weight < 1e-3] = float(np.median(small[small_mask > 0])) if small_mask.any() else 255.0
+    fill = cv2.resize(np.clip(spread, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.where(mask > 0, gray, fill)
+
+
+class PaperTracker:
+    """The sheet from frame to frame: a sheet found again near where it was keeps a smoothed outline,
+    and a frame where it is not found (blur, a hand across it) keeps the last one for a few frames."""
+
+    def __init__(self, options: PaperOptions = PaperOptions(), hold_frames: int = 5, smoothing: float = 0.5) -> None:
+        self.options = options
+        self.hold_frames = hold_frames
+        self.smoothing = smoothing
+        self.paper: Paper | None = None
+        self.missed = 0
+
+    def update(self, found: Paper | None) -> Paper | None:
+        if found is None:
+            self.missed += 1
+            if self.missed > self.hold_frames:
+                self.paper = None
+            return self.paper
+        self.missed = 0
+        last = self.paper
+        if last is not None:
+            same_shape = found.corners.shape == last.corners.shape
+            shift = float(np.abs(found.corners - last.corners).max()) if same_shape else np.inf
+            if shift <= self.options.track_share * max(1.0, found.short_side):
+                a = self.smoothing
+                found = replace(found, corners=((1 - a) * last.corners + a * found.corners).astype(np.float32))
+        self.paper = found
+        return found
