@@ -23,7 +23,6 @@ import contextlib
 import logging
 import math
 import os
-import pickle
 import socket
 import sys
 import tempfile
@@ -150,8 +149,7 @@ class DocumentReader:
         import ray
 
         outcomes = []
-        for blob in batch["work"]:
-            work: Work = pickle.loads(blob)
+        for work in batch["work"]:
             # Waited for, so that the start is on record before a crash can happen; the finish is not.
             deaths = ray.get(self.ledger.start.remote(work.index))
             if deaths >= READER_DEATHS:
@@ -160,7 +158,7 @@ class DocumentReader:
             else:
                 outcome = self.read(work)
             self.ledger.finish.remote(work.index)
-            outcomes.append(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
+            outcomes.append(outcome)
         return {"outcome": np.array(outcomes, dtype=object)}
 
     def read(self, work: Work) -> Outcome:
@@ -387,7 +385,9 @@ def data_context(verbose: bool) -> Iterator[None]:
     import ray.data
 
     context = ray.data.DataContext.get_current()
-    wanted = {"enable_progress_bars": False, "print_on_execution_start": verbose, "enable_auto_log_stats": False}
+    wanted = {"enable_progress_bars": False, "print_on_execution_start": verbose, "enable_auto_log_stats": False,
+              # Rows are Python objects (Work, Outcome), serialised by Ray as such: said once, not warned about.
+              "enable_fallback_to_arrow_object_ext_type": True}
     saved = {name: getattr(context, name) for name in wanted if hasattr(context, name)}
     data_logger = logging.getLogger("ray.data")
     level = data_logger.level
@@ -428,7 +428,7 @@ def outcomes(work: list[Work], settings: RunSettings, model: ModelFiles, address
     compute = (ray.data.ActorPoolStrategy(size=pool) if actors is not None
                else ray.data.ActorPoolStrategy(min_size=1, max_size=pool if pool < cluster_actors else None))
     ledger = ray.remote(num_cpus=0, max_restarts=-1)(Ledger).remote()
-    rows = [{"work": pickle.dumps(w, protocol=pickle.HIGHEST_PROTOCOL)} for w in work]
+    rows = [{"work": w} for w in work]  # Python objects: Ray Data serialises them (Ray's own pickling)
     # One block per batch: a task is then one batch, and a retried task repeats exactly that batch.
     dataset = ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / batch_inputs))
     dataset = dataset.map_batches(
@@ -437,10 +437,10 @@ def outcomes(work: list[Work], settings: RunSettings, model: ModelFiles, address
     )
     try:
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0):
-            for blob in batch["outcome"]:
-                yield pickle.loads(blob)
+            yield from batch["outcome"]
     finally:
-        ray.kill(ledger)
+        with contextlib.suppress(Exception):  # Ray may be gone already (a lost cluster)
+            ray.kill(ledger)
 
 
 # --- the run -------------------------------------------------------------------------------------------
