@@ -174,14 +174,15 @@ def run_once(engine: str, folder: Path, jobs: int, ray_roots: set[int]) -> dict[
 
 
 def per_page(small: list[dict], large: list[dict], n: int) -> dict[str, float]:
-    """Steady-state cost of one page and fixed cost of a run, from medians of N- and 2N-page runs."""
+    """Steady-state cost of one page and fixed cost of a run: from each round's N- and 2N-page runs,
+    the median over rounds, and the lowest and highest round (this machine's noise, in plain sight)."""
     out = {}
     for what in ("wall", "cpu", "driver", "daemons"):
-        a = statistics.median(r[what] for r in small)
-        b = statistics.median(r[what] for r in large)
-        page = (b - a) / n
+        rounds = sorted((b[what] - a[what]) / n for a, b in zip(small, large))
+        page = statistics.median(rounds)
         out[f"{what}_ms_per_page"] = round(1000 * page, 2)
-        out[f"{what}_fixed_s"] = round(a - n * page, 2)
+        out[f"{what}_ms_per_page_range"] = [round(1000 * rounds[0], 1), round(1000 * rounds[-1], 1)]
+        out[f"{what}_fixed_s"] = round(statistics.median(r[what] for r in small) - n * page, 2)
     out["pages_per_s"] = round(1000 / out["wall_ms_per_page"], 1) if out["wall_ms_per_page"] > 0 else None
     return out
 
@@ -233,12 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{machine()}; load average {report['load_average'][0]:.1f}; Ray {ray.__version__}, "
           f"{args.jobs} actors against {args.jobs} worker processes; runs of {n} and {2 * n} pages, "
           f"medians of {args.rounds}\n")
-    print("| engine | pages/s | wall ms/page | CPU ms/page | of which driver | of which Ray daemons "
+    print("| engine | pages/s | wall ms/page | CPU ms/page (rounds' range) | of which driver | of which Ray daemons "
           "| fixed wall s/run | fixed CPU s/run |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for engine, f in figures.items():
-        print(f"| {engine} -j {args.jobs} | {f['pages_per_s']} | {f['wall_ms_per_page']} | {f['cpu_ms_per_page']} | "
-              f"{f['driver_ms_per_page']} | {f['daemons_ms_per_page']} | {f['wall_fixed_s']} | {f['cpu_fixed_s']} |")
+        low, high = f["cpu_ms_per_page_range"]
+        print(f"| {engine} -j {args.jobs} | {f['pages_per_s']} | {f['wall_ms_per_page']} | "
+              f"{f['cpu_ms_per_page']} ({low}-{high}) | {f['driver_ms_per_page']} | {f['daemons_ms_per_page']} | "
+              f"{f['wall_fixed_s']} | {f['cpu_fixed_s']} |")
     print(f"\nRay adds {report['ray_cpu_overhead_ms_per_page']} ms of CPU per page "
           f"({100 * report['ray_cpu_overhead_ms_per_page'] / local['cpu_ms_per_page']:.0f}% of the local engine's); "
           f"starting Ray took {ray_start:.1f} s")

@@ -417,8 +417,9 @@ def batching(inputs: int, actors: int) -> tuple[int, int]:
     return size, max(1, min(actors, math.ceil(inputs / size)))
 
 
-def outcomes(work: list[Work], settings: RunSettings, model: ModelFiles, address: str | None) -> Iterator[Outcome]:
-    """Each input's outcome, as actors finish their batches (streamed: nothing waits for the rest)."""
+def outcomes(work: list[Work], settings: RunSettings, model: ModelFiles,
+             address: str | None) -> Iterator[list[Outcome]]:
+    """Each batch's outcomes (one per input), as actors finish them (streamed: nothing waits for the rest)."""
     import ray
     import ray.data
 
@@ -437,7 +438,7 @@ def outcomes(work: list[Work], settings: RunSettings, model: ModelFiles, address
     )
     try:
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0):
-            yield from batch["outcome"]
+            yield list(batch["outcome"])
     finally:
         with contextlib.suppress(Exception):  # Ray may be gone already (a lost cluster)
             ray.kill(ledger)
@@ -523,17 +524,19 @@ def _from_ray(exc: BaseException) -> bool:
 
 def _read_all(work: list[Work], settings: RunSettings, model: ModelFiles, address: str | None, sinks: RecordSinks,
               tally: Tally, progress, stop: StopOnSignal) -> None:
-    """Every input through the actors, each outcome written as it comes."""
+    """Every input through the actors, each batch's records written as it comes; after a stop, the
+    batch in hand is written whole and the others are dropped (--resume reads them)."""
     stream = outcomes(work, settings, model, address)
     try:
-        for outcome in stream:
-            if outcome.usage_error is not None:
-                raise UsageError(outcome.usage_error)
-            if outcome.skipped is not None:
-                tally.inputs -= 1
-                tally.skipped.append(replace(work[outcome.index].item, skipped=outcome.skipped))
-            for result in outcome.results:
-                _emit(sinks, result, tally, progress)
+        for batch in stream:
+            for outcome in batch:
+                if outcome.usage_error is not None:
+                    raise UsageError(outcome.usage_error)
+                if outcome.skipped is not None:
+                    tally.inputs -= 1
+                    tally.skipped.append(replace(work[outcome.index].item, skipped=outcome.skipped))
+                for result in outcome.results:
+                    _emit(sinks, result, tally, progress)
             if stop.stopped:
                 return
     finally:
