@@ -138,7 +138,8 @@ def test_drawn_digits_are_read(sketch_recognizer, pen, digit, height):
     assert result.confidence > 0.9
     assert result.probabilities.shape == (1, 10)
     assert int(result.probabilities[0].argmax()) == int(digit)
-    assert result.probabilities[0].sum() == pytest.approx(1.0, abs=0.02)
+    # The ten digits' probabilities (a "not a digit" output, when the model has one, is not shown).
+    assert 0.9 < result.probabilities[0].sum() <= 1.02  # int8 outputs come in steps of 1/256
     assert result.confidence_text() == f"confidence {100 * result.confidence:.1f}%"
     assert result.summary().startswith(f"Read {digit} (1 digit) in ")
 

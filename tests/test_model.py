@@ -15,9 +15,11 @@ from edge.runtime.metadata import metadata_path, read_metadata, sha256_file
 
 def test_shipped_model_reads_mnist_test_set(classifier, mnist):
     """A real assertion on real data: the committed int8 file, 10,000 test digits, >= 99.5%."""
-    predicted = classifier.predict(mnist.x_test).argmax(axis=1)
+    probs = classifier.predict(mnist.x_test)
+    predicted = probs.argmax(axis=1)  # a test digit the reject class wins counts as an error
     accuracy = float((predicted == mnist.y_test).mean())
     assert accuracy >= 0.995, f"shipped model scores {100 * accuracy:.2f}% on MNIST test"
+    assert float((predicted == classifier.metadata.reject_index).mean()) <= 0.002
 
 
 def test_shipped_model_is_full_integer_and_small(shipped_model_path, classifier):
@@ -114,5 +116,7 @@ def test_corrupt_metadata(model_copy):
 
 def test_metadata_round_trip(shipped_model_path):
     meta = read_metadata(metadata_path(shipped_model_path))
-    assert meta.labels == tuple("0123456789")
+    # Ten digits and a "not a digit" class, declared as such (format 2).
+    assert meta.labels == (*"0123456789", "not-a-digit") and meta.reject_label == "not-a-digit"
+    assert meta.reject_index == 10 and meta.kind == "digit-classifier"
     assert meta.input.quantization is not None and meta.input.quantization.zero_point == -128

@@ -241,12 +241,17 @@ class Recognition:
 
 
 def recognise(recognizer: Recognizer, image: np.ndarray) -> Recognition:
-    """Read an image with the same pipeline as image mode, keeping each digit's ten probabilities."""
+    """Read an image with the same pipeline as image mode, keeping each digit's ten digit probabilities."""
     start = time.perf_counter()
     reading = recognizer.read(image)
     ms = (time.perf_counter() - start) * 1000
     digits = tuple(reading.digits)
-    labels = tuple(recognizer.classifier.metadata.labels)
-    rows = np.array([d.probabilities for d in digits], np.float32).reshape(len(digits), len(labels))
+    # The chart shows the ten digits (a model's "not a digit" output, when it has one, is left out:
+    # whatever is shown was read as a digit).
+    classes = recognizer.classes
+    meta_labels = recognizer.classifier.metadata.labels
+    labels = tuple(meta_labels[i] for i in classes.digit_outputs)
+    rows = np.array([[d.probabilities[i] for i in classes.digit_outputs] for d in digits],
+                    np.float32).reshape(len(digits), len(labels))
     return Recognition(digits=digits, probabilities=rows, labels=labels, text=reading.text, ms=ms,
                        notes=tuple(reading.notes))

@@ -23,11 +23,14 @@ class Classes:
     digit_outputs: tuple[int, ...]  # output indices that stand for digits
     digit_values: tuple[int, ...]  # the digit each of those stands for
     reject: int | None = None  # output index of the reject class
+    # A candidate is no digit when the reject output beats every digit and reaches this probability;
+    # in-between candidates stay, with their low confidence, for --min-confidence to judge.
+    reject_min: float = 0.0
 
     @classmethod
-    def of(cls, meta: ModelMetadata) -> "Classes":
+    def of(cls, meta: ModelMetadata, reject_min: float = 0.0) -> "Classes":
         outputs = [i for i, label in enumerate(meta.labels) if i != meta.reject_index]
-        return cls(tuple(outputs), tuple(int(meta.labels[i]) for i in outputs), meta.reject_index)
+        return cls(tuple(outputs), tuple(int(meta.labels[i]) for i in outputs), meta.reject_index, reject_min)
 
     def confidence(self, probs: np.ndarray) -> np.ndarray:
         """Each row's best digit probability (the reject class is not a digit)."""
@@ -41,7 +44,8 @@ class Classes:
         """Rows the reject class wins."""
         if self.reject is None or len(probs) == 0:
             return np.zeros(len(probs), bool)
-        return probs[:, self.reject] > self.confidence(probs)
+        no_digit = probs[:, self.reject]
+        return (no_digit > self.confidence(probs)) & (no_digit >= self.reject_min)
 
 
 def to_digits(boxes: list[Box], probs: np.ndarray, classes: Classes, scale: float, width: int,

@@ -30,6 +30,10 @@ class RecognizeOptions:
     # Digits below this confidence are marked uncertain ('?' in text) or dropped.
     min_confidence: float = 0.0
     drop_uncertain: bool = False
+    # Models with a "not a digit" class: a candidate is dropped when that class wins with at least
+    # this probability (between 0.5 and 0.75 are mostly blurred or broken real digits; tuned on the
+    # tuning seeds of sheets and documents, not the benchmark's).
+    reject_min: float = 0.75
 
 
 # What the recogniser is pointed at, and the options that suit it.
@@ -71,7 +75,7 @@ class Recognizer:
     def __init__(self, classifier: DigitClassifier, options: RecognizeOptions = RecognizeOptions()) -> None:
         self.classifier = classifier
         self.options = options
-        self.classes = Classes.of(classifier.metadata)
+        self.classes = Classes.of(classifier.metadata, options.reject_min)
         spec = classifier.metadata.input
         self._to_input = dict(
             box=spec.digit_box,
@@ -79,7 +83,8 @@ class Recognizer:
             target_stroke=spec.stroke_width,
             light_on_dark=spec.polarity == "light-on-dark",
         )
-        self._judge = Judge(make_piece=self._piece, predict=self._predict, confidence=self.classes.confidence)
+        self._judge = Judge(make_piece=self._piece, predict=self._predict, confidence=self.classes.confidence,
+                            rejected=self.classes.rejected)
 
     def _piece(self, crop: np.ndarray, box: Box, ink: InkCrop | None = None) -> Piece:
         """A candidate from its ink crop (``ink``: the crop already measured, when it was)."""

@@ -36,6 +36,15 @@ LINE_MIN_PX = 20
 LINE_SPAN = 0.6
 LINE_DIGIT_HEIGHTS = 3
 LINE_MAX_THICKNESS = 25
+# Walls of comb boxes and table cells, between two lines: straight runs at least WALL_PEN_WIDTHS pen
+# widths (and WALL_MIN_PX) long, at most WALL_THICKER_PX thicker than the lines (printed rules are
+# all one width; a pen stroke that happens to run from line to line is rarely that thin), whose ends
+# reach a line (within the line's thickness plus WALL_REACH_PX).
+WALL_PEN_WIDTHS = 4
+WALL_MIN_PX = 10
+WALL_THICKER_PX = 1
+WALL_REACH_PX = 2
+WALL_ROW = 3
 
 # Joining the pieces of broken digits (shares of the typical digit height, or of a group's height).
 GROUP_MAX_HEIGHT = 1.7  # digit sizes vary across a page; two lines on top of each other do not fit
@@ -230,6 +239,7 @@ def remove_lines(mask: np.ndarray, stroke: float) -> tuple[np.ndarray, np.ndarra
     typical = _typical_height(rest, stroke)
     n, labels, stats = components(runs)
     lines = np.zeros(n, np.uint8)
+    pen_widths = []  # of the lines (a grid of ruled lines and a margin is one component: not its area)
     h_img, w_img = mask.shape
     for i in range(1, n):
         w, h = stats[i, WIDTH], stats[i, HEIGHT]
@@ -242,12 +252,17 @@ def remove_lines(mask: np.ndarray, stroke: float) -> tuple[np.ndarray, np.ndarra
         width = stroke_width(labels[y : y + h, x : x + w] == i)
         if width <= long_side / LINE_MAX_THICKNESS:
             lines[i] = 1
+            pen_widths.append(width)
     line_mask = lines[labels]
     if not line_mask.any():
         return mask, line_mask
-    # Give back line pixels where a stroke crosses the line: ink on both sides within reach.
     confirmed = np.flatnonzero(lines)
     thickness = max(stats[i, AREA] / max(stats[i, WIDTH], stats[i, HEIGHT]) for i in confirmed)
+    walls_h, walls_v = _grid_walls(mask & ~line_mask & 1, line_mask, stroke, max(pen_widths))
+    if walls_h.any() or walls_v.any():
+        line_mask |= walls_h | walls_v
+        horizontal, vertical = horizontal | walls_h, vertical | walls_v
+    # Give back line pixels where a stroke crosses the line: ink on both sides within reach.
     reach = int(round(thickness)) + 1
     rest = mask & ~line_mask & 1
     restored = np.zeros_like(mask)
@@ -257,6 +272,42 @@ def remove_lines(mask: np.ndarray, stroke: float) -> tuple[np.ndarray, np.ndarra
         after = cv2.dilate(rest, kernel, anchor=(0, 0))
         restored |= line_mask & runs_of & before & after
     return rest | restored, line_mask & ~restored & 1
+
+
+def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float, thickness: float) -> tuple[np.ndarray, np.ndarray]:
+    """The walls of comb boxes and table cells: short straight runs, as thin as the lines, that run
+    from one line to another, at least ``WALL_ROW`` of them between the same two lines (a handwritten 1
+    is slanted, thicker, stops short of a line, and comes alone).
+
+    Returns the horizontal and the vertical walls (uint8 0/1)."""
+    shortest = max(WALL_MIN_PX, int(round(WALL_PEN_WIDTHS * stroke)))
+    horizontal, vertical = _long_runs(rest, shortest)
+    reach = int(round(thickness)) + WALL_REACH_PX
+    near = cv2.dilate(lines, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
+    found = []
+    for runs, upright in ((horizontal, False), (vertical, True)):
+        walls = np.zeros_like(rest)
+        spans: list[tuple[int, int, int]] = []  # (start, end across the lines, component) of each wall
+        labels = None
+        if runs.any():
+            n, labels, stats = components(runs)
+            for i in range(1, n):
+                x, y, w, h = (int(v) for v in stats[i, :4])
+                across, along = (w, h) if upright else (h, w)
+                if across > thickness + WALL_THICKER_PX:
+                    continue
+                if upright:
+                    ends = near[y, x : x + w].any() and near[y + h - 1, x : x + w].any()
+                else:
+                    ends = near[y : y + h, x].any() and near[y : y + h, x + w - 1].any()
+                if ends:
+                    spans.append((y, y + h, i) if upright else (x, x + w, i))
+        for start, end, i in spans:
+            row = sum(1 for s, e, _ in spans if abs(s - start) <= reach and abs(e - end) <= reach)
+            if row >= WALL_ROW:
+                walls |= (labels == i).view(np.uint8)
+        found.append(walls)
+    return found[0], found[1]
 
 
 def _typical_height(mask: np.ndarray, stroke: float, min_height: int = 8, pieces: np.ndarray | None = None) -> float:

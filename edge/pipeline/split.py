@@ -44,6 +44,9 @@ class SplitOptions:
     margin: float = 0.0
     aspect_prior: float = 0.2
     min_confidence: float = 0.6
+    # ... but a blob the model reads as no digit at all (two touching digits are no one digit) is
+    # lost unless cut, so its parts need only this, and to be read as digits rather than rejected.
+    min_confidence_rejected: float = 0.25
     # Blobs narrower than this (width / height) are never cut (two touching 1s are about 0.7).
     min_aspect: float = 0.7
     # "Clearly wider than tall" (width / height): such blobs are always tried; narrower ones only
@@ -89,6 +92,7 @@ class Judge:
     make_piece: Callable[[np.ndarray, Box], Piece]  # ink crop, its box -> Piece
     predict: Callable[[list[Piece]], np.ndarray]  # pieces -> probabilities over the model's labels
     confidence: Callable[[np.ndarray], np.ndarray]  # probabilities -> each row's best digit probability
+    rejected: Callable[[np.ndarray], np.ndarray]  # probabilities -> rows the reject class wins
 
 
 def _log(p: float) -> float:
@@ -162,6 +166,7 @@ def split_touching(pieces: list[Piece], probs: np.ndarray, digit_height: float, 
     if not pieces:
         return pieces, probs
     sure = judge.confidence(probs)
+    no_digit = judge.rejected(probs)
     typical = digit_height or max(p.box.h for p in pieces)
     widths = sorted(p.box.w for p in pieces)
     usual = widths[len(widths) // 2]
@@ -205,6 +210,7 @@ def split_touching(pieces: list[Piece], probs: np.ndarray, digit_height: float, 
     predicted = judge.predict([slices[k] for k in keys])
     slice_probs = dict(zip(keys, predicted))
     slice_sure = dict(zip(keys, judge.confidence(predicted).tolist()))
+    slice_rejected = dict(zip(keys, judge.rejected(predicted).tolist()))
     replaced: dict[int, list[tuple[Piece, np.ndarray]]] = {}
     for index, cuts in positions.items():
         path = best_cuts(index, cuts, slice_sure)
@@ -217,7 +223,8 @@ def split_touching(pieces: list[Piece], probs: np.ndarray, digit_height: float, 
         # the wider it is, the less a single digit explains it.
         aspect = pieces[index].box.w / max(1, pieces[index].box.h)
         margin = options.margin - options.aspect_prior * (aspect - 1.0)
-        if split < whole + margin or confidences.min() < options.min_confidence:
+        floor = options.min_confidence_rejected if no_digit[index] else options.min_confidence
+        if split < whole + margin or confidences.min() < floor or any(slice_rejected[key] for key in path):
             continue
         if aspect < options.wide_aspect and _max_overlap([slices[key].box for key in path]) > options.max_overlap:
             continue

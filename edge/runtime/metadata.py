@@ -177,6 +177,8 @@ def parse_metadata(data: Any) -> ModelMetadata:
         raise MetadataError("input scale is zero")
     if len(meta.labels) < 2:
         raise MetadataError("metadata lists fewer than two labels")
+    if meta.kind == "digit-classifier" and meta.input.centering != "center-of-mass":
+        raise MetadataError(f"unknown centering {meta.input.centering!r} (the edge centres digits by centre of mass)")
     if meta.kind not in KINDS:
         raise MetadataError(f"unknown model kind {meta.kind!r} (expected one of {', '.join(KINDS)})")
     if meta.kind == "string-reader":
