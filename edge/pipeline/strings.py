@@ -37,6 +37,8 @@ BOX_INK_LEVEL = 96
 # A vertical run of ink this share of the crop's height long is a box border, not a stroke (the
 # digits fill 1 / (1 + 2 * REGION_MARGIN) = 0.77 of it).
 LINE_SHARE = 0.92
+# A digit box less than this share of the typical box height in its number is a sliver.
+SHORT_BOX = 0.6
 # Pieces of ink smaller than this share of the region's height are specks, not digit parts.
 MIN_PIECE_HEIGHT = 0.2
 
@@ -217,13 +219,22 @@ def digit_boxes(crop: np.ndarray, chars: list[DecodedChar], stride: int, scale: 
             k = int(np.argmax(overlap))
             if overlap[k] >= 0.5 * pw:
                 spans[k].append((x, y, x + pw, y + ph))
+    found = [
+        (min(p[0] for p in parts), min(p[1] for p in parts), max(p[2] for p in parts), max(p[3] for p in parts))
+        if parts else None
+        for parts in spans
+    ]
+    heights = [b[3] - b[1] for b in found if b is not None]
+    typical = float(np.median(heights)) if heights else 0.0
     boxes = []
-    for k, parts in enumerate(spans):
-        if parts:
-            x0, y0 = min(p[0] for p in parts), min(p[1] for p in parts)
-            x1, y1 = max(p[2] for p in parts), max(p[3] for p in parts)
-        else:
-            x0, x1, y0, y1 = cuts[k], cuts[k + 1], 0, h
+    for k, box in enumerate(found):
+        if box is None or box[3] - box[1] < SHORT_BOX * typical:
+            # Nothing, or only a sliver (a faint stroke broke up, an overlap took the rest): all
+            # the ink in the character's slot.
+            ys, xs = np.nonzero(ink[:, cuts[k] : cuts[k + 1]])
+            box = (cuts[k] + int(xs.min()), int(ys.min()), cuts[k] + int(xs.max()) + 1, int(ys.max()) + 1) \
+                if len(xs) else (cuts[k], 0, cuts[k + 1], h)
+        x0, y0, x1, y1 = box
         boxes.append(Box(origin.x + x0, origin.y + y0, x1 - x0, y1 - y0))
     return boxes
 

@@ -1,0 +1,282 @@
+"""The string reader: the shipped model through a real interpreter, its metadata, its refusals."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from edge.pipeline.results import Box
+from edge.pipeline.strings import crop_region, digit_boxes, greedy_decode, prepare_crop
+from edge.runtime.classifier import DigitClassifier, ModelError
+from edge.runtime.metadata import (
+    InputSpec,
+    MetadataError,
+    ModelMetadata,
+    StringSpec,
+    metadata_path,
+    parse_metadata,
+    read_metadata,
+    sha256_file,
+    write_metadata,
+)
+from edge.runtime.strings import StringReader, default_string_model_path
+from trainer.synth.strings import GlyphBank, StringOptions, clean_options, make_string
+
+BLANK = 10
+
+
+@pytest.fixture(scope="module")
+def reader() -> StringReader:
+    return StringReader()
+
+
+@pytest.fixture(scope="module")
+def bank(mnist) -> GlyphBank:
+    """All MNIST test digits (never training digits), as the benchmark draws them."""
+    return GlyphBank(mnist.x_test, mnist.y_test)
+
+
+def _iou(a: Box, b: Box) -> float:
+    w = max(0, min(a.x2, b.x2) - max(a.x, b.x))
+    h = max(0, min(a.y2, b.y2) - max(a.y, b.y))
+    return w * h / (a.w * a.h + b.w * b.h - w * h)
+
+
+# --- the shipped model ------------------------------------------------------------------------
+
+def test_shipped_string_model_is_a_checked_int8_string_reader(reader):
+    meta = reader.metadata
+    assert reader.path == default_string_model_path()
+    assert meta.kind == "string-reader" and meta.strings.width_policy == "variable"
+    assert meta.input.dtype == meta.output.dtype == "int8"
+    assert meta.labels[meta.strings.blank_index] == "blank"
+    assert reader.path.stat().st_size < 1_000_000
+    assert meta.provenance["accuracy"]["int8"]["exact"] >= meta.provenance["accuracy"]["float"]["exact"] - 0.001
+
+
+def test_touching_strings_read_exactly(reader, bank):
+    options = replace(clean_options(), touching_share=1.0)
+    texts = ["4071", "93", "123456", "80", "55", "2718281828", "314", "6009", "17", "90210"] * 2
+    placed, digits = 0, 0
+    for seed, text in enumerate(texts, start=7000):
+        sample = make_string(bank, seed, options, text=text)
+        assert "touching" in sample.tags
+        reading = reader.read(sample.ink, sample.region)
+        assert reading.text == text, f"seed {seed}"
+        assert len(reading.boxes) == len(text) == len(reading.confidences)
+        # Each digit's box lies on its digit: overlapping digits are cut between them, so a box
+        # may be narrower than its digit, but its centre is on the digit and it overlaps it well.
+        for found, true in zip(reading.boxes, sample.boxes):
+            placed += true.x <= found.cx <= true.x2 and _iou(found, true) >= 0.4
+            digits += 1
+    assert placed >= 0.9 * digits, f"{placed} of {digits} digit boxes on their digits"
+
+
+def test_number_on_an_underline(reader, bank):
+    options = replace(clean_options(), underline=1.0)
+    for seed, text in enumerate(["2024", "365", "48150"] * 3, start=7000):
+        sample = make_string(bank, seed, options, text=text)
+        assert "underline" in sample.tags
+        assert reader.read(sample.ink, sample.region).text == text
+
+
+def test_european_one_and_crossed_seven(reader, bank):
+    options = replace(clean_options(), european_1=1.0, crossed_7=1.0, spacing=(0.05, 0.3), touching_share=0.0)
+    for seed, text in enumerate(["1917", "71", "1170"] * 3, start=7000):
+        sample = make_string(bank, seed, options, text=text)
+        assert {"european-1", "crossed-7"} <= set(sample.tags)
+        assert reader.read(sample.ink, sample.region).text == text
+
+
+def test_blank_region_reads_nothing_with_no_confidence(reader):
+    ink = np.zeros((60, 200), np.uint8)
+    reading = reader.read(ink, Box(20, 10, 160, 40))
+    assert reading.text == "" and reading.confidence == 0.0 and reading.boxes == ()
+
+
+def test_confidences_come_from_the_posteriors(reader, bank):
+    sample = make_string(bank, 7300, clean_options(), text="385")
+    reading = reader.read(sample.ink, sample.region)
+    assert reading.text == "385" and reading.confidence > 0.5
+    crop, _ = crop_region(sample.ink, sample.region, reader.margin)
+    probs = reader.posteriors(reader.prepare(crop).image)
+    for char, conf, (first, last) in zip(reading.text, reading.confidences, reading.spans):
+        assert conf == pytest.approx(probs[first : last + 1, int(char)].max())
+        assert (probs[first : last + 1].argmax(axis=1) == int(char)).all()
+    assert reading.confidence <= min(reading.confidences)
+
+
+# --- pure functions ---------------------------------------------------------------------------
+
+def _posteriors(path: list[int], sure: float = 0.9) -> np.ndarray:
+    probs = np.full((len(path), 11), (1 - sure) / 10, np.float32)
+    probs[np.arange(len(path)), path] = sure
+    return probs
+
+
+def test_greedy_decode_collapses_repeats_and_keeps_doubled_digits():
+    b = BLANK
+    chars, confidence = greedy_decode(_posteriors([b, 1, 1, b, 1, b, 7, 7, 7, b]), "0123456789", b)
+    assert "".join(c.char for c in chars) == "117"
+    assert [(c.first, c.last) for c in chars] == [(1, 2), (4, 4), (6, 8)]
+    assert confidence == pytest.approx(0.9)
+    # A digit the path skipped (blank wins narrowly) lowers the string's confidence.
+    probs = _posteriors([b, 3, b, b, b])
+    probs[3] = [0.0] * 5 + [0.45] + [0.0] * 4 + [0.55]
+    _, doubtful = greedy_decode(probs, "0123456789", b)
+    assert doubtful == pytest.approx(0.55)
+
+
+def test_prepare_crop_scales_to_height_and_pads_to_the_width_step():
+    crop = np.zeros((50, 103), np.uint8)
+    crop[10:40, 10:90] = 120
+    prepared = prepare_crop(crop, 32, step=16)
+    assert prepared.image.shape == (32, 80)  # 103 * 32 / 50 = 66 columns, padded to 80
+    assert prepared.content_width == 66
+    assert prepared.image[:, 66:].max() == 0
+    assert prepared.image.max() == 255  # contrast stretched: faint ink becomes full ink
+    with pytest.raises(ValueError, match="uint8 ink crop"):
+        prepare_crop(crop.astype(np.float32), 32)
+
+
+def test_crop_region_adds_the_margin_and_stays_inside_the_image():
+    ink = np.zeros((100, 300), np.uint8)
+    crop, origin = crop_region(ink, Box(5, 40, 100, 40), margin=0.25)
+    assert origin == Box(0, 30, 115, 60)
+    assert crop.shape == (60, 115)
+
+
+def test_digit_boxes_cut_touching_ink_between_the_characters():
+    crop = np.zeros((40, 80), np.uint8)
+    crop[5:35, 10:38] = 255  # two blocks of ink joined by a thin bridge
+    crop[5:35, 42:70] = 255
+    crop[20:22, 38:42] = 255
+    chars, _ = greedy_decode(_posteriors([BLANK, BLANK, 4, 4, BLANK, BLANK, 2, 2, BLANK, BLANK]), "0123456789", BLANK)
+    boxes = digit_boxes(crop, chars, stride=4, scale=0.5, origin=Box(100, 200, 80, 40))
+    assert len(boxes) == 2
+    assert boxes[0].x == 110 and boxes[0].y == 205 and 28 <= boxes[0].w <= 32
+    assert boxes[1].x2 == 170 and 28 <= boxes[1].w <= 32
+
+
+# --- metadata ---------------------------------------------------------------------------------
+
+def _string_meta(**changes) -> ModelMetadata:
+    meta = ModelMetadata(
+        model_file="strings_int8.tflite", model_sha256="0" * 64,
+        input=InputSpec(height=32, width=512, digit_box=25, centering="region-with-margin"),
+        labels=tuple("0123456789") + ("blank",), kind="string-reader", strings=StringSpec(),
+    )
+    return replace(meta, **changes)
+
+
+def test_string_metadata_round_trip(tmp_path):
+    meta = _string_meta()
+    write_metadata(meta, tmp_path / "m.json")
+    assert read_metadata(tmp_path / "m.json") == meta
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(strings=None), "needs a 'strings' section"),
+    (dict(strings=StringSpec(blank_index=0)), "do not match the alphabet and blank"),
+    (dict(strings=StringSpec(width_policy="stretchy")), "unknown width policy"),
+    (dict(strings=StringSpec(width_step=6)), "multiples of the column stride"),
+    (dict(strings=StringSpec(alphabet="0012345678")), "repeats a character"),
+    (dict(kind="string-writer"), "unknown model kind"),
+])
+def test_bad_string_metadata_is_refused_in_one_line(change, message):
+    data = json.loads(json.dumps(_string_meta(**change).to_dict()))
+    with pytest.raises(MetadataError, match=message) as caught:
+        parse_metadata(data)
+    assert "\n" not in str(caught.value)
+
+
+def test_digit_metadata_loads_unchanged_and_declares_no_strings(shipped_model_path):
+    raw = json.loads(metadata_path(shipped_model_path).read_text())
+    meta = parse_metadata(raw)
+    assert meta.kind == "digit-classifier" and meta.strings is None
+    assert "strings" not in meta.to_dict()
+    # A version 1 file (before kinds) still loads as a digit classifier.
+    old = {k: v for k, v in raw.items() if k not in ("kind", "reject_label")}
+    old.update(format_version=1, labels=[str(d) for d in range(10)])
+    assert parse_metadata(old).kind == "digit-classifier"
+    with pytest.raises(MetadataError, match="declares no 'strings'"):
+        parse_metadata(dict(raw, strings=_string_meta().to_dict()["strings"]))
+
+
+# --- refusals at start-up ---------------------------------------------------------------------
+
+def _one_line(exc: pytest.ExceptionInfo) -> str:
+    text = str(exc.value)
+    assert "\n" not in text
+    return text
+
+
+def test_corrupt_string_model_is_refused(tmp_path):
+    model = tmp_path / "strings_int8.tflite"
+    model.write_bytes(default_string_model_path().read_bytes()[:5000])
+    meta = read_metadata(metadata_path(default_string_model_path()))
+    write_metadata(replace(meta, model_sha256=sha256_file(model)), model.with_suffix(".json"))
+    with pytest.raises(ModelError) as caught:
+        StringReader(model)
+    assert "not a usable string model" in _one_line(caught)
+
+
+def test_string_model_with_another_models_metadata_is_refused(tmp_path, shipped_model_path):
+    # The digit model behind string metadata (checksum made to match): its shapes give it away.
+    model = tmp_path / "strings_int8.tflite"
+    shutil.copy(shipped_model_path, model)
+    meta = read_metadata(metadata_path(default_string_model_path()))
+    write_metadata(replace(meta, model_sha256=sha256_file(model)), model.with_suffix(".json"))
+    with pytest.raises(ModelError) as caught:
+        StringReader(model)
+    assert "does not match the metadata" in _one_line(caught) or "not a usable" in str(caught.value)
+    # The string model behind digit metadata: not a string reader.
+    model2 = tmp_path / "other.tflite"
+    shutil.copy(default_string_model_path(), model2)
+    digit_meta = read_metadata(metadata_path(shipped_model_path))
+    write_metadata(replace(digit_meta, model_sha256=sha256_file(model2)), model2.with_suffix(".json"))
+    with pytest.raises(ModelError) as caught:
+        StringReader(model2)
+    assert "not a string reader" in _one_line(caught)
+    # The string model's JSON beside a changed model: checksum.
+    model3 = tmp_path / "changed.tflite"
+    model3.write_bytes(default_string_model_path().read_bytes() + b"\0")
+    shutil.copy(metadata_path(default_string_model_path()), model3.with_suffix(".json"))
+    with pytest.raises(ModelError) as caught:
+        StringReader(model3)
+    assert "checksum differs" in _one_line(caught)
+
+
+def test_missing_string_model_is_refused(tmp_path):
+    with pytest.raises(ModelError) as caught:
+        StringReader(tmp_path / "nothing.tflite")
+    assert "string model file not found" in _one_line(caught)
+
+
+def test_digit_classifier_refuses_the_string_model():
+    # The digit path must never run a string reader by mistake (its input is no 28x28 digit).
+    with pytest.raises(ModelError):
+        DigitClassifier(default_string_model_path())
+
+
+# --- the trainer ------------------------------------------------------------------------------
+
+@pytest.mark.train
+@pytest.mark.slow
+def test_trainer_smoke_run_converts_and_verifies(tmp_path, mnist_dir):
+    pytest.importorskip("tensorflow")
+    from trainer.cli import main
+
+    out = tmp_path / "run"
+    code = main(["-q", "strings", "--data", mnist_dir, "--out", str(out), "--epochs", "1", "--train-size", "256",
+                 "--val-size", "64", "--test-size", "64", "--digit-tests", "200", "--max-drop", "100", "--install", str(tmp_path / "models")])
+    assert code == 0
+    reader = StringReader(tmp_path / "models" / "strings_int8.tflite")
+    assert reader.metadata.provenance["train_strings"] == 256
+    summary = json.loads((out / "conversion.json").read_text())
+    assert {"keras", "float", "int8", "int8_float_agreement"} <= set(summary)
+    assert (tmp_path / "models" / "report" / "strings" / "REPORT.md").is_file()
