@@ -205,12 +205,13 @@ class TrainResult:
 
 
 def train_reader(train: StringSet, val: StringSet, *, epochs: int, batch_size: int, seed: int,
-                 learning_rate: float = 3e-3, log_every: int = 200) -> TrainResult:
+                 learning_rate: float = 3e-3, log_every: int = 200, init=None) -> TrainResult:
+    """Train a new reader, or go on training ``init`` (a logits model) on more strings."""
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
-    model = build_reader()
+    model = init if init is not None else build_reader()
     steps = epochs * int(np.ceil(len(train) / batch_size))
     warmup = max(1, steps // 30)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -435,6 +436,10 @@ def add_parser(sub, data_flag: Callable) -> None:
                    help="fail if int8 exact-string accuracy is more than this many points below float (default 0.1)")
     p.add_argument("--backend", help="interpreter used to verify the .tflite files (default: auto)")
     p.add_argument("--model", type=Path, metavar="MODEL.keras", help="convert this trained model instead of training")
+    p.add_argument("--init", type=Path, metavar="MODEL.keras",
+                   help="go on training this model (use --first-seed for strings it has not seen)")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="first training string seed, from trainer.synth.strings.TRAIN_SEEDS (default 0)")
     p.add_argument("--install", type=Path, metavar="DIR", help="also copy the models, metadata and report here")
 
 
@@ -444,7 +449,7 @@ def run(args: argparse.Namespace, data) -> int:
     import tensorflow as tf
 
     from .conversion import ConversionError, write_model
-    from .data import split_validation
+    from .data import DataError, split_validation
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -462,11 +467,20 @@ def run(args: argparse.Namespace, data) -> int:
         record = json.loads(record_path.read_text()) if record_path.is_file() else {}
     else:
         started = time.perf_counter()
-        train = generate_set(x_fit, y_fit, TRAIN_SEEDS, args.train_size)
+        first = TRAIN_SEEDS + args.first_seed
+        if not 0 <= args.first_seed < VALIDATION_SEEDS - TRAIN_SEEDS - args.train_size:
+            raise DataError(f"--first-seed {args.first_seed} would reach the validation seeds")
+        train = generate_set(x_fit, y_fit, first, args.train_size)
         generation = time.perf_counter() - started
         log.info("generated %d training strings in %.0f s", len(train), generation)
+        init, previous = None, None
+        if args.init:
+            init = keras.models.load_model(args.init)
+            record_path = args.init.with_name("training.json")
+            previous = json.loads(record_path.read_text()) if record_path.is_file() else {"model": str(args.init)}
+            previous.pop("history", None)
         result = train_reader(train, val, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                              learning_rate=args.learning_rate)
+                              learning_rate=args.learning_rate, init=init)
         model = result.model
         model.save(out / "model.keras")
         record = {
@@ -480,7 +494,8 @@ def run(args: argparse.Namespace, data) -> int:
             "learning_rate": args.learning_rate,
             "seed": args.seed,
             "train_strings": len(train),
-            "train_seeds": [TRAIN_SEEDS, TRAIN_SEEDS + len(train)],
+            "train_seeds": [first, first + len(train)],
+            "continued_from": previous,
             "validation_strings": len(val),
             "validation_seeds": [VALIDATION_SEEDS, VALIDATION_SEEDS + len(val)],
             "digits": "MNIST training images (5000 held out for validation strings)",
@@ -597,6 +612,9 @@ def report_markdown(record: dict, summary: dict) -> str:
         f"- trained {record.get('epochs', '?')} epochs on {record.get('train_strings', '?')} generated strings "
         f"(MNIST training digits), seed {record.get('seed', '?')}, in {record.get('training_seconds', '?')} s "
         f"on {record.get('cpu_count', '?')} CPU cores",
+        *([f"- continued from a run of {record['continued_from'].get('epochs', '?')} epochs on "
+           f"{record['continued_from'].get('train_strings', '?')} other strings "
+           f"({record['continued_from'].get('training_seconds', '?')} s)"] if record.get("continued_from") else []),
         f"- tested on {summary['test_strings']} held-out generated strings of MNIST *test* digits "
         "(other seeds), with touching digits, underlines, boxes, security backgrounds and punctuation",
         "",
