@@ -76,6 +76,17 @@ def test_touching_strings_read_exactly(reader, bank):
     assert placed >= 0.9 * digits, f"{placed} of {digits} digit boxes on their digits"
 
 
+def test_column_boxes_are_the_cheap_coarse_choice(reader, bank):
+    sample = make_string(bank, 7000, clean_options(), text="5381")
+    fitted = reader.read(sample.ink, sample.region)
+    coarse = reader.read(sample.ink, sample.region, fit_boxes=False)
+    assert coarse.text == fitted.text == "5381" and coarse.confidences == fitted.confidences
+    crop, origin = crop_region(sample.ink, sample.region, reader.margin)
+    for box, true in zip(coarse.boxes, sample.boxes):
+        assert box.y == origin.y and box.h == origin.h  # the crop's height: no look at the ink
+        assert box.x < true.x2 and true.x < box.x2  # on its digit's columns
+
+
 def test_number_on_an_underline(reader, bank):
     options = replace(clean_options(), underline=1.0)
     for seed, text in enumerate(["2024", "365", "48150"] * 3, start=7000):

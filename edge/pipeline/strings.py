@@ -192,7 +192,8 @@ def digit_boxes(crop: np.ndarray, chars: list[DecodedChar], stride: int, scale: 
         return []
     h, w = crop.shape
     ink = _ink_mask(crop) if mask is None else (np.asarray(mask) > 0).view(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    # Grana's algorithm named explicitly, as edge.pipeline.segment does (OpenCV 5's default is slower).
+    n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(ink, 8, cv2.CV_32S, cv2.CCL_GRANA)
     # The centre of each character's columns, in crop pixels, and the cuts between neighbours.
     centres = [min(w - 1, max(0, int(((c.first + c.last + 1) / 2) * stride / scale))) for c in chars]
     profile = ink.sum(axis=0, dtype=np.int32)
@@ -239,12 +240,30 @@ def digit_boxes(crop: np.ndarray, chars: list[DecodedChar], stride: int, scale: 
     return boxes
 
 
+def column_boxes(crop: np.ndarray, chars: list[DecodedChar], stride: int, scale: float, origin: Box) -> list[Box]:
+    """Boxes from the characters' columns alone, over the crop's height: no look at the ink, so
+    about ten times cheaper than ``digit_boxes`` and coarser (CTC's columns mark where a digit
+    was recognised, often its left part, not its extent)."""
+    h, w = crop.shape
+    boxes = []
+    for c in chars:
+        x0 = min(w - 1, int(c.first * stride / scale))
+        x1 = min(w, max(x0 + 1, int(np.ceil((c.last + 1) * stride / scale))))
+        boxes.append(Box(origin.x + x0, origin.y, x1 - x0, h))
+    return boxes
+
+
 def reading_from_probs(probs: np.ndarray, crop: np.ndarray, prepared: PreparedCrop, origin: Box,
-                       alphabet: str, blank: int, stride: int, mask: np.ndarray | None = None) -> StringReading:
-    """Decode one region's posteriors ``(columns, labels)`` into a ``StringReading``."""
+                       alphabet: str, blank: int, stride: int, mask: np.ndarray | None = None,
+                       fit_boxes: bool = True) -> StringReading:
+    """Decode one region's posteriors ``(columns, labels)`` into a ``StringReading``; boxes fitted to
+    the ink (``digit_boxes``) or, with ``fit_boxes`` False, from the columns (``column_boxes``)."""
     columns = -(-prepared.content_width // stride)  # padding columns hold nothing of the region
     chars, confidence = greedy_decode(probs[: max(1, columns)], alphabet, blank)
-    boxes = digit_boxes(crop, chars, stride, prepared.scale, origin, mask)
+    if fit_boxes:
+        boxes = digit_boxes(crop, chars, stride, prepared.scale, origin, mask)
+    else:
+        boxes = column_boxes(crop, chars, stride, prepared.scale, origin)
     return StringReading(
         text="".join(c.char for c in chars),
         confidences=tuple(c.confidence for c in chars),

@@ -257,18 +257,21 @@ class StringReader:
             return prepare_crop(crop, self.height, step=self.fixed_width, limits=(self.fixed_width, self.fixed_width))
         return prepare_crop(crop, self.height, step=self.width_step, limits=self.width_limits)
 
-    def read_crop(self, crop: np.ndarray, origin: Box | None = None, mask: np.ndarray | None = None) -> StringReading:
+    def read_crop(self, crop: np.ndarray, origin: Box | None = None, mask: np.ndarray | None = None,
+                  fit_boxes: bool = True) -> StringReading:
         """Read a region crop already cut (ink bright on 0, margin included); boxes are relative to
         ``origin`` (the crop's place in its image; default: the crop itself)."""
         origin = origin or Box(0, 0, crop.shape[1], crop.shape[0])
         prepared = self.prepare(crop)
         probs = self.posteriors(prepared.image)
-        return reading_from_probs(probs, crop, prepared, origin, self.alphabet, self.blank, self.stride, mask)
+        return reading_from_probs(probs, crop, prepared, origin, self.alphabet, self.blank, self.stride, mask,
+                                  fit_boxes)
 
-    def read(self, ink: np.ndarray, box: Box, mask: np.ndarray | None = None) -> StringReading:
+    def read(self, ink: np.ndarray, box: Box, mask: np.ndarray | None = None, fit_boxes: bool = True) -> StringReading:
         """Read the number whose ink lies in ``box`` of ``ink`` (e.g. ``Segmentation.ink``: 0 paper ..
         255 ink); the reading's boxes are in ``ink``'s pixels. ``mask`` (same size as ``ink``, e.g.
-        ``Segmentation.mask``) fits the digit boxes to the segmented ink, without ruled lines."""
+        ``Segmentation.mask``) fits the digit boxes to the segmented ink, without ruled lines;
+        ``fit_boxes`` False takes them from the model's columns (cheaper, coarser: live mode)."""
         crop, origin = crop_region(ink, box, self.margin if self.margin is not None else REGION_MARGIN)
         sub = None if mask is None else mask[origin.y : origin.y2, origin.x : origin.x2]
-        return self.read_crop(crop, origin, sub)
+        return self.read_crop(crop, origin, sub, fit_boxes)
