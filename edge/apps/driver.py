@@ -143,7 +143,8 @@ class FrameReader:
             timings["stabilise"] = _ms_since(start)
             start = time.perf_counter()
         options = self.recognizer.options
-        reading = arrange(Detections(width=width, height=height, digits=digits, notes=found.notes),
+        fields = [Box(f.x + dx, f.y + dy, f.w, f.h) for f in found.fields]
+        reading = arrange(Detections(width=width, height=height, digits=digits, notes=found.notes, fields=fields),
                           options.min_confidence, options.drop_uncertain)
         timings["layout"] = _ms_since(start)
         reading.timings = timings

@@ -72,3 +72,42 @@ def to_digits(boxes: list[Box], probs: np.ndarray, classes: Classes, scale: floa
 def _clip(box: Box, width: int, height: int) -> Box:
     x, y = max(0, box.x), max(0, box.y)
     return replace(box, x=x, y=y, w=max(1, min(box.x2, width) - x), h=max(1, min(box.y2, height) - y))
+
+
+@dataclass(frozen=True)
+class PrintedOptions:
+    """Printed text is not handwriting: a digit among printed letters (a form's "1. Amount", an "o"
+    read as 0) sits exactly on their baseline, at their size, with single glyphs around it."""
+
+    enabled: bool = True
+    # Letters (candidates the model rejected) on the digit's baseline it takes to call it printed.
+    neighbours: int = 2
+    # How far they may be: this many of the digit's heights from its box, left or right.
+    reach: float = 2.5
+    # Baseline: bottoms within this share of the digit's height (and at least ``baseline_px``).
+    baseline: float = 0.12
+    baseline_px: int = 2
+    # Size: a letter is between these multiples of the digit's height (x-height to capitals).
+    height_range: tuple[float, float] = (0.45, 1.7)
+    # A single glyph, not a handwritten word joined up into one blob: at most this wide per height.
+    glyph_aspect: float = 1.5
+
+
+def drop_printed(digits: list[Digit], rejected: list[Digit],
+                 options: PrintedOptions = PrintedOptions()) -> tuple[list[Digit], list[Digit]]:
+    """The digits that are handwriting, and those standing in printed text (boxes in one frame)."""
+    if not options.enabled or not digits or len(rejected) < options.neighbours:
+        return digits, []
+    letters = [r.box for r in rejected if r.box.w <= options.glyph_aspect * r.box.h]
+    kept, printed = [], []
+    for digit in digits:
+        b = digit.box
+        tolerance = max(options.baseline_px, options.baseline * b.h)
+        lo, hi = options.height_range
+        near = sum(
+            1 for r in letters
+            if abs(r.y2 - b.y2) <= tolerance and lo * b.h <= r.h <= hi * b.h
+            and max(r.x - b.x2, b.x - r.x2) <= options.reach * b.h
+        )
+        (printed if near >= options.neighbours else kept).append(digit)
+    return kept, printed

@@ -9,7 +9,7 @@ import bisect
 from dataclasses import dataclass, field, replace
 from statistics import median
 
-from edge.pipeline.results import Detections, Digit, Line, Reading
+from edge.pipeline.results import Box, Detections, Digit, Line, Reading
 
 # A line's slope is trusted once it spans this many digit heights; from two neighbouring digits it
 # would be noise, and extrapolated across the page it would pull in other lines.
@@ -83,26 +83,42 @@ def group_lines(digits: list[Digit]) -> list[list[Digit]]:
     return [chain.members for chain in chains]
 
 
-def split_numbers(members: list[Digit]) -> list[list[Digit]]:
-    """A gap wider than a typical digit of the line starts a new number."""
+def split_numbers(members: list[Digit], fields: list[Box] = ()) -> list[list[Digit]]:
+    """A gap wider than a typical digit of the line starts a new number; the digits in one comb field
+    (a row of boxes) are one number, whatever the gaps, and end where the field does."""
     if not members:
         return []
     typical = max(median(d.box.w for d in members), MIN_TYPICAL_WIDTH * median(d.box.h for d in members))
+    where = [_field_of(d, fields) for d in members]
     numbers = [[members[0]]]
-    for prev, digit in zip(members, members[1:]):
-        if digit.box.x - prev.box.x2 > typical:
-            numbers.append([digit])
+    for (prev, prev_field), (digit, field_index) in zip(zip(members, where), zip(members[1:], where[1:])):
+        if field_index != prev_field:
+            together = False
+        elif field_index is not None:
+            together = True
         else:
+            together = digit.box.x - prev.box.x2 <= typical
+        if together:
             numbers[-1].append(digit)
+        else:
+            numbers.append([digit])
     return numbers
 
 
-def layout(digits: list[Digit]) -> list[Line]:
+def _field_of(digit: Digit, fields: list[Box]) -> int | None:
+    x, y = digit.box.cx, digit.box.cy
+    for index, f in enumerate(fields):
+        if f.x <= x <= f.x2 and f.y <= y <= f.y2:
+            return index
+    return None
+
+
+def layout(digits: list[Digit], fields: list[Box] = ()) -> list[Line]:
     """Lines of numbers in reading order, each digit tagged with its line index."""
     result = []
     for index, members in enumerate(group_lines(digits)):
         tagged = [replace(d, line=index) for d in members]
-        result.append(Line(numbers=tuple(tuple(n) for n in split_numbers(tagged))))
+        result.append(Line(numbers=tuple(tuple(n) for n in split_numbers(tagged, fields))))
     return result
 
 
@@ -118,5 +134,5 @@ def mark_uncertain(digits: list[Digit], min_confidence: float, drop: bool = Fals
 def arrange(detections: Detections, min_confidence: float = 0.0, drop_uncertain: bool = False) -> Reading:
     """The reading of one image: its digits judged against ``min_confidence`` and laid out."""
     digits = mark_uncertain(detections.digits, min_confidence, drop_uncertain)
-    return Reading(width=detections.width, height=detections.height, lines=layout(digits),
+    return Reading(width=detections.width, height=detections.height, lines=layout(digits, detections.fields),
                    timings=dict(detections.timings), notes=list(detections.notes))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from edge.pipeline.classify import Classes, to_digits
+from edge.pipeline.classify import Classes, PrintedOptions, drop_printed, to_digits
 from edge.pipeline.ink import InkCrop
 from edge.pipeline.layout import arrange
 from edge.pipeline.normalize import to_model_input
@@ -34,6 +34,7 @@ class RecognizeOptions:
     # this probability (between 0.5 and 0.75 are mostly blurred or broken real digits; tuned on the
     # tuning seeds of sheets and documents, not the benchmark's).
     reject_min: float = 0.75
+    printed: PrintedOptions = field(default_factory=PrintedOptions)
 
 
 # What the recogniser is pointed at, and the options that suit it.
@@ -132,14 +133,20 @@ class Recognizer:
         ox, oy = seg.origin
         placed = [Box(b.x + ox, b.y + oy, b.w, b.h) for b in boxes] if ox or oy else boxes
         digits, rejected = to_digits(placed, probs, self.classes, seg.scale, width, height)
+        digits, printed = drop_printed(digits, rejected, self.options.printed)
+        if printed:
+            rejected += printed
+            seg.notes.append(f"left out {len(printed)} printed digit(s)")
         if trace is not None:
             trace.segmentation = seg
             trace.crops = [p.model_input for p in pieces]
             trace.boxes = boxes
             trace.probs = probs
             trace.rejected = self.classes.rejected(probs)
+        fields = [_clip_box(Box(f.x + ox, f.y + oy, f.w, f.h).scaled(1.0 / seg.scale), width, height)
+                  for f in seg.fields]
         return Detections(width=width, height=height, digits=digits, rejected=rejected, timings=timings,
-                          notes=list(seg.notes), paper=seg.paper)
+                          notes=list(seg.notes), paper=seg.paper, fields=fields)
 
     def read(self, image: np.ndarray, *, shrink: int = 1, trace: Trace | None = None) -> Reading:
         """Detect and lay out in one go, for a single image."""
@@ -148,6 +155,11 @@ class Recognizer:
         reading = arrange(detections, self.options.min_confidence, self.options.drop_uncertain)
         reading.timings["layout"] = _ms_since(start)
         return reading
+
+
+def _clip_box(box: Box, width: int, height: int) -> Box:
+    x, y = max(0, box.x), max(0, box.y)
+    return Box(x, y, max(1, min(box.x2, width) - x), max(1, min(box.y2, height) - y))
 
 
 def _ms_since(start: float) -> float:

@@ -90,6 +90,8 @@ class Detections:
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     paper: Any = None  # the sheet found in a photo (edge.pipeline.paper.Paper), or None
+    # Comb fields (rows of boxes, one digit each): the digits inside one are one number.
+    fields: list[Box] = field(default_factory=list)
 
 
 @dataclass

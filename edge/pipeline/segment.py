@@ -45,6 +45,7 @@ WALL_MIN_PX = 10
 WALL_THICKER_PX = 1
 WALL_REACH_PX = 2
 WALL_ROW = 3
+WALL_EVEN = 1.35  # the widest gap between neighbouring walls of a row, over the narrowest
 
 # Joining the pieces of broken digits (shares of the typical digit height, or of a group's height).
 GROUP_MAX_HEIGHT = 1.7  # digit sizes vary across a page; two lines on top of each other do not fit
@@ -109,6 +110,7 @@ class Segmentation:
     notes: list[str] = field(default_factory=list)
     # Where the arrays above start in the working image: a sheet found in a photo is read on its own.
     origin: tuple[int, int] = (0, 0)
+    fields: list[Box] = field(default_factory=list)  # comb fields (rows of boxes), working pixels
     paper: Paper | None = None  # the sheet, in the input image's pixels
 
 
@@ -220,21 +222,21 @@ def line_length(stroke: float) -> int:
     return max(LINE_MIN_PX, int(round(LINE_PEN_WIDTHS * stroke)))
 
 
-def remove_lines(mask: np.ndarray, stroke: float) -> tuple[np.ndarray, np.ndarray]:
+def remove_lines(mask: np.ndarray, stroke: float) -> tuple[np.ndarray, np.ndarray, list[Box]]:
     """Remove ruled lines and box borders: straight runs far longer than any digit stroke.
 
     A run is a line when it is at least ``LINE_PEN_WIDTHS`` pen widths long and also either spans
     most of the image or is several times the typical digit height; strokes that a line cut through
     are restored.
-    Returns the cleaned mask and the removed lines.
+    Returns the cleaned mask, the removed lines, and the comb fields found among them.
     """
     length = line_length(stroke)
     if length >= max(mask.shape):
-        return mask, np.zeros_like(mask)
+        return mask, np.zeros_like(mask), []
     horizontal, vertical = _long_runs(mask, length)
     runs = horizontal | vertical
     if not runs.any():
-        return mask, runs
+        return mask, runs, []
     rest = mask & ~runs & 1
     typical = _typical_height(rest, stroke)
     n, labels, stats = components(runs)
@@ -255,10 +257,10 @@ def remove_lines(mask: np.ndarray, stroke: float) -> tuple[np.ndarray, np.ndarra
             pen_widths.append(width)
     line_mask = lines[labels]
     if not line_mask.any():
-        return mask, line_mask
+        return mask, line_mask, []
     confirmed = np.flatnonzero(lines)
     thickness = max(stats[i, AREA] / max(stats[i, WIDTH], stats[i, HEIGHT]) for i in confirmed)
-    walls_h, walls_v = _grid_walls(mask & ~line_mask & 1, line_mask, stroke, max(pen_widths))
+    walls_h, walls_v, fields = _grid_walls(mask & ~line_mask & 1, line_mask, stroke, max(pen_widths))
     if walls_h.any() or walls_v.any():
         line_mask |= walls_h | walls_v
         horizontal, vertical = horizontal | walls_h, vertical | walls_v
@@ -271,20 +273,23 @@ def remove_lines(mask: np.ndarray, stroke: float) -> tuple[np.ndarray, np.ndarra
         before = cv2.dilate(rest, kernel, anchor=(kernel.shape[1] - 1, kernel.shape[0] - 1))
         after = cv2.dilate(rest, kernel, anchor=(0, 0))
         restored |= line_mask & runs_of & before & after
-    return rest | restored, line_mask & ~restored & 1
+    return rest | restored, line_mask & ~restored & 1, fields
 
 
-def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float, thickness: float) -> tuple[np.ndarray, np.ndarray]:
+def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float,
+                thickness: float) -> tuple[np.ndarray, np.ndarray, list[Box]]:
     """The walls of comb boxes and table cells: short straight runs, as thin as the lines, that run
     from one line to another, at least ``WALL_ROW`` of them between the same two lines (a handwritten 1
     is slanted, thicker, stops short of a line, and comes alone).
 
-    Returns the horizontal and the vertical walls (uint8 0/1)."""
+    Returns the horizontal and the vertical walls (uint8 0/1), and the comb fields: the boxes of the
+    rows of upright walls (each such row is one field, whose digits make one number)."""
     shortest = max(WALL_MIN_PX, int(round(WALL_PEN_WIDTHS * stroke)))
     horizontal, vertical = _long_runs(rest, shortest)
     reach = int(round(thickness)) + WALL_REACH_PX
     near = cv2.dilate(lines, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
     found = []
+    fields: list[Box] = []
     for runs, upright in ((horizontal, False), (vertical, True)):
         walls = np.zeros_like(rest)
         spans: list[tuple[int, int, int]] = []  # (start, end across the lines, component) of each wall
@@ -294,7 +299,7 @@ def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float, thickness: f
             for i in range(1, n):
                 x, y, w, h = (int(v) for v in stats[i, :4])
                 across, along = (w, h) if upright else (h, w)
-                if across > thickness + WALL_THICKER_PX:
+                if across > np.ceil(thickness) + WALL_THICKER_PX:
                     continue
                 if upright:
                     ends = near[y, x : x + w].any() and near[y + h - 1, x : x + w].any()
@@ -302,12 +307,25 @@ def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float, thickness: f
                     ends = near[y : y + h, x].any() and near[y : y + h, x + w - 1].any()
                 if ends:
                     spans.append((y, y + h, i) if upright else (x, x + w, i))
+        rows: dict[int, list[int]] = {}  # first wall of a row -> the row's walls
+        position = LEFT if upright else TOP
         for start, end, i in spans:
-            row = sum(1 for s, e, _ in spans if abs(s - start) <= reach and abs(e - end) <= reach)
-            if row >= WALL_ROW:
+            row = [j for s, e, j in spans if abs(s - start) <= reach and abs(e - end) <= reach]
+            places = sorted(int(stats[j, position]) for j in row)
+            gaps = np.diff(places)
+            # Printed boxes are evenly spaced; strokes that happen to run between two ruled lines are not.
+            if len(row) >= WALL_ROW and gaps.min() > 0 and gaps.max() <= WALL_EVEN * gaps.min():
                 walls |= (labels == i).view(np.uint8)
+                rows.setdefault(min(row), row)
+        if upright:
+            for row in rows.values():
+                x0 = min(int(stats[j, LEFT]) for j in row)
+                x1 = max(int(stats[j, LEFT] + stats[j, WIDTH]) for j in row)
+                y0 = min(int(stats[j, TOP]) for j in row)
+                y1 = max(int(stats[j, TOP] + stats[j, HEIGHT]) for j in row)
+                fields.append(Box(x0, y0, x1 - x0, y1 - y0))
         found.append(walls)
-    return found[0], found[1]
+    return found[0], found[1], fields
 
 
 def _typical_height(mask: np.ndarray, stroke: float, min_height: int = 8, pieces: np.ndarray | None = None) -> float:
@@ -435,6 +453,7 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     gray, scale = working_copy(to_gray(image), options.max_side, shrink)
     notes: list[str] = []
     paper = find_paper(image, options.paper, paper_hint)
+    fields: list[Box] = []
     origin = (0, 0)
     if paper is not None:
         gray, origin, inside = _on_the_sheet(gray, paper, scale, options.paper)
@@ -447,7 +466,7 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     stroke = stroke_width(mask) if mask.any() else 0.0
     # A line needs a component at least a line long: most frames have none, and skip the search.
     if options.remove_lines and stroke > 0 and stats[1:, WIDTH:HEIGHT + 1].max(initial=0) >= line_length(stroke):
-        mask, lines = remove_lines(mask, stroke)
+        mask, lines, fields = remove_lines(mask, stroke)
         if lines.any():
             notes.append("removed ruled lines or borders")
             _, labels, stats = components(mask)
@@ -465,7 +484,7 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
         notes.append(reason + ": nothing read")
         return Segmentation(scale=scale, gray=gray, ink=ink, mask=mask, labels=labels, candidates=[],
                             polarity=polarity, stroke=stroke, digit_height=0.0, notes=notes, origin=origin,
-                            paper=paper)
+                            paper=paper, fields=fields)
     typical = _typical_height(mask, stroke, options.min_height, stats[1:, HEIGHT])
     candidates = group_components(_candidate_components(stats, options), options.min_height, typical)
     widths = ((c, _pen_width(labels, c)) for c in candidates if _not_a_blob(stats, c))
@@ -479,6 +498,7 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     return Segmentation(
         scale=scale, gray=gray, ink=ink, mask=mask, labels=labels, candidates=candidates,
         polarity=polarity, stroke=stroke, digit_height=typical, notes=notes, origin=origin, paper=paper,
+        fields=fields,
     )
 
 
