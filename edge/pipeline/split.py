@@ -55,8 +55,10 @@ class SplitOptions:
     # stroke over its loop is not a 5 beside a 6.
     wide_aspect: float = 1.25
     max_overlap: float = 0.25
-    # The shipped model, trained with label smoothing, gives 0.95-0.97 to digits it is sure of.
-    unsure_below: float = 0.9
+    # Near-square blobs are tried when read less surely than this: with the "not a digit" class a
+    # digit pair reads far below it, while trying every digit under 0.9 cost 2-3 ms a page for the
+    # same readings (tuning seeds of the sheets).
+    unsure_below: float = 0.5
     # A wide blob is tried only when also this much wider than a usual digit of the page.
     wider_than_digit: float = 1.2
     # A digit is rarely wider than this share of its height (used where most pieces are blobs).

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Union
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -31,6 +32,7 @@ DEFAULT_MAX_PIXELS = 80_000_000  # an A3 page scanned at 600 dpi is about 70 mil
 # 2 s on a Raspberry Pi, so the cap is minutes to half an hour of reading, and a 10,000-page file
 # is refused at once instead of running for hours.
 DEFAULT_MAX_PAGES = 1000
+EXIF_ORIENTATION = 0x0112  # the EXIF tag that says how a photo was held
 # We check the size ourselves (with a clearer message and a user-set limit), so Pillow's own bomb
 # check must not fire first at its smaller default.
 Image.MAX_IMAGE_PIXELS = None
@@ -208,7 +210,8 @@ _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeEr
 def _decode_frame(image: Image.Image, notes: list[str]) -> np.ndarray:
     """The current frame as uint8 grey or BGR, upright (EXIF orientation applied)."""
     image.load()
-    image = ImageOps.exif_transpose(image) or image
+    if image.getexif().get(EXIF_ORIENTATION, 1) not in (1, None):  # else exif_transpose only copies
+        image = ImageOps.exif_transpose(image) or image
     pixels = _decode_pixels(image, notes)
     if pixels.shape[0] == 0 or pixels.shape[1] == 0:
         raise ImageError("image has zero size")
@@ -368,7 +371,7 @@ def _decode_pixels(image: Image.Image, notes: list[str]) -> np.ndarray:
         notes.append("CMYK image converted to RGB")
         rgb = np.asarray(image.convert("RGB"))
     else:
-        rgb = np.asarray(image.convert("RGB"))
+        rgb = np.asarray(image if mode == "RGB" else image.convert("RGB"))
     if rgb.ndim == 2:
         return rgb
-    return np.ascontiguousarray(rgb[..., ::-1])  # OpenCV's channel order
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # OpenCV's channel order, in one pass
