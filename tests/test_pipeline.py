@@ -201,3 +201,34 @@ def test_form_tilted_three_degrees_is_read(recognizer):
     reading = recognizer.read(np.ascontiguousarray(tilted))
     for number in ("0711", "1984", "1250", "88", "406"):
         assert number in reading.numbers
+
+
+# --- the string reader's second opinion -----------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [4, 7])
+def test_string_reader_mends_numbers_of_touching_digits(digit_bank, seed):
+    """Numbers read whole mend some that cutting ink into digits gets wrong (and lose none here)."""
+    from edge.pipeline.recognizer import build_recognizer
+    from edge.runtime.settings import RuntimeSettings
+    from trainer.synth.scoring import found_from_reading, score_page
+
+    with_strings, without = build_recognizer(), build_recognizer(RuntimeSettings(strings=False))
+    assert with_strings.strings is not None and without.strings is None
+    page = make_page("touching", digit_bank, seed=seed)
+    better = score_page(page, found_from_reading(with_strings.read(page.image)))
+    plain = score_page(page, found_from_reading(without.read(page.image)))
+    assert better.numbers_correct > plain.numbers_correct
+    assert better.correct >= plain.correct
+
+
+def test_a_broken_string_model_stops_the_command_in_one_line(tmp_path, capsys):
+    from edge.apps.recognize import main
+
+    from conftest import ROOT
+
+    shipped = ROOT / "models" / "strings_int8.json"
+    (tmp_path / "strings.tflite").write_bytes(b"\x00" * 64)
+    (tmp_path / "strings.json").write_text(shipped.read_text())
+    code = main([str(ROOT / "edge" / "examples" / "sticky-note.jpg"), "--string-model", str(tmp_path / "strings.tflite")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "strings.tflite" in err, err

@@ -75,7 +75,7 @@ def make_recognizer(args: argparse.Namespace):
     from edge.pipeline.recognizer import RecognizeOptions, build_recognizer
     from edge.runtime.settings import RuntimeSettings
 
-    return build_recognizer(RuntimeSettings(args.model, args.backend, args.threads),
+    return build_recognizer(RuntimeSettings(args.model, args.backend, args.threads, args.string_model, not args.no_strings),
                             RecognizeOptions(min_confidence=args.min_confidence))
 
 

@@ -42,6 +42,10 @@ def add_model_arguments(parser, threads_help: str = "interpreter threads (defaul
     parser.add_argument("--backend", choices=BACKEND_NAMES,
                         help="interpreter to use (default: the first installed of " + ", ".join(BACKEND_NAMES) + ")")
     parser.add_argument("-t", "--threads", type=positive_int, default=1, help=threads_help)
+    parser.add_argument("--string-model", type=Path, metavar="FILE",
+                        help="the string reader that reads numbers whole (default: the shipped models/strings_int8.tflite)")
+    parser.add_argument("--no-strings", action="store_true",
+                        help="read digit by digit only, without the string reader's second opinion")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,6 +214,8 @@ def settings_from_args(args: argparse.Namespace):
                          "one frame after another")
     if args.unordered and args.jobs == 1:
         raise UsageError("--unordered applies with --jobs N")
+    if args.string_model is not None and args.no_strings:
+        raise UsageError("--string-model and --no-strings contradict each other")
     if args.ray_address and args.engine != "ray":
         raise UsageError("--ray-address applies with --engine ray")
     if args.resume and args.camera is not None:
@@ -240,7 +246,7 @@ def settings_from_args(args: argparse.Namespace):
         min_confidence=args.min_confidence,
         drop_uncertain=args.drop_uncertain,
     )
-    runtime = RuntimeSettings(args.model, args.backend, args.threads)
+    runtime = RuntimeSettings(args.model, args.backend, args.threads, args.string_model, not args.no_strings)
     if args.fields is not None and streams:
         raise UsageError("--fields reads forms in images and documents, not in videos or camera frames")
     return RunSettings(inputs=inputs, outputs=outputs, options=options, runtime=runtime, jobs=args.jobs,
@@ -263,9 +269,10 @@ def describe(recognizer) -> str:
     accuracy = meta.provenance.get("accuracy", {})
     acc = accuracy.get("int8_tflite_accuracy") if meta.input.dtype != "float32" else accuracy.get("float_tflite_accuracy")
     figure = f", MNIST test accuracy {100 * acc:.2f}%" if isinstance(acc, (int, float)) else ""
+    strings = f"string reader {recognizer.strings.path}" if recognizer.strings is not None else "no string reader"
     return (
         f"model {recognizer.classifier.path} ({meta.provenance.get('architecture', '?')}, "
-        f"{meta.input.dtype} input{figure}); backend {recognizer.classifier.backend}; "
+        f"{meta.input.dtype} input{figure}); {strings}; backend {recognizer.classifier.backend}; "
         f"{recognizer.classifier.threads} thread(s)"
     )
 
@@ -301,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     try:
         if settings is None:
-            reader = Reader.from_settings(driver.RunSettings(runtime=RuntimeSettings(args.model, args.backend, args.threads)))
+            reader = Reader.from_settings(driver.RunSettings(runtime=RuntimeSettings(
+                args.model, args.backend, args.threads, args.string_model, not args.no_strings)))
         else:
             reader = Reader.from_settings(settings)
     except ModelError as exc:

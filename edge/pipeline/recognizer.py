@@ -15,12 +15,14 @@ from edge.pipeline.classify import Classes, PrintedOptions, drop_printed, to_dig
 from edge.pipeline.ink import InkCrop
 from edge.pipeline.layout import arrange
 from edge.pipeline.normalize import to_model_input
+from edge.pipeline.numbers import NumberOptions, reread
 from edge.pipeline.paper import Paper
 from edge.pipeline.results import Box, Detections, Reading
 from edge.pipeline.segment import Segmentation, SegmentOptions, segment
 from edge.pipeline.split import Judge, Piece, SplitOptions, merge_split_strokes, split_touching
 from edge.runtime.classifier import DigitClassifier
-from edge.runtime.settings import RuntimeSettings, load_classifier
+from edge.runtime.settings import RuntimeSettings, load_classifier, load_string_reader
+from edge.runtime.strings import StringReader
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class RecognizeOptions:
     # tuning seeds of sheets and documents, not the benchmark's).
     reject_min: float = 0.75
     printed: PrintedOptions = field(default_factory=PrintedOptions)
+    numbers: NumberOptions = field(default_factory=NumberOptions)
 
 
 # What the recogniser is pointed at, and the options that suit it.
@@ -53,7 +56,8 @@ def preset(mode: str, options: RecognizeOptions = RecognizeOptions()) -> Recogni
     if mode == "pages":
         return options
     if mode == "frames":
-        return replace(options, split=replace(options.split, unsure_below=0.0))
+        return replace(options, split=replace(options.split, unsure_below=0.0),
+                       numbers=replace(options.numbers, fit_boxes=False))
     if mode == "canvas":
         return replace(options, segment=replace(options.segment, polarity="dark-on-light"))
     raise ValueError(f"unknown mode {mode!r} (expected one of {', '.join(MODES)})")
@@ -73,9 +77,11 @@ class Trace:
 class Recognizer:
     """Finds and reads the digits of images with one classifier; reusable across images."""
 
-    def __init__(self, classifier: DigitClassifier, options: RecognizeOptions = RecognizeOptions()) -> None:
+    def __init__(self, classifier: DigitClassifier, options: RecognizeOptions = RecognizeOptions(),
+                 strings: StringReader | None = None) -> None:
         self.classifier = classifier
         self.options = options
+        self.strings = strings  # the string reader, when there is one: numbers read whole
         self.classes = Classes.of(classifier.metadata, options.reject_min)
         spec = classifier.metadata.input
         self._to_input = dict(
@@ -137,6 +143,11 @@ class Recognizer:
         if printed:
             rejected += printed
             seg.notes.append(f"left out {len(printed)} printed digit(s)")
+        if self.strings is not None and self.options.numbers.enabled and digits:
+            start = time.perf_counter()
+            digits, _ = reread(digits, self._read_region(seg), self.options.numbers, seg.scale, seg.origin,
+                               seg.ink.shape, width, height)
+            timings["numbers"] = _ms_since(start)
         if trace is not None:
             trace.segmentation = seg
             trace.crops = [p.model_input for p in pieces]
@@ -147,6 +158,16 @@ class Recognizer:
                   for f in seg.fields]
         return Detections(width=width, height=height, digits=digits, rejected=rejected, timings=timings,
                           notes=list(seg.notes), paper=seg.paper, fields=fields)
+
+    def _read_region(self, seg: Segmentation):
+        """The string reader on a region of this segmentation (working pixels)."""
+        fit = self.options.numbers.fit_boxes
+
+        def read(box: Box):
+            reading = self.strings.read(seg.ink, box, seg.mask, fit_boxes=fit)
+            return reading.text, reading.confidences, reading.boxes
+
+        return read
 
     def read(self, image: np.ndarray, *, shrink: int = 1, trace: Trace | None = None) -> Reading:
         """Detect and lay out in one go, for a single image."""
@@ -169,4 +190,4 @@ def _ms_since(start: float) -> float:
 def build_recognizer(runtime: RuntimeSettings = RuntimeSettings(), options: RecognizeOptions = RecognizeOptions(),
                      mode: str = "pages") -> Recognizer:
     """A recogniser from picklable settings (worker processes build their own with this)."""
-    return Recognizer(load_classifier(runtime), preset(mode, options))
+    return Recognizer(load_classifier(runtime), preset(mode, options), load_string_reader(runtime))

@@ -20,6 +20,10 @@ class RuntimeSettings:
     # Interpreter and OpenCV threads. One is fastest for digits and frames this small: OpenCV's pool
     # costs more than it gains (a 640x480 frame takes 10% longer and twice the CPU with two threads).
     threads: int = 1
+    # The string reader, which reads whole numbers as a second opinion: a .tflite with its .json;
+    # None: the shipped one when it is there. ``strings`` False runs without it.
+    string_model: Path | None = None
+    strings: bool = True
 
 
 def apply_threads(threads: int) -> None:
@@ -27,6 +31,18 @@ def apply_threads(threads: int) -> None:
     import cv2
 
     cv2.setNumThreads(max(1, threads))
+
+
+def load_string_reader(settings: RuntimeSettings = RuntimeSettings()):
+    """The string reader, or None when switched off or (for the default) not installed; raises
+    ``ModelError`` with one line for a model that is named but missing, corrupt or mismatched."""
+    if not settings.strings:
+        return None
+    from edge.runtime.strings import StringReader, default_string_model_path
+
+    if settings.string_model is None and not default_string_model_path().is_file():
+        return None
+    return StringReader(settings.string_model, backend=settings.backend, threads=settings.threads)
 
 
 def load_classifier(settings: RuntimeSettings = RuntimeSettings()) -> DigitClassifier:
