@@ -91,7 +91,7 @@ class DrawApp:
         self.recognizer = recognizer
         # The canvas is always dark ink on white paper; opened images keep automatic polarity.
         options = recognizer.options
-        self.sketch_recognizer = Recognizer(recognizer.classifier, preset("canvas", options))
+        self.sketch_recognizer = Recognizer(recognizer.classifier, preset("canvas", options), recognizer.strings)
         self.report_to = report_to
         width, height = canvas_size
         self.sketch = Sketch(width, height)

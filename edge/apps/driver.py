@@ -113,7 +113,8 @@ class FrameReader:
     cameras stabilisation over frames; layout last, once."""
 
     def __init__(self, recognizer: Recognizer, roi: Box | None, stream: bool) -> None:
-        self.recognizer = Recognizer(recognizer.classifier, preset("frames", recognizer.options)) if stream else recognizer
+        self.recognizer = (Recognizer(recognizer.classifier, preset("frames", recognizer.options), recognizer.strings)
+                           if stream else recognizer)
         self.roi = roi
         self.stabilizer = Stabilizer(StabilizeOptions()) if stream else None
         self.paper = PaperTracker() if stream else None  # a video's sheet, kept from frame to frame

@@ -42,6 +42,9 @@ class NumberOptions:
     min_confidence_count: float = 0.9
     # Fit the digits' boxes to the ink (exact) or take them from the model's columns (half the CPU).
     fit_boxes: bool = True
+    # Only numbers with a digit the classifier reads less surely than this are read again (1.01:
+    # every number). Live mode, reading dozens of frames a second, asks only about doubtful ones.
+    doubt_below: float = 1.01
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,8 @@ def reread(digits: list[Digit], read_region, options: NumberOptions, scale: floa
     out: list[Digit] = []
     kept = {id(d) for d in digits}
     for region in regions(digits, options, scale, origin, shape):
+        if min(d.confidence for d in region.digits) >= options.doubt_below:
+            continue
         text, confidences, boxes = read_region(region.working)
         if not choose(region, text, confidences, options):
             continue

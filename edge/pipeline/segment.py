@@ -452,7 +452,7 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     """
     gray, scale = working_copy(to_gray(image), options.max_side, shrink)
     notes: list[str] = []
-    paper = find_paper(image, options.paper, paper_hint)
+    paper = find_paper(image, options.paper, paper_hint, gray)
     fields: list[Box] = []
     origin = (0, 0)
     if paper is not None:
