@@ -239,27 +239,34 @@ def remove_lines(mask: np.ndarray, stroke: float) -> tuple[np.ndarray, np.ndarra
         return mask, runs, []
     rest = mask & ~runs & 1
     typical = _typical_height(rest, stroke)
-    n, labels, stats = components(runs)
-    lines = np.zeros(n, np.uint8)
-    pen_widths = []  # of the lines (a grid of ruled lines and a margin is one component: not its area)
+    line_mask = np.zeros_like(mask)
+    pen_widths = []  # of the lines
+    thicknesses = []  # their area over their length
     h_img, w_img = mask.shape
-    for i in range(1, n):
-        w, h = stats[i, WIDTH], stats[i, HEIGHT]
-        span = max(w / w_img, h / h_img)
-        long_side = max(w, h)
-        if not (span >= LINE_SPAN or (typical and long_side >= LINE_DIGIT_HEIGHTS * typical)):
+    # Horizontal and vertical runs are judged apart: a 1 standing on a ruled line is one piece of
+    # ink with the line, but its upright run is no line.
+    for runs_of in (horizontal, vertical):
+        if not runs_of.any():
             continue
-        # Thin: the pen width of each line (even when ruled lines and a margin form one grid).
-        x, y = stats[i, LEFT], stats[i, TOP]
-        width = stroke_width(labels[y : y + h, x : x + w] == i)
-        if width <= long_side / LINE_MAX_THICKNESS:
-            lines[i] = 1
-            pen_widths.append(width)
-    line_mask = lines[labels]
+        n, labels, stats = components(runs_of)
+        lines = np.zeros(n, np.uint8)
+        for i in range(1, n):
+            w, h = stats[i, WIDTH], stats[i, HEIGHT]
+            span = max(w / w_img, h / h_img)
+            long_side = max(w, h)
+            if not (span >= LINE_SPAN or (typical and long_side >= LINE_DIGIT_HEIGHTS * typical)):
+                continue
+            x, y = stats[i, LEFT], stats[i, TOP]
+            width = stroke_width(labels[y : y + h, x : x + w] == i)
+            if width <= long_side / LINE_MAX_THICKNESS:
+                lines[i] = 1
+                pen_widths.append(width)
+                thicknesses.append(stats[i, AREA] / long_side)
+        if lines.any():
+            line_mask |= lines[labels]
     if not line_mask.any():
         return mask, line_mask, []
-    confirmed = np.flatnonzero(lines)
-    thickness = max(stats[i, AREA] / max(stats[i, WIDTH], stats[i, HEIGHT]) for i in confirmed)
+    thickness = max(thicknesses)
     walls_h, walls_v, fields = _grid_walls(mask & ~line_mask & 1, line_mask, stroke, max(pen_widths))
     if walls_h.any() or walls_v.any():
         line_mask |= walls_h | walls_v
@@ -311,10 +318,10 @@ def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float,
         position = LEFT if upright else TOP
         for start, end, i in spans:
             row = [j for s, e, j in spans if abs(s - start) <= reach and abs(e - end) <= reach]
-            places = sorted(int(stats[j, position]) for j in row)
-            gaps = np.diff(places)
-            # Printed boxes are evenly spaced; strokes that happen to run between two ruled lines are not.
-            if len(row) >= WALL_ROW and gaps.min() > 0 and gaps.max() <= WALL_EVEN * gaps.min():
+            # Printed boxes are evenly spaced; strokes that happen to run between two ruled lines (or
+            # a digit's stroke standing in a box, beside its walls) are not.
+            row = _evenly_spaced(row, {j: int(stats[j, position]) for j in row})
+            if i in row:
                 walls |= (labels == i).view(np.uint8)
                 rows.setdefault(min(row), row)
         if upright:
@@ -326,6 +333,20 @@ def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float,
                 fields.append(Box(x0, y0, x1 - x0, y1 - y0))
         found.append(walls)
     return found[0], found[1], fields
+
+
+def _evenly_spaced(row: list[int], place: dict[int, int]) -> list[int]:
+    """The walls of a row that stand evenly spaced (the widest gap at most ``WALL_EVEN`` times the
+    narrowest), dropping the fewest strays; empty when fewer than ``WALL_ROW`` remain."""
+    members = sorted(set(row), key=place.__getitem__)
+
+    def spread(items: list[int]) -> float:
+        gaps = np.diff([place[j] for j in items])
+        return float(gaps.max() / gaps.min()) if len(gaps) and gaps.min() > 0 else np.inf
+
+    while len(members) >= WALL_ROW and spread(members) > WALL_EVEN:
+        members = min((members[:k] + members[k + 1 :] for k in range(len(members))), key=spread)
+    return members if len(members) >= WALL_ROW and spread(members) <= WALL_EVEN else []
 
 
 def _typical_height(mask: np.ndarray, stroke: float, min_height: int = 8, pieces: np.ndarray | None = None) -> float:

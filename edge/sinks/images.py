@@ -24,15 +24,14 @@ from edge.sinks.records import safe_filename
 def output_stem(name: str, page: int | None = None, frame: int | None = None) -> str:
     """A safe, distinct file stem for outputs derived from an input: its path flattened.
 
-    The extension stays in (``scan.png`` and ``scan.jpg`` are different inputs), and when making the
-    name safe changed anything, a short hash of the original name keeps ``a b.png`` and ``a+b.png``
-    (or ``x/y.png`` and ``x__y.png``) from landing on the same file. Pages and frames get a suffix.
+    The extension stays in (``scan.png`` and ``scan.jpg`` are different inputs: their annotated
+    copies are ``scan.png.png`` and ``scan.jpg.png``), and when flattening folders or making the name
+    safe changed anything, a short hash of the original name keeps ``a b.png`` and ``a+b.png`` (or
+    ``x/y.png`` and ``x__y.png``) from landing on the same file. Pages and frames get a suffix.
     """
     flat = name.replace(os.sep, "__").replace("/", "__")
-    if flat.lower().endswith(".png"):
-        flat = flat[:-4]  # outputs are PNG; scan.jpg keeps its extension in the name (scan.jpg.png)
     safe = safe_filename(flat)
-    if safe != flat:
+    if safe != name:  # folders flattened or characters replaced: names that differed may now collide
         safe = f"{safe[:120]}-{hashlib.sha1(name.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
     if page is not None:
         safe += f".p{page}"
