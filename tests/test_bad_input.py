@@ -189,6 +189,7 @@ def test_tiff_with_a_damaged_second_page_is_read_or_refused(tmp_path):
         assert loaded.pixels.shape == (20, 30)
 
 
+@pytest.mark.slow
 def test_damaged_tiff_does_not_stop_the_batch(tmp_path):
     folder = tmp_path / "scans"
     folder.mkdir()
@@ -204,6 +205,7 @@ def test_damaged_tiff_does_not_stop_the_batch(tmp_path):
     assert records[2]["digits"]  # read (Hershey digits: what they read as depends on the OpenCV version)
 
 
+@pytest.mark.slow
 def test_huge_image_and_bomb_are_refused_before_decoding(tmp_path):
     """Refused from the header: fast, and the process never holds the 900 MB of pixels."""
     huge = tmp_path / "huge.png"
@@ -252,6 +254,7 @@ def test_pixel_limit_is_adjustable(page, tmp_path, recognizer):
     assert recognizer.read(load_image(path, max_pixels=pixels).pixels).text == page.text
 
 
+@pytest.mark.slow
 def test_max_pixels_option_on_the_command_line(page, tmp_path):
     small = save_page(page, tmp_path / "small.png")
     big = tmp_path / "big.png"
@@ -511,6 +514,7 @@ def test_unreadable_folder_is_one_error_and_the_rest_is_read(tmp_path, monkeypat
     assert outcomes[0].ok and outcomes[2].ok and outcomes[0].record["digits"]
 
 
+@pytest.mark.slow
 def test_unreadable_folder_on_the_command_line(tmp_path):
     (tmp_path / "scans" / "locked").mkdir(parents=True)
     plain = plain_page(2)
@@ -572,6 +576,7 @@ def test_folder_given_as_a_file_name(tmp_path):
         load_image(tmp_path / "scan.png")
 
 
+@pytest.mark.slow
 def test_non_utf8_file_name_is_read_and_printed(page, tmp_path):
     folder = tmp_path / "scans"
     folder.mkdir()
@@ -603,6 +608,7 @@ def test_names_differing_only_in_undecodable_bytes_stay_distinct(tmp_path):
 # --- the batch goes on ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_batch_of_bad_and_good_files_gives_one_record_each(page, other_page, tmp_path):
     """The issue's list in one folder: a record per input, errors for the bad, right readings for the good."""
     folder = tmp_path / "scans"

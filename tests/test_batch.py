@@ -125,6 +125,7 @@ def workdir(batch, tmp_path) -> Path:
 # --- SIGKILL and --resume ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_gives_the_uninterrupted_result(batch, workdir):
     out = workdir / "out.jsonl"
     process = start_cli("scans", "-o", out.name, cwd=workdir)
@@ -142,6 +143,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_result(batch, workdir):
     assert without_timing(complete_records(out)) == batch.reference
 
 
+@pytest.mark.slow
 def test_half_written_last_line_is_repaired_on_resume(batch, workdir):
     out = workdir / "out.jsonl"
     cut = batch.reference_lines[5]
@@ -154,6 +156,7 @@ def test_half_written_last_line_is_repaired_on_resume(batch, workdir):
     assert without_timing(complete_records(out)) == batch.reference
 
 
+@pytest.mark.slow
 def test_resume_tells_apart_names_that_differ_only_in_undecodable_bytes(tmp_path):
     """Two inputs whose names differ in a non-UTF-8 byte: a resumed batch must still read both."""
     page = make_page("hershey", None, seed=7, size=PAGE_SIZE, n_lines=2)
@@ -182,6 +185,7 @@ def test_resume_tells_apart_names_that_differ_only_in_undecodable_bytes(tmp_path
     ("SIGINT", 2, "group"),  # Ctrl+C in a terminal reaches the workers too
     ("SIGTERM", 2, "group"),  # as `kill -TERM -PGID`, systemd and container runtimes stop a service
 ])
+@pytest.mark.slow
 def test_signal_stops_after_the_current_image_with_everything_written(signame, jobs, target, batch, workdir):
     out = workdir / "out.jsonl"
     expected = batch.long_reference()
@@ -209,6 +213,7 @@ def test_signal_stops_after_the_current_image_with_everything_written(signame, j
 # --- worker processes -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_unordered_jobs_give_the_same_records(batch, workdir):
     result = run_cli("scans", "-o", "out.jsonl", "--jobs", 2, "--unordered", cwd=workdir)
     assert result.returncode == 0, result.stderr
@@ -217,6 +222,7 @@ def test_unordered_jobs_give_the_same_records(batch, workdir):
     assert sorted(records, key=lambda r: r["source"]) == batch.reference
 
 
+@pytest.mark.slow
 def test_jobs_keep_input_order_and_a_dying_worker_costs_one_image(batch, workdir):
     """Two workers, results in input order; a worker that crashes (here it SIGKILLs itself, as a
     decoder crash would, by the tests' sitecustomize.py) is replaced, and only the image it was
@@ -249,6 +255,7 @@ def _cheap_pool(jobs: int) -> WorkerPool:
     return WorkerPool(jobs, dict, partial(read_document, settings=RunSettings()))
 
 
+@pytest.mark.slow
 def test_worker_dying_while_idle_is_replaced():
     """The OOM killer does not wait for a worker to be busy: a worker found dead must not end the batch."""
     with _cheap_pool(2) as pool:
@@ -261,6 +268,7 @@ def test_worker_dying_while_idle_is_replaced():
     ]
 
 
+@pytest.mark.slow
 def test_ordered_results_wait_in_a_bounded_buffer(tmp_path):
     """Behind one slow image, the other worker's results wait for their turn in memory (and are not
     yet written): that wait must be a bounded window, not the rest of the folder."""

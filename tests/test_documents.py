@@ -18,6 +18,8 @@ from trainer.synth.documents import KINDS, TUNING_SEEDS, card_video, make_docume
 from trainer.synth.pages import DigitBank
 
 SEEDS = list(TUNING_SEEDS)[:3]
+# Generating the documents these tests share takes seconds.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -205,6 +205,7 @@ def test_opened_image_is_fitted_and_boxes_map_back(recognizer):
         result.digits[0].box.x, result.digits[0].box.y, result.digits[0].box.x2, result.digits[0].box.y2))
 
 
+@pytest.mark.slow
 def test_no_display_is_one_clear_line(tmp_path):
     env = app_env()
     env.pop("DISPLAY", None)
@@ -215,6 +216,7 @@ def test_no_display_is_one_clear_line(tmp_path):
     assert result.stderr.strip() == "digits-draw: no display: set DISPLAY or run under Xvfb (xvfb-run digits-draw)"
 
 
+@pytest.mark.slow
 def test_bad_model_is_one_clear_line(tmp_path):
     broken = tmp_path / "broken.tflite"
     broken.write_bytes(b"not a model")
@@ -359,6 +361,7 @@ def app(display, tmp_path):
     running.close()
 
 
+@pytest.mark.slow
 def test_drawing_in_the_real_window(app, tmp_path, pen):
     """Draw with the mouse, press Recognise, read the result widget; clear; Enter; auto-read a number."""
     assert app.state["result"] == "" and app.state["auto"] is False
@@ -409,6 +412,7 @@ def test_drawing_in_the_real_window(app, tmp_path, pen):
         shutil.copyfile(tmp_path / "draw-app.png", SCREENSHOT)
 
 
+@pytest.mark.slow
 def test_window_opens_an_image_given_on_the_command_line(display, tmp_path, pen):
     drawing = drawn("35", pen).save(tmp_path / "35.png")
     running = RunningApp(display, tmp_path, str(drawing))
@@ -432,6 +436,7 @@ def window(display, recognizer, tmp_path):
     root.destroy()
 
 
+@pytest.mark.slow
 def test_bad_files_are_reported_in_one_line(window, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
@@ -444,6 +449,7 @@ def test_bad_files_are_reported_in_one_line(window, tmp_path):
     assert window.status.cget("text").startswith("Cannot save ")
 
 
+@pytest.mark.slow
 def test_save_writes_the_drawing(window, tmp_path, pen):
     for stroke in placed("7", 250, 60, 105, 190):
         window.sketch.stroke(stroke, window.pen)
@@ -465,6 +471,7 @@ def _drag(window, stroke) -> None:
     canvas.event_generate("<ButtonRelease-1>", x=int(stroke[-1][0]), y=int(stroke[-1][1]))
 
 
+@pytest.mark.slow
 def test_undo_and_choosing_whose_probabilities_to_show(window):
     for i, digit in enumerate("71"):
         for stroke in placed(digit, 60 + 150 * i, 60, 105, 190):

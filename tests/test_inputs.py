@@ -251,6 +251,7 @@ def test_heic_photo_is_read(digit_pages, recognizer, tmp_path):
     assert np.array_equal(load_image(path).pixels, loaded.pixels)
 
 
+@pytest.mark.slow
 def test_heic_without_the_decoder_names_the_install(digit_pages, tmp_path):
     path = tmp_path / "photo.heic"
     path.write_bytes(heic_bytes(digit_pages[0].image))

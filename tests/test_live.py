@@ -195,6 +195,7 @@ def test_record_writes_the_annotated_stream(video, tmp_path):
 
 # --- failures: one clear line, the right exit status ---------------------------------------------
 
+@pytest.mark.slow
 def test_truncated_video_is_a_clear_error_with_status_1(video, tmp_path):
     truncated = tmp_path / "truncated.avi"
     truncated.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
@@ -259,6 +260,7 @@ def test_record_needs_a_known_video_extension(video, tmp_path, caplog):
 
 # --- no window on the headless path ---------------------------------------------------------------
 
+@pytest.mark.slow
 def test_headless_path_never_imports_the_window(video):
     """A fresh interpreter without a display runs live mode without loading the window module."""
     script = textwrap.dedent(f"""
@@ -387,6 +389,7 @@ FAKE_MODULE = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_releases_the_camera(page_frames, tmp_path):
     (tmp_path / "picamera2.py").write_text(FAKE_MODULE)
     np.save(tmp_path / "frames.npy", np.stack(page_frames[:8]))

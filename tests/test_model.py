@@ -41,7 +41,9 @@ def test_batched_and_single_predictions_agree(classifier, mnist):
     assert np.allclose(batched.sum(axis=1), 1.0, atol=0.02)
 
 
-@pytest.mark.parametrize("backend", installed_backends())
+# Loading TensorFlow's interpreter means importing TensorFlow: seconds.
+@pytest.mark.parametrize("backend", [pytest.param(name, marks=pytest.mark.slow) if name == "tensorflow" else name
+                                     for name in installed_backends()])
 def test_every_installed_backend_gives_the_same_answers(backend, shipped_model_path, classifier, mnist):
     other = DigitClassifier(shipped_model_path, backend=backend)
     assert other.backend.name == backend

@@ -15,6 +15,7 @@ from edge.runtime.backends import installed_backends
 from conftest import ROOT
 
 
+@pytest.mark.slow
 def test_recognizer_run_imports_no_tensorflow(tmp_path, digit_bank):
     """Run the real script on a real page with -X importtime: no tensorflow module may appear."""
     if installed_backends()[:1] == ["tensorflow"]:

@@ -373,6 +373,7 @@ def test_output_folder_gets_a_shard_per_run_and_resumes_from_all(forms, ray_inst
     (["clip.mp4"], "--engine ray reads images and documents"),
     (["scans", "--ray-address", "127.0.0.1:9", "--out", "annotated"], "--out writes images on the machine"),
 ])
+@pytest.mark.slow
 def test_what_ray_cannot_do_is_a_usage_error_before_ray_starts(args, message, tmp_path):
     (tmp_path / "clip.mp4").write_bytes(b"")
     (tmp_path / "scans").mkdir()
@@ -381,6 +382,7 @@ def test_what_ray_cannot_do_is_a_usage_error_before_ray_starts(args, message, tm
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+@pytest.mark.slow
 def test_the_local_engine_never_imports_ray():
     """Ray takes seconds to import: only --engine ray may pay for it."""
     code = ("import sys, edge.apps.recognize, edge.apps.driver, edge.apps.ray_engine, edge.api; "
@@ -388,6 +390,7 @@ def test_the_local_engine_never_imports_ray():
     assert subprocess.run([sys.executable, "-c", code], env=app_env()).returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(HAVE_RAY, reason="Ray is installed here")
 def test_without_ray_the_engine_says_how_to_install_it(tmp_path):
     (tmp_path / "a.png").write_bytes(b"")

@@ -169,6 +169,7 @@ def test_model_fault_stops_before_any_input_is_read(fault, tmp_path, plain_page,
     assert not (models / "pwned").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["missing model", "RGB input"])
 def test_model_fault_on_the_real_command_line(fault, tmp_path, plain_page):
     make, expected = MODEL_FAULTS[fault]
@@ -262,6 +263,7 @@ def test_distinct_inputs_get_distinct_annotated_copies(tmp_path, plain_page, rec
     assert len(written) == len(sources), f"{len(sources)} inputs, {len(written)} annotated copies: {written}"
 
 
+@pytest.mark.slow
 def test_shell_metacharacters_in_names_are_plain_names(tmp_path, plain_page):
     scans = tmp_path / "scans"
     scans.mkdir()
@@ -284,6 +286,7 @@ def test_shell_metacharacters_in_names_are_plain_names(tmp_path, plain_page):
         assert all(p.parent == tmp_path / folder for p in (tmp_path / folder).rglob("*"))
 
 
+@pytest.mark.slow
 def test_error_lines_stay_one_line_whatever_the_file_name(tmp_path):
     """A name with a newline or a terminal escape must not split the error line or forge another one."""
     scans = tmp_path / "scans"

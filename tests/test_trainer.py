@@ -11,7 +11,8 @@ import json
 import numpy as np
 import pytest
 
-pytestmark = [pytest.mark.train, pytest.mark.slow]
+# The smoke run trains a model: minutes on a busy 2-core machine, past setup.cfg's default timeout.
+pytestmark = [pytest.mark.train, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 @pytest.fixture(scope="module")
