@@ -52,7 +52,8 @@ def test_json_record_is_the_documented_contract():
     assert list(record) == ["source", "page", "width", "height", "digits", "numbers", "text", "ms", "notes"]
     assert record["source"] == "scan.png" and record["page"] == 2 and (record["width"], record["height"]) == (400, 200)
     assert record["digits"][0] == {"digit": 1, "confidence": 0.9123, "box": [10, 10, 20, 40], "line": 0}
-    assert record["digits"][2] == {"digit": 7, "confidence": 0.3, "box": [120, 12, 20, 40], "line": 0, "uncertain": True}
+    assert record["digits"][2] == {"digit": 7, "confidence": 0.3, "box": [120, 12, 20, 40], "line": 0,
+                                   "uncertain": True}
     assert [d["line"] for d in record["digits"]] == [0, 0, 0, 1, 1]
     assert record["numbers"] == ["12", "?", "45"] and record["text"] == "12 ?\n45"
     assert record["ms"] == 12.35 and record["notes"] == ["a note"]
@@ -129,7 +130,7 @@ def test_text_sink_prints_pages_and_only_changed_frames(caplog):
 
 
 @pytest.mark.parametrize("changes_only", [False, True])
-def test_json_sinks_and_the_result_log(tmp_path, changes_only):
+def test_json_sinks_and_the_result_log(tmp_path, changes_only, caplog):
     out = io.StringIO()
     log = tmp_path / "results.jsonl"
     with RecordSinks(as_json=True, output_path=log, changes_only=changes_only, stdout=out) as sinks:
@@ -142,6 +143,7 @@ def test_json_sinks_and_the_result_log(tmp_path, changes_only):
     else:
         assert printed == records
     assert [json.loads(line) for line in log.read_text().splitlines()] == records  # the log keeps everything
+    assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 2  # on stderr too, once each
     assert finished(log) == {("doc.pdf", 1, None), ("doc.pdf", 2, None), ("clip.mp4", None, 0),
                              ("clip.mp4", None, 1), ("clip.mp4", None, 2), ("clip.mp4", None, 3),
                              ("gone.mp4", None, None)}
@@ -283,7 +285,7 @@ def test_csv_of_a_video_has_a_row_per_digit_with_its_frame(clip, tmp_path, monke
     assert all(len(by_frame[f]) == 1 and by_frame[f][0]["digit"] == "" for f in (0, 1))
     for f in range(2, FRAMES):
         assert [r["digit"] for r in by_frame[f]] == ["1", "0", "7"] and {r["number"] for r in by_frame[f]} == {"107"}
-    assert out.splitlines()[-1] == f"clip.avi frame 2 at 0.20s: 107"  # text: when the reading changes
+    assert out.splitlines()[-1] == "clip.avi frame 2 at 0.20s: 107"  # text: when the reading changes
 
 
 def test_debug_images_of_a_video_are_written_per_read_frame(clip, tmp_path, monkeypatch):

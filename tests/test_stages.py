@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from edge.pipeline.classify import Classes, PrintedOptions, drop_printed, to_digits
-from edge.pipeline.ink import measure, stroke_width, working_copy
+from edge.pipeline.ink import MASK_TO_STRETCHED_WIDTH, measure, stroke_width, working_copy
 from edge.pipeline.layout import arrange, group_lines, layout, mark_uncertain, split_numbers
 from edge.pipeline.normalize import to_model_input
 from edge.pipeline.paper import Paper, PaperOptions, PaperTracker, find_paper
@@ -107,7 +107,7 @@ def test_measure_trims_shrinks_stretches_and_keeps_the_pen():
     assert inked.stroke_original == pytest.approx(stroke_width(crop > 0), rel=0.25)
     # A width segmentation measured on its mask is taken as given (in the stretched copy's terms).
     given = measure(crop, mask_width=7.0)
-    assert given.stroke == pytest.approx(7.0 * 0.78 * given.scale)
+    assert given.stroke == pytest.approx(7.0 * MASK_TO_STRETCHED_WIDTH * given.scale)
     assert np.array_equal(given.pixels, inked.pixels)
     empty = measure(np.zeros((30, 30), np.uint8))
     assert empty.stroke == 0.0 and not empty.pixels.any()
@@ -179,7 +179,8 @@ def test_an_upright_one_standing_on_a_ruled_line_is_kept():
     assert len(boxes) == 2 and near(boxes[0], Box(77, 107, 7, 91)), boxes  # the whole 1, foot and all
 
 
-def comb_page(height: int = 28, digits: str = "317", box: int = 44, boxes: int = 5) -> tuple[np.ndarray, Box, list[Box]]:
+def comb_page(height: int = 28, digits: str = "317", box: int = 44,
+              boxes: int = 5) -> tuple[np.ndarray, Box, list[Box]]:
     """A printed comb field (a row of ``boxes`` boxes, 2 px rules) with digits ``height`` px tall (plus
     the pen) in boxes 0, 1 and 3, each centred in its box."""
     image = page(240, 500)
@@ -208,7 +209,8 @@ def test_comb_walls_are_removed_and_the_comb_is_one_field():
 
 
 def test_a_digit_filling_most_of_its_comb_box_leaves_the_comb_intact():
-    image, comb, truth = comb_page(height=32)  # 36 of the box's 44 px with the pen: the 3's back reaches near both rules
+    # 36 of the box's 44 px with the pen: the 3's back reaches near both rules, like a wall.
+    image, comb, truth = comb_page(height=32)
     seg = segment(image)
     found = sorted((c.box for c in seg.candidates), key=lambda b: b.x)
     assert len(found) == 3 and all(near(f, t, 5) for f, t in zip(found, truth)), found
@@ -523,7 +525,8 @@ def test_drawn_digits_read_through_normalise_and_the_shipped_model(classifier):
     rows = classifier.predict(inputs)
     classes = Classes.of(classifier.metadata)
     assert rows.shape == (7, 11)
-    assert [classes.digit_values[i] for i in rows[:, list(classes.digit_outputs)].argmax(axis=1)] == [0, 1, 2, 3, 4, 5, 7]
+    best = rows[:, list(classes.digit_outputs)].argmax(axis=1)
+    assert [classes.digit_values[i] for i in best] == [0, 1, 2, 3, 4, 5, 7]
     assert (classes.confidence(rows) > 0.8).all() and not classes.rejected(rows).any()
 
 
@@ -601,8 +604,9 @@ def test_a_handwritten_number_beside_a_joined_up_word_is_kept():
 
 # --- layout ---------------------------------------------------------------------------------------
 
-def row_of(values: str, x: float, y: float, slope: float = 0.0, w: int = 30, h: int = 50, gap: int = 10,
-           line: int = 0) -> list[Digit]:
+def row_of(values: str, x: float, y: float, slope: float = 0.0, w: int = 30, h: int = 50,
+           gap: int = 10) -> list[Digit]:
+    """Digits side by side, ``gap`` px apart, each ``slope`` px lower per px to the right."""
     return [Digit(int(v), 0.9, Box(int(x + i * (w + gap)), int(round(y + slope * i * (w + gap))), w, h))
             for i, v in enumerate(values)]
 
