@@ -316,14 +316,19 @@ def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float,
                     spans.append((y, y + h, i) if upright else (x, x + w, i))
         rows: dict[int, list[int]] = {}  # first wall of a row -> the row's walls
         position = LEFT if upright else TOP
+        chosen: list[int] = []
         for start, end, i in spans:
             row = [j for s, e, j in spans if abs(s - start) <= reach and abs(e - end) <= reach]
             # Printed boxes are evenly spaced; strokes that happen to run between two ruled lines (or
             # a digit's stroke standing in a box, beside its walls) are not.
             row = _evenly_spaced(row, {j: int(stats[j, position]) for j in row})
             if i in row:
-                walls |= (labels == i).view(np.uint8)
+                chosen.append(i)
                 rows.setdefault(min(row), row)
+        if chosen:
+            keep = np.zeros(int(labels.max()) + 1, np.uint8)
+            keep[chosen] = 1
+            walls = keep[labels]
         if upright:
             for row in rows.values():
                 x0 = min(int(stats[j, LEFT]) for j in row)
