@@ -414,12 +414,12 @@ def run(reader: "Reader", stdout: TextIO | None = None) -> int:
     with RecordSinks(outputs.json, outputs.csv, outputs.output, append=outputs.resume,
                      changes_only=outputs.changes_only, stdout=stdout, fields=field_names) as sinks, \
             StopOnSignal() as stop:
-        progress = _progress(settings)
+        progress = progress_bar(settings)
         try:
             if settings.jobs > 1:
                 results = _in_workers(inputs, recognizer, settings, done, stop)
                 for result in results:
-                    _emit(sinks, result, tally, progress)
+                    emit(sinks, result, tally, progress)
             else:
                 from edge.apps.live import LiveView
 
@@ -433,7 +433,7 @@ def run(reader: "Reader", stdout: TextIO | None = None) -> int:
                     try:
                         for step in steps:
                             if step.result is not None:
-                                _emit(sinks, step.result, tally, progress)
+                                emit(sinks, step.result, tally, progress)
                             view.show(item, step)
                             if stop.stopped:
                                 break
@@ -446,16 +446,26 @@ def run(reader: "Reader", stdout: TextIO | None = None) -> int:
             progress.close()
             if view is not None:
                 view.close()
+    return finish(tally, outputs, stop.signal_name, stop.exit_code, quit=stop.user_quit)
+
+
+def finish(tally: "Tally", outputs: OutputSettings, stopped_by: str | None = None, stop_code: int = 0,
+           failure: str | None = None, quit: bool = False) -> int:
+    """The end of a run, the same for every engine: what was left out, one summary line, the exit
+    status (0 all read, 1 something failed or the engine failed, 128+n stopped by signal n)."""
     summary = skipped_summary([_as_source(i) for i in tally.skipped])
     if summary:
         log.warning("%s", summary)
-    if tally.inputs == 0 and not tally.skipped and not stop.stopped:
+    if tally.inputs == 0 and not tally.skipped and stopped_by is None and not quit:
         log.warning("no input found: the folders named hold no images or PDFs")
     described = f"{tally.results - tally.failed} read, {tally.failed} failed"
-    if stop.signal_name is not None:
-        hint = f"; continue with --resume --output {outputs.output}" if outputs.output else ""
-        print(f"digits-recognize: stopped by {stop.signal_name}: {described}{hint}", file=sys.stderr)
-        return stop.exit_code
+    hint = f"; continue with --resume --output {outputs.output}" if outputs.output else ""
+    if failure is not None:
+        print(f"digits-recognize: error: {failure}: {described}{hint}", file=sys.stderr)
+        return 1
+    if stopped_by is not None:
+        print(f"digits-recognize: stopped by {stopped_by}: {described}{hint}", file=sys.stderr)
+        return stop_code
     if tally.results > 1 or tally.failed:
         log.info("%s", described)
     return 1 if tally.failed else 0
@@ -471,13 +481,19 @@ def _counted(inputs: Iterable[Input], tally: Tally) -> Iterator[Input]:
         yield item
 
 
+def counted(inputs: Iterable[Input], tally: Tally) -> Iterator[Input]:
+    """The inputs to read; files left out (not images or PDFs) are counted in ``tally``."""
+    return _counted(inputs, tally)
+
+
 def _as_source(item: Input):
     from edge.sources.files import Source
 
     return Source(item.name, path=item.path, skipped=item.skipped)
 
 
-def _emit(sinks: RecordSinks, result: Result, tally: Tally, progress) -> None:
+def emit(sinks: RecordSinks, result: Result, tally: Tally, progress) -> None:
+    """One result to the record outputs, counted (and the progress bar moved for documents)."""
     with progress.external_write_mode():
         sinks.emit(result)
     tally.results += 1
@@ -486,7 +502,8 @@ def _emit(sinks: RecordSinks, result: Result, tally: Tally, progress) -> None:
         progress.update()
 
 
-def _progress(settings: RunSettings):
+def progress_bar(settings: RunSettings):
+    """The progress bar over pages on stderr (tqdm, imported only when a run starts); off for streams."""
     from tqdm import tqdm  # imported when a run starts, not at start-up
 
     enabled = settings.outputs.progress and not settings.inputs.has_streams

@@ -36,10 +36,10 @@ from edge.apps.driver import (
     StopOnSignal,
     Tally,
     UsageError,
-    _as_source,
-    _emit,
-    _progress,
+    emit,
+    finish,
     load_form_once,
+    progress_bar,
     read_document,
 )
 from edge.pipeline.recognizer import build_recognizer
@@ -49,7 +49,7 @@ from edge.sinks.records import error_record
 from edge.sinks.result import Result
 from edge.sinks.resultlog import Key, finished, finished_csv
 from edge.sources import formats
-from edge.sources.files import has_no_extension, is_input_name, skipped_summary
+from edge.sources.files import has_no_extension, is_input_name
 from edge.sources.streams import STDIN, Input, list_inputs
 
 if TYPE_CHECKING:
@@ -481,7 +481,7 @@ def run(reader: "Reader", stdout: TextIO | None = None) -> int:
                      stdout=stdout, fields=field_names) as sinks:
         if work:
             with connected(settings, address), data_context(outputs.verbose), StopOnSignal() as stop:
-                progress = _progress(settings)
+                progress = progress_bar(settings)
                 try:
                     _read_all(work, settings, model, address, sinks, tally, progress, stop)
                 except UsageError:
@@ -497,23 +497,8 @@ def run(reader: "Reader", stdout: TextIO | None = None) -> int:
                 exit_code = stop.exit_code
     if target is not None and target != outputs.output and target.stat().st_size == 0:
         target.unlink()  # a resumed run with nothing left to read leaves no empty shard behind
-    summary = skipped_summary([_as_source(i) for i in tally.skipped])
-    if summary:
-        log.warning("%s", summary)
-    if tally.inputs == 0 and not tally.skipped and stopped_by is None:
-        log.warning("no input found: the folders named hold no images or PDFs")
-    described = f"{tally.results - tally.failed} read, {tally.failed} failed"
-    if failure is not None:
-        hint = f"; continue with --resume --output {outputs.output}" if outputs.output else ""
-        print(f"digits-recognize: error: the Ray job failed ({failure}): {described}{hint}", file=sys.stderr)
-        return 1
-    if stopped_by is not None:
-        hint = f"; continue with --resume --output {outputs.output}" if outputs.output else ""
-        print(f"digits-recognize: stopped by {stopped_by}: {described}{hint}", file=sys.stderr)
-        return exit_code
-    if tally.results > 1 or tally.failed:
-        log.info("%s", described)
-    return 1 if tally.failed else 0
+    return finish(tally, outputs, stopped_by, exit_code,
+                  failure=None if failure is None else f"the Ray job failed ({failure})")
 
 
 def _from_ray(exc: BaseException) -> bool:
@@ -536,7 +521,7 @@ def _read_all(work: list[Work], settings: RunSettings, model: ModelFiles, addres
                     tally.inputs -= 1
                     tally.skipped.append(replace(work[outcome.index].item, skipped=outcome.skipped))
                 for result in outcome.results:
-                    _emit(sinks, result, tally, progress)
+                    emit(sinks, result, tally, progress)
             if stop.stopped:
                 return
     finally:

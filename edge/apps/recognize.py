@@ -155,7 +155,6 @@ def _writable_folder(flag: str, path: Path | None) -> None:
 
 def settings_from_args(args: argparse.Namespace):
     """The run's typed settings from the flags; UsageError for what does not fit together."""
-    from dataclasses import replace
 
     from edge.apps.driver import InputSettings, OutputSettings, RunSettings
     from edge.apps.live import check_record_path, display_available, parse_roi

@@ -62,6 +62,10 @@ BRIDGE_SHARE = 0.2
 # Every digit is at least this share of the typical height (a 1 is narrow, but none is flat).
 MIN_HEIGHT_SHARE = 0.35
 
+# An upright taller than this many typical digit heights and narrower than RULE_ASPECT of its height
+# is a rule or a box's side (a 1 is as tall as the digits around it, give or take a fifth).
+RULE_HEIGHT_SHARE = 1.8
+RULE_ASPECT = 0.2
 # What pen strokes look like (and noise does not).
 MAX_PIECES = 6  # a digit breaks into a few pieces at most; a cloud of specks is noise
 SOLID_FILL = 0.88  # share of its box a blob may fill: a 1 fills its narrow box, bold 8s fill 80%
@@ -463,6 +467,13 @@ def _pen_width(labels: np.ndarray, cand: Candidate) -> float:
     return stroke_width(own)
 
 
+def _a_rule(cand: Candidate, typical: float) -> bool:
+    """A straight thin upright far taller than the page's digits: a box's side or a margin rule cut
+    short of being a line, never a 1 (the classifier would read it as one)."""
+    b = cand.box
+    return bool(typical) and b.h > RULE_HEIGHT_SHARE * typical and b.w < RULE_ASPECT * b.h
+
+
 def _pen_strokes(cand: Candidate) -> bool:
     """Tall for its pen width like a digit, not a ragged speckle far thinner than its height."""
     return cand.stroke > 0 and cand.box.h / cand.stroke <= MAX_HEIGHT_IN_PEN_WIDTHS
@@ -515,7 +526,7 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     candidates = group_components(_candidate_components(stats, options), options.min_height, typical)
     widths = ((c, _pen_width(labels, c)) for c in candidates if _not_a_blob(stats, c))
     candidates = [replace(c, stroke=width) for c, width in widths]
-    candidates = [c for c in candidates if _pen_strokes(c)]
+    candidates = [c for c in candidates if _pen_strokes(c) and not _a_rule(c, typical)]
     crops = ((c, candidate_ink(ink, labels, c)) for c in candidates)
     candidates = [replace(c, crop=crop, measured=measure(crop, c.stroke)) for c, crop in crops]
     if len(candidates) > options.max_candidates:

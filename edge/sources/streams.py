@@ -19,7 +19,7 @@ import numpy as np
 from edge.sources import formats
 from edge.sources.capture import CaptureError, Frame, FrameSource, open_camera, open_video, parse_camera
 from edge.sources.files import Source, display_name, iter_inputs
-from edge.sources.images import ImageError, LoadedImage, PageError, PageOptions, read_pages
+from edge.sources.images import ImageError, PageError, PageOptions, read_pages
 
 STDIN = "-"
 # Video files are read as streams when named explicitly (never picked up from folders of scans).
