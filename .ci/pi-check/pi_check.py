@@ -26,6 +26,7 @@ finds its packaged files unchanged.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -419,8 +420,8 @@ def report(outcomes: list[Outcome], board: str, inputs: list[str]) -> None:
     for row in [header, *rows]:
         print("  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
     for o in outcomes:
-        if o.versions:  # the model's path inside the root says nothing: keep its description
-            print(f"  {o.env.name}: {o.libraries}; " + re.sub(r"model \S+ ", "model ", o.versions))
+        if o.versions:  # folders inside the root say nothing: keep the file names
+            print(f"  {o.env.name}: {o.libraries}; " + re.sub(r"(?<=\s)/\S*/", "", o.versions))
     for o in outcomes:
         for problem in o.problems:
             print(f"  {o.env.name}: {problem}")
@@ -458,6 +459,13 @@ def main(argv: list[str] | None = None) -> int:
 
     selected = [e for e in ENVIRONMENTS if not args.only or e.name in args.only]
     started = time.monotonic()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    lock = open(args.cache / "lock", "w")  # held until exit: two checks would share one work folder
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"pi-check: another check is running with {args.cache}", file=sys.stderr)
+        return 2
     work = args.cache / "work"
     shutil.rmtree(work, ignore_errors=True)
     for folder in ("src", "inputs", "envs", "out", "logs"):
