@@ -16,12 +16,13 @@ PY_LITERT ?= $(shell .ci/find-python 3.12 || .ci/find-python 3.13 || .ci/find-py
 
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: help demo test test-train test-edge test-litert train-model train-reject-model bench bench-models pi-check env-train env-edge env-litert clean
+.PHONY: help demo test test-fast test-train test-edge test-litert train-model bench bench-models pi-check env-train env-edge env-litert clean
 
 help:
 	@echo "make demo         set up the edge runtime and read the bundled example images"
 	@echo "make test         set up all three environments and run the tests in each"
-	@echo "make train-model  train, verify and install the shipped model (about half an hour on 2 cores)"
+	@echo "make test-fast    the fast tests only (under half a minute)"
+	@echo "make train-model  train, verify and install the shipped digit model (about an hour on 2 cores)"
 	@echo "make bench        run the benchmark suite (writes benchmarks/RESULTS.md)"
 	@echo "make pi-check     install and run on Raspberry Pi OS (Debian bookworm, trixie) under aarch64 emulation"
 
@@ -57,6 +58,10 @@ demo: $(VENV)/litert/.ok
 # `pip install .[edge]` gives a user (models packaged, console scripts present).
 test: test-train test-edge test-litert
 
+# The fast tests (no process started, no TensorFlow imported), in the training environment.
+test-fast: $(VENV)/train/.ok
+	bash .ci/pytest-in $(VENV)/train -m "not slow and not train"
+
 test-train: $(VENV)/train/.ok
 	bash .ci/pytest-in $(VENV)/train
 
@@ -68,13 +73,10 @@ test-litert: $(VENV)/litert/.ok
 	$(VENV)/litert/bin/pip install $(PIP_FLAGS) --force-reinstall --no-deps .
 	EDGE_ENV=1 REQUIRE_RAY=1 bash .ci/pytest-in $(VENV)/litert -m "not train"
 
+# The shipped digit model (ten digits and "not a digit"): what models/digits_int8.tflite was made by
+# (into runs/reject, then `digits-train install runs/reject`).
 train-model: $(VENV)/train/.ok
-	$(VENV)/train/bin/digits-train build --data $(MNIST_DATA) --out runs/shipped --install models
-
-# The model with the "not a digit" class (11 outputs), into runs/reject only: install it with
-# `digits-train install runs/reject` once the edge drops rejected candidates.
-train-reject-model: $(VENV)/train/.ok
-	nice -n 10 $(VENV)/train/bin/digits-train build --data $(MNIST_DATA) --out runs/reject
+	nice -n 10 $(VENV)/train/bin/digits-train build --data $(MNIST_DATA) --out runs/reject --install models
 
 # The tutorial's CNN, trained by our trainer, for the benchmark's comparison (not committed: 9.5 MB float).
 bench-models: $(VENV)/train/.ok
