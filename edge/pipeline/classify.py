@@ -84,13 +84,18 @@ class PrintedOptions:
     neighbours: int = 2
     # How far they may be: this many of the digit's heights from its box, left or right.
     reach: float = 2.5
-    # Baseline: bottoms within this share of the digit's height (and at least ``baseline_px``).
+    # Baseline: bottoms within this share of the digit's height (and at least ``baseline_px``), plus
+    # ``slope`` per pixel between them (a photographed form turns a few degrees: tan 6 degrees).
     baseline: float = 0.12
     baseline_px: int = 2
+    slope: float = 0.1
     # Size: a letter is between these multiples of the digit's height (x-height to capitals).
     height_range: tuple[float, float] = (0.45, 1.7)
-    # A single glyph, not a handwritten word joined up into one blob: at most this wide per height.
+    # A single glyph, not a handwritten word joined up into one blob: at most this wide per height ...
     glyph_aspect: float = 1.5
+    # ... unless the digit is small beside the page's handwriting (under this share of the median
+    # digit height): small print runs its letters together, and handwriting that small is rare.
+    small_print: float = 0.5
 
 
 def drop_printed(digits: list[Digit], rejected: list[Digit],
@@ -98,15 +103,18 @@ def drop_printed(digits: list[Digit], rejected: list[Digit],
     """The digits that are handwriting, and those standing in printed text (boxes in one frame)."""
     if not options.enabled or not digits or len(rejected) < options.neighbours:
         return digits, []
-    letters = [r.box for r in rejected if r.box.w <= options.glyph_aspect * r.box.h]
+    glyphs = [r.box for r in rejected if r.box.w <= options.glyph_aspect * r.box.h]
+    heights = sorted(d.box.h for d in digits)
+    typical = heights[len(heights) // 2]
     kept, printed = [], []
     for digit in digits:
         b = digit.box
         tolerance = max(options.baseline_px, options.baseline * b.h)
         lo, hi = options.height_range
+        letters = [r.box for r in rejected] if b.h < options.small_print * typical else glyphs
         near = sum(
             1 for r in letters
-            if abs(r.y2 - b.y2) <= tolerance and lo * b.h <= r.h <= hi * b.h
+            if abs(r.y2 - b.y2) <= tolerance + options.slope * abs(r.cx - b.cx) and lo * b.h <= r.h <= hi * b.h
             and max(r.x - b.x2, b.x - r.x2) <= options.reach * b.h
         )
         (printed if near >= options.neighbours else kept).append(digit)
