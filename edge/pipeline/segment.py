@@ -299,11 +299,14 @@ def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float,
     horizontal, vertical = _long_runs(rest, shortest)
     reach = int(round(thickness)) + WALL_REACH_PX
     near = cv2.dilate(lines, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
+    # Which line each wall's ends touch: the walls of one comb run between its own two lines, so
+    # combs side by side on one line of a form (a date's DD MM YYYY) are told apart.
+    _, line_ids = cv2.connectedComponents(near, connectivity=8)
     found = []
     fields: list[Box] = []
     for runs, upright in ((horizontal, False), (vertical, True)):
         walls = np.zeros_like(rest)
-        spans: list[tuple[int, int, int]] = []  # (start, end across the lines, component) of each wall
+        spans: list[tuple[int, int, int, int, int]] = []  # (start, end, component, line at start, at end)
         labels = None
         if runs.any():
             n, labels, stats = components(runs)
@@ -313,16 +316,18 @@ def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float,
                 if across > np.ceil(thickness) + WALL_THICKER_PX:
                     continue
                 if upright:
-                    ends = near[y, x : x + w].any() and near[y + h - 1, x : x + w].any()
+                    first, last = line_ids[y, x : x + w].max(), line_ids[y + h - 1, x : x + w].max()
                 else:
-                    ends = near[y : y + h, x].any() and near[y : y + h, x + w - 1].any()
-                if ends:
-                    spans.append((y, y + h, i) if upright else (x, x + w, i))
+                    first, last = line_ids[y : y + h, x].max(), line_ids[y : y + h, x + w - 1].max()
+                if first and last:
+                    spans.append((y, y + h, i, int(first), int(last)) if upright
+                                 else (x, x + w, i, int(first), int(last)))
         rows: dict[int, list[int]] = {}  # first wall of a row -> the row's walls
         position = LEFT if upright else TOP
         chosen: list[int] = []
-        for start, end, i in spans:
-            row = [j for s, e, j in spans if abs(s - start) <= reach and abs(e - end) <= reach]
+        for start, end, i, first, last in spans:
+            row = [j for s, e, j, a, b in spans
+                   if abs(s - start) <= reach and abs(e - end) <= reach and (a, b) == (first, last)]
             # Printed boxes are evenly spaced; strokes that happen to run between two ruled lines (or
             # a digit's stroke standing in a box, beside its walls) are not.
             row = _evenly_spaced(row, {j: int(stats[j, position]) for j in row})
