@@ -40,6 +40,13 @@ class Classes:
             return probs.max(axis=1)
         return probs[:, list(self.digit_outputs)].max(axis=1)
 
+    def best(self, probs: np.ndarray) -> np.ndarray:
+        """Each row's best digit value (the reject class aside)."""
+        if len(probs) == 0:
+            return np.zeros(0, np.int64)
+        columns = list(self.digit_outputs)
+        return np.asarray(self.digit_values)[probs[:, columns].argmax(axis=1)]
+
     def rejected(self, probs: np.ndarray) -> np.ndarray:
         """Rows the reject class wins."""
         if self.reject is None or len(probs) == 0:

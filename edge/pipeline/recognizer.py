@@ -95,7 +95,7 @@ class Recognizer:
             light_on_dark=spec.polarity == "light-on-dark",
         )
         self._judge = Judge(make_piece=self._piece, predict=self._predict, confidence=self.classes.confidence,
-                            rejected=self.classes.rejected)
+                            rejected=self.classes.rejected, digits=self.classes.best)
 
     def _piece(self, crop: np.ndarray, box: Box, ink: InkCrop | None = None) -> Piece:
         """A candidate from its ink crop (``ink``: the crop already measured, when it was)."""

@@ -95,6 +95,8 @@ class Judge:
     predict: Callable[[list[Piece]], np.ndarray]  # pieces -> probabilities over the model's labels
     confidence: Callable[[np.ndarray], np.ndarray]  # probabilities -> each row's best digit probability
     rejected: Callable[[np.ndarray], np.ndarray]  # probabilities -> rows the reject class wins
+    # probabilities -> each row's best digit (the value, 0-9); None: not told (no 1s rule)
+    digits: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 def _log(p: float) -> float:
@@ -227,6 +229,11 @@ def split_touching(pieces: list[Piece], probs: np.ndarray, digit_height: float, 
         margin = options.margin - options.aspect_prior * (aspect - 1.0)
         floor = options.min_confidence_rejected if no_digit[index] else options.min_confidence
         if split < whole + margin or confidences.min() < floor or any(slice_rejected[key] for key in path):
+            continue
+        # Cut into nothing but 1s, a blob the model calls no digit is a letter's stems (m, W, E, h),
+        # not touching 1s (those read as a digit, a 4 or an 11, before they are cut).
+        if no_digit[index] and judge.digits is not None \
+                and all(int(v) == 1 for v in judge.digits(np.array([slice_probs[key] for key in path]))):
             continue
         if aspect < options.wide_aspect and _max_overlap([slices[key].box for key in path]) > options.max_overlap:
             continue
