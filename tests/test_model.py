@@ -94,6 +94,18 @@ def test_not_a_flatbuffer(model_copy):
         DigitClassifier(model_copy)
 
 
+@pytest.mark.parametrize("keep", [0.3, 0.6, 0.95])
+def test_truncated_model_with_matching_checksum_is_refused(model_copy, keep):
+    """tflite-runtime crashes the process on a cut-off flatbuffer; the loader must refuse it first."""
+    data = model_copy.read_bytes()
+    model_copy.write_bytes(data[: int(len(data) * keep)])
+    meta = json.loads(model_copy.with_suffix(".json").read_text())
+    meta["model_sha256"] = sha256_file(model_copy)
+    model_copy.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match=r"model\.tflite: not a usable TFLite model \(.+\)$"):
+        DigitClassifier(model_copy)
+
+
 def test_metadata_disagreeing_with_model(model_copy):
     path = model_copy.with_suffix(".json")
     meta = json.loads(path.read_text())

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.runtime.backends import Backend, BackendError, load_backend, silence_native_stderr
+from edge.runtime.flatbuffer import check_flatbuffer
 from edge.runtime.metadata import MetadataError, ModelMetadata, metadata_path, read_metadata, sha256_file
 from edge.runtime.resources import default_model_path
 
@@ -44,6 +45,9 @@ class DigitClassifier:
                 f"{path}: the model does not match its metadata {metadata_path(path).name} "
                 "(checksum differs: the JSON belongs to another model)"
             )
+        problem = check_flatbuffer(path.read_bytes())
+        if problem:
+            raise ModelError(f"{path}: not a usable TFLite model ({problem})")
         try:
             self.backend: Backend = load_backend(backend)
         except BackendError as exc:
