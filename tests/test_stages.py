@@ -16,7 +16,8 @@ import pytest
 
 from edge.pipeline.classify import Classes, PrintedOptions, drop_printed, to_digits
 from edge.pipeline.ink import MASK_TO_STRETCHED_WIDTH, measure, stroke_width, working_copy
-from edge.pipeline.layout import arrange, group_lines, layout, mark_uncertain, split_numbers
+from edge.pipeline.layout import (ScaleOptions, arrange, drop_out_of_scale, group_lines, layout, mark_uncertain,
+                                  split_numbers)
 from edge.pipeline.normalize import to_model_input
 from edge.pipeline.paper import Paper, PaperOptions, PaperTracker, find_paper
 from edge.pipeline.results import Box, Detections, Digit
@@ -143,6 +144,20 @@ def test_segment_finds_each_drawn_digit_with_its_pen():
     inverted = segment(cv2.bitwise_not(image))
     assert inverted.polarity == "light-on-dark"
     assert [c.box for c in sorted(inverted.candidates, key=lambda c: c.box.x)] == [c.box for c in found]
+
+
+def test_hairlines_beside_handwriting_are_no_candidates():
+    """The broken sides of a faint printed box (1 px) beside digits drawn with a 5 px pen are print,
+    not handwriting; a second, finer pen (2 px) on the same page still counts."""
+    image = page(240, 640)
+    digits = draw_text(image, "2345", 40, 60, 80, 5, pitch=0.9)
+    fine = draw_text(image, "7", 360, 60, 80, 2)
+    for x in (440, 480, 520):
+        cv2.line(image, (x, 95), (x, 130), 90, 1)  # uprights of a box whose other sides did not print
+    found = sorted((c.box for c in segment(image).candidates), key=lambda b: b.x)
+    assert len(found) == 5, found
+    assert all(any(near(f, b) for f in found) for b in digits + fine)
+    assert all(f.x2 < 430 for f in found)
 
 
 def test_blank_and_noise_pages_give_no_candidates():
@@ -596,6 +611,21 @@ def test_a_printed_digit_among_letters_is_dropped():
     assert drop_printed([digit], far) == ([digit], [])
 
 
+def test_a_letter_in_a_row_of_print_is_dropped_however_far_the_row_runs():
+    """A heading's "O" read as 0: its neighbour is the rest of the word printed as one blob (no single
+    glyph), and the row's letters run on beyond it, each within reach of the next."""
+    o = glyph(60, 90, 30, 30, 0)
+    heading = [glyph(93, 90, 70, 30), glyph(200, 90, 30, 30), glyph(236, 90, 28, 30), glyph(300, 90, 24, 30)]
+    assert drop_printed([o], heading) == ([], [o])
+    assert drop_printed([o], heading[:2]) == ([o], [])  # one letter along the row is not a row of print
+    # A small label ("1. Amount") beside big handwriting: its word is one blob, and counts as letters.
+    label = glyph(70, 224, 10, 17, 1)
+    handwriting = [glyph(360 + 40 * i, 240, 30, 42, 8) for i in range(4)]
+    amount = [glyph(94, 223, 37, 16), glyph(145, 223, 13, 12), glyph(159, 223, 13, 12), glyph(173, 223, 8, 16)]
+    kept, printed = drop_printed([label, *handwriting], amount)
+    assert printed == [label] and kept == handwriting
+
+
 def test_a_handwritten_number_beside_a_joined_up_word_is_kept():
     number = [glyph(300, 100, 26, 40, 4), glyph(330, 100, 26, 40, 2)]
     word = [glyph(160, 100, 120, 38), glyph(200, 100, 90, 40)]  # cursive words: one wide blob each
@@ -635,6 +665,23 @@ def test_split_numbers_at_gaps_and_by_comb_fields():
     assert len(split_numbers(beside)) == 3
     assert [[d.digit for d in n] for n in split_numbers(beside, [comb])] == [[2, 0, 2], [7]]
     assert split_numbers([]) == []
+
+
+def test_marks_far_from_the_handwriting_size_are_dropped():
+    line = row_of("4812", 20, 100, h=40)
+    stub = Digit(1, 0.95, Box(int(line[1].box.x2 + 2), 125, 2, 15))  # a box wall's stub in the line
+    label = Digit(1, 0.8, Box(20, 30, 6, 14))  # a label's letter, on a line of its own
+    signature = Digit(6, 0.95, Box(40, 200, 90, 110))  # a scrawl on the signature line
+    more = row_of("5067", 300, 100, h=42)
+    kept, dropped = drop_out_of_scale([*line, stub, label, signature, *more])
+    assert sorted(d.box.x for d in kept) == sorted(d.box.x for d in line + more)
+    assert {d.box for d in dropped} == {stub.box, label.box, signature.box}
+    # With few digits the page's median means nothing: only the line's own scale is judged.
+    kept, dropped = drop_out_of_scale([line[0], line[1], stub, signature])
+    assert dropped == [stub] and signature in kept
+    everything = [*line, stub, label, signature, *more]
+    assert drop_out_of_scale(everything, ScaleOptions(enabled=False)) == (everything, [])
+    assert drop_out_of_scale([]) == ([], [])
 
 
 def test_mark_uncertain_and_arrange():

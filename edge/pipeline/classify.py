@@ -89,7 +89,9 @@ class PrintedOptions:
     enabled: bool = True
     # Letters (candidates the model rejected) on the digit's baseline it takes to call it printed.
     neighbours: int = 2
-    # How far they may be: this many of the digit's heights from its box, left or right.
+    # ... or letters in its row, each within reach of the next: print runs on, handwriting stops.
+    row_letters: int = 3
+    # How far apart a row's glyphs may be: this many of the digit's heights, left or right.
     reach: float = 2.5
     # Baseline: bottoms within this share of the digit's height (and at least ``baseline_px``), plus
     # ``slope`` per pixel between them (a photographed form turns a few degrees: tan 6 degrees).
@@ -110,19 +112,34 @@ def drop_printed(digits: list[Digit], rejected: list[Digit],
     """The digits that are handwriting, and those standing in printed text (boxes in one frame)."""
     if not options.enabled or not digits or len(rejected) < options.neighbours:
         return digits, []
-    glyphs = [r.box for r in rejected if r.box.w <= options.glyph_aspect * r.box.h]
     heights = sorted(d.box.h for d in digits)
     typical = heights[len(heights) // 2]
     kept, printed = [], []
+    lo, hi = options.height_range
     for digit in digits:
         b = digit.box
         tolerance = max(options.baseline_px, options.baseline * b.h)
-        lo, hi = options.height_range
-        letters = [r.box for r in rejected] if b.h < options.small_print * typical else glyphs
-        near = sum(
-            1 for r in letters
-            if abs(r.y2 - b.y2) <= tolerance + options.slope * abs(r.cx - b.cx) and lo * b.h <= r.h <= hi * b.h
-            and max(r.x - b.x2, b.x - r.x2) <= options.reach * b.h
-        )
+        small = b.h < options.small_print * typical
+        # The row of text the digit stands in: blobs on its baseline and at its size, each within
+        # reach of the digit or of one already in the row. Single glyphs are letters; words printed
+        # as one blob link the row, and count as letters in small print, where letters run together.
+        boxes = (r.box for r in rejected)
+        row = [r for r in boxes
+               if abs(r.y2 - b.y2) <= tolerance + options.slope * abs(r.cx - b.cx) and lo * b.h <= r.h <= hi * b.h]
+        reach = options.reach * b.h
+        hops: dict[int, int] = {}  # row index -> links from the digit
+        frontier = [(b, 0)]
+        while frontier:
+            last, depth = frontier.pop()
+            for index, r in enumerate(row):
+                if index not in hops and max(r.x - last.x2, last.x - r.x2) <= reach:
+                    hops[index] = depth + 1
+                    frontier.append((r, depth + 1))
+        letters = [depth for index, depth in hops.items() if small or row[index].w <= options.glyph_aspect * row[index].h]
+        # Letters right beside the digit make it print; further along the row it takes more of them
+        # (a handwritten number's own rejected pieces also line up, but in fewer).
+        near = sum(1 for depth in letters if depth == 1)
+        if len(letters) >= options.row_letters:
+            near = max(near, options.neighbours)
         (printed if near >= options.neighbours else kept).append(digit)
     return kept, printed

@@ -83,6 +83,40 @@ def group_lines(digits: list[Digit]) -> list[list[Digit]]:
     return [chain.members for chain in chains]
 
 
+@dataclass(frozen=True)
+class ScaleOptions:
+    """Handwriting keeps its size along a line and across a page; what does not is something else."""
+
+    enabled: bool = True
+    # Under this share of its line's median digit height: a stroke fragment (a box wall's stub below
+    # a comb, a label's full stop, a letter's tail), not a digit; digits in one line vary far less.
+    small_in_line: float = 0.5
+    # Under this share of the page's median digit height: a printed label's letter or a dot on a line
+    # of its own (handwriting on one page varies by less than 2x on the tuning pages) ...
+    small_on_page: float = 0.4
+    # ... and over this multiple: a signature or a scribble;
+    large_on_page: float = 2.0
+    # both judged only when the page has this many digits, so that its median means something.
+    page_digits: int = 6
+
+
+def drop_out_of_scale(digits: list[Digit], options: ScaleOptions = ScaleOptions()) -> tuple[list[Digit], list[Digit]]:
+    """The digits at their line's and page's scale, and those far off it."""
+    if not options.enabled or len(digits) < 2:
+        return digits, []
+    page = median(d.box.h for d in digits) if len(digits) >= options.page_digits else None
+    kept, dropped = [], []
+    for members in group_lines(digits):
+        line = median(d.box.h for d in members)
+        for digit in members:
+            small = len(members) >= 2 and digit.box.h < options.small_in_line * line
+            if page is not None:
+                small = small or digit.box.h < options.small_on_page * page
+            large = page is not None and digit.box.h > options.large_on_page * page
+            (dropped if small or large else kept).append(digit)
+    return kept, dropped
+
+
 def split_numbers(members: list[Digit], fields: list[Box] = ()) -> list[list[Digit]]:
     """A gap wider than a typical digit of the line starts a new number; the digits in one comb field
     (a row of boxes) are one number, whatever the gaps, and end where the field does."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from edge.pipeline.classify import Classes, PrintedOptions, drop_printed, to_digits
 from edge.pipeline.ink import InkCrop
-from edge.pipeline.layout import arrange
+from edge.pipeline.layout import ScaleOptions, arrange, drop_out_of_scale
 from edge.pipeline.normalize import to_model_input
 from edge.pipeline.numbers import NumberOptions, reread
 from edge.pipeline.paper import Paper
@@ -37,6 +37,7 @@ class RecognizeOptions:
     # tuning seeds of sheets and documents, not the benchmark's).
     reject_min: float = 0.75
     printed: PrintedOptions = field(default_factory=PrintedOptions)
+    scale: ScaleOptions = field(default_factory=ScaleOptions)
     numbers: NumberOptions = field(default_factory=NumberOptions)
 
 
@@ -147,6 +148,10 @@ class Recognizer:
         if printed:
             rejected += printed
             seg.notes.append(f"left out {len(printed)} printed digit(s)")
+        digits, off_scale = drop_out_of_scale(digits, self.options.scale)
+        if off_scale:
+            rejected += off_scale
+            seg.notes.append(f"left out {len(off_scale)} mark(s) far from the handwriting's size")
         if self.strings is not None and self.options.numbers.enabled and digits:
             start = time.perf_counter()
             digits, _ = reread(digits, self._read_region(seg), self.options.numbers, seg.scale, seg.origin,

@@ -70,6 +70,11 @@ RULE_ASPECT = 0.2
 MAX_PIECES = 6  # a digit breaks into a few pieces at most; a cloud of specks is noise
 SOLID_FILL = 0.88  # share of its box a blob may fill: a 1 fills its narrow box, bold 8s fill 80%
 SOLID_MIN_ASPECT = 0.4  # ... checked for blobs at least this wide (width / height)
+# A candidate drawn with under this share of the page's median pen width (over its candidates) is a
+# hairline: a faint printed box's broken side, a rule's stub, not handwriting. Two pens on one page
+# differ by up to 2.4x on the tuning pages (a fine pen beside a marker); printed rules by 3-7x.
+HAIRLINE_SHARE = 0.35
+HAIRLINE_MIN_CANDIDATES = 5  # the median means something from this many candidates on
 # A handwritten digit is 3 to 30 pen widths tall; 40 leaves room for fine pens on big digits, while
 # noise clumps are far thinner than their height suggests.
 MAX_HEIGHT_IN_PEN_WIDTHS = 40
@@ -484,6 +489,14 @@ def _pen_strokes(cand: Candidate) -> bool:
     return cand.stroke > 0 and cand.box.h / cand.stroke <= MAX_HEIGHT_IN_PEN_WIDTHS
 
 
+def _without_hairlines(candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates drawn with a pen, not the hairlines of print (see ``HAIRLINE_SHARE``)."""
+    if len(candidates) < HAIRLINE_MIN_CANDIDATES:
+        return candidates
+    pen = float(np.median([c.stroke for c in candidates]))
+    return [c for c in candidates if c.stroke >= HAIRLINE_SHARE * pen]
+
+
 def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrink: int = 1,
             paper_hint: Paper | None = None) -> Segmentation:
     """Candidates for single digits in a grey or colour image.
@@ -532,6 +545,7 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     widths = ((c, _pen_width(labels, c)) for c in candidates if _not_a_blob(stats, c))
     candidates = [replace(c, stroke=width) for c, width in widths]
     candidates = [c for c in candidates if _pen_strokes(c) and not _a_rule(c, typical)]
+    candidates = _without_hairlines(candidates)
     crops = ((c, candidate_ink(ink, labels, c)) for c in candidates)
     candidates = [replace(c, crop=crop, measured=measure(crop, c.stroke)) for c, crop in crops]
     if len(candidates) > options.max_candidates:
