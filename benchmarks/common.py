@@ -26,6 +26,14 @@ def load_test_digits(location: str | None = None) -> tuple[np.ndarray, np.ndarra
     return data.x_test, data.y_test
 
 
+def recognizer(threads: int = 1):
+    """Our recogniser as the benchmarks use it: the shipped models, one thread, default options."""
+    from edge.pipeline.recognizer import build_recognizer
+    from edge.runtime.settings import RuntimeSettings
+
+    return build_recognizer(RuntimeSettings(threads=threads))
+
+
 # CPU features that decide how fast int8 and float inference run (VNNI makes int8 about three times
 # faster than float; without it float can win), reported with every result.
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimd", "asimddp", "i8mm")
