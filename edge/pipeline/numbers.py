@@ -14,6 +14,12 @@ documented rule picks one reading per number:
   more often than it mended a broken one);
 - the string reader reads nothing: the classifier's stands (the reject class already judged junk).
 
+Touching digits that the cutting could not part are often rejected whole by the classifier ("no one
+digit"). ``rescue`` reads such blobs whole when they are the size of the page's digits and stand
+beside digits of the same line, and takes the reading only when it has two digits or more, each
+read surely. Away from other digits it reads nothing: never taught what is no digit, the string
+reader reads print and words as digits just as surely (on forms, 28 of 31 such readings were wrong).
+
 Confidences of both are probabilities of a digit (the classifier's softmax, the string reader's
 posterior of a character over its columns), so they are compared as they are.
 """
@@ -40,6 +46,19 @@ class NumberOptions:
     min_confidence: float = 0.8
     margin: float = 0.1
     min_confidence_count: float = 0.9
+    # Blobs the classifier calls no digit are read whole too when they are the size of the page's
+    # digits (this share of their median height, low and high) and at least ``rescue_aspect`` as wide
+    # as tall: touching digits the cutting could not part, which the reject class then rejects. The
+    # string reader's reading is taken when it has two digits or more, each at least
+    # ``min_confidence_count`` sure.
+    rescue: bool = True
+    rescue_height: tuple[float, float] = (0.75, 1.35)
+    rescue_aspect: float = 0.75
+    # ... and only beside a digit found on the same line (centres within half the typical digit
+    # height), at most ``rescue_reach`` typical heights away: touching digits stand among the other
+    # digits of their number; print and words that the string reader, never taught what is no digit,
+    # reads as digits all too surely, mostly stand apart.
+    rescue_reach: float = 2.0
     # Fit the digits' boxes to the ink (exact) or take them from the model's columns (half the CPU).
     fit_boxes: bool = True
     # Only numbers with a digit the classifier reads less surely than this are read again (1.01:
@@ -112,10 +131,74 @@ def reread(digits: list[Digit], read_region, options: NumberOptions, scale: floa
         replaced += 1
         for d in region.digits:
             kept.discard(id(d))
-        for char, confidence, box in zip(text, confidences, boxes):
-            placed = Box(box.x + origin[0], box.y + origin[1], box.w, box.h).scaled(1.0 / scale)
-            x, y = max(0, placed.x), max(0, placed.y)
-            placed = Box(x, y, max(1, min(placed.x2, width) - x), max(1, min(placed.y2, height) - y))
-            out.append(Digit(digit=int(char), confidence=float(confidence), box=placed))
+        out += _placed(text, confidences, boxes, scale, origin, width, height)
     return [d for d in digits if id(d) in kept] + out, replaced
+
+
+def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: NumberOptions, scale: float,
+           origin: tuple[int, int], shape: tuple[int, int], width: int,
+           height: int) -> tuple[list[Digit], list[Digit], list[Digit]]:
+    """Digits the string reader finds in rejected blobs of digit size (see ``NumberOptions.rescue``),
+    the blobs it found them in, and the digits it read anew there (pieces of a blob that the cutting
+    read as digits lie mostly inside it: the whole reading replaces them)."""
+    if not options.enabled or not options.rescue or not digits or not rejected:
+        return [], [], []
+    heights = sorted(d.box.h for d in digits)
+    typical = heights[len(heights) // 2]
+    lo, hi = options.rescue_height
+    found: list[Digit] = []
+    read: list[Digit] = []
+    replaced: list[Digit] = []
+    h, w = shape
+    for blob in rejected:
+        b = blob.box
+        if not (lo * typical <= b.h <= hi * typical and b.w >= options.rescue_aspect * b.h):
+            continue
+        if any(_overlap(b, d.box) > RESCUE_MAX_OVERLAP * b.w * b.h for d in digits):
+            continue  # mostly ink already read as a digit
+        reach = options.rescue_reach * typical
+        if not any(abs(d.box.cy - b.cy) <= 0.5 * typical and max(d.box.x - b.x2, b.x - d.box.x2) <= reach
+                   for d in digits):
+            continue
+        scaled = b.scaled(scale)
+        x0, y0 = max(0, scaled.x - origin[0]), max(0, scaled.y - origin[1])
+        x1, y1 = min(w, scaled.x2 - origin[0]), min(h, scaled.y2 - origin[1])
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        text, confidences, boxes = read_region(Box(x0, y0, x1 - x0, y1 - y0))
+        if len(text) < 2 or min(confidences) < options.min_confidence_count:
+            continue
+        pieces = [d for d in digits if _overlap(b, d.box) >= RESCUE_INSIDE * d.box.w * d.box.h]
+        others = [d for d in digits if all(d is not p for p in pieces)]
+        # The reading's margin may take in a neighbour's edge: a digit read there is that neighbour's.
+        new = [d for d in _placed(text, confidences, boxes, scale, origin, width, height)
+               if not any(_overlap(d.box, o.box) >= RESCUE_INSIDE * d.box.w * d.box.h for o in others)]
+        if len(new) < 2:
+            continue
+        found += new
+        read.append(blob)
+        replaced += pieces
+    return found, read, replaced
+
+
+# A blob that shares more than this share of its box with digits already found is their ink; a digit
+# with at least RESCUE_INSIDE of its box inside a blob read whole is a piece of that blob.
+RESCUE_MAX_OVERLAP = 0.5
+RESCUE_INSIDE = 0.5
+
+
+def _overlap(a: Box, b: Box) -> int:
+    return max(0, min(a.x2, b.x2) - max(a.x, b.x)) * max(0, min(a.y2, b.y2) - max(a.y, b.y))
+
+
+def _placed(text: str, confidences, boxes, scale: float, origin: tuple[int, int], width: int,
+            height: int) -> list[Digit]:
+    """The string reader's digits with their boxes moved from working pixels into the image's."""
+    out = []
+    for char, confidence, box in zip(text, confidences, boxes):
+        placed = Box(box.x + origin[0], box.y + origin[1], box.w, box.h).scaled(1.0 / scale)
+        x, y = max(0, placed.x), max(0, placed.y)
+        placed = Box(x, y, max(1, min(placed.x2, width) - x), max(1, min(placed.y2, height) - y))
+        out.append(Digit(digit=int(char), confidence=float(confidence), box=placed))
+    return out
 

@@ -15,7 +15,7 @@ from edge.pipeline.classify import Classes, PrintedOptions, drop_printed, to_dig
 from edge.pipeline.ink import InkCrop
 from edge.pipeline.layout import ScaleOptions, arrange, drop_out_of_scale
 from edge.pipeline.normalize import to_model_input
-from edge.pipeline.numbers import NumberOptions, reread
+from edge.pipeline.numbers import NumberOptions, reread, rescue
 from edge.pipeline.paper import Paper
 from edge.pipeline.results import Box, Detections, Reading
 from edge.pipeline.segment import Segmentation, SegmentOptions, segment
@@ -144,6 +144,7 @@ class Recognizer:
         ox, oy = seg.origin
         placed = [Box(b.x + ox, b.y + oy, b.w, b.h) for b in boxes] if ox or oy else boxes
         digits, rejected = to_digits(placed, probs, self.classes, seg.scale, width, height)
+        not_digits = list(rejected)  # what the model itself rejected (not the print and marks below)
         digits, printed = drop_printed(digits, rejected, self.options.printed)
         if printed:
             rejected += printed
@@ -154,8 +155,15 @@ class Recognizer:
             seg.notes.append(f"left out {len(off_scale)} mark(s) far from the handwriting's size")
         if self.strings is not None and self.options.numbers.enabled and digits:
             start = time.perf_counter()
-            digits, _ = reread(digits, self._read_region(seg), self.options.numbers, seg.scale, seg.origin,
+            read_region = self._read_region(seg)
+            digits, _ = reread(digits, read_region, self.options.numbers, seg.scale, seg.origin,
                                seg.ink.shape, width, height)
+            found, blobs, pieces_read = rescue(not_digits, digits, read_region, self.options.numbers, seg.scale,
+                                               seg.origin, seg.ink.shape, width, height)
+            if found:
+                digits = [d for d in digits if all(d is not p for p in pieces_read)] + found
+                rejected = [r for r in rejected if all(r is not blob for blob in blobs)]
+                seg.notes.append(f"read {len(found)} digit(s) in {len(blobs)} blob(s) the classifier called no digit")
             timings["numbers"] = _ms_since(start)
         if trace is not None:
             trace.segmentation = seg

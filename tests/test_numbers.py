@@ -1,0 +1,128 @@
+"""Numbers read whole: the string reader's second opinion on the classifier's numbers, and touching
+digits it finds in blobs the classifier rejected. The rules on their own (pure functions), then the
+shipped models on generated pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge.pipeline.numbers import NumberOptions, Region, choose, reread, rescue
+from edge.pipeline.recognizer import RecognizeOptions, Recognizer
+from edge.pipeline.results import Box, Digit
+from edge.runtime.strings import StringReader
+from trainer.synth.pages import make_page
+
+
+def number(text: str, confidence: float = 0.95, x: int = 100, y: int = 100, h: int = 40) -> list[Digit]:
+    return [Digit(int(c), confidence, Box(x + 30 * i, y, 26, h)) for i, c in enumerate(text)]
+
+
+def region(digits: list[Digit]) -> Region:
+    box = digits[0].box
+    for d in digits[1:]:
+        box = box.union(d.box)
+    return Region(tuple(digits), box, box)
+
+
+def test_choose_keeps_agreement_takes_sure_corrections_and_never_fewer_digits():
+    options = NumberOptions()
+    doubtful = region(number("17", 0.6))
+    assert not choose(doubtful, "17", (0.99, 0.99), options)  # they agree: the classifier's boxes stay
+    assert choose(doubtful, "12", (0.95, 0.9), options)  # sure, and surer than the classifier
+    assert not choose(doubtful, "12", (0.95, 0.65), options)  # not surer by the margin
+    assert not choose(region(number("17", 0.85)), "12", (0.95, 0.9), options)  # 0.9 < 0.85 + 0.1
+    assert choose(doubtful, "127", (0.95, 0.92, 0.9), options)  # more digits: sure is enough
+    assert not choose(doubtful, "127", (0.95, 0.92, 0.85), options)
+    assert not choose(doubtful, "1", (1.0,), options)  # fewer never wins
+    assert not choose(doubtful, "", (), options)  # reading nothing leaves the classifier's
+
+
+def test_reread_replaces_only_the_numbers_it_reads_better():
+    sure, doubtful = number("42", 0.99, y=0), number("17", 0.6, y=200)
+    asked = []
+
+    def read(box: Box):
+        asked.append(box)
+        return ("12", (0.97, 0.96), [Box(box.x, box.y, 20, box.h), Box(box.x + 30, box.y, 20, box.h)])
+
+    digits, replaced = reread(sure + doubtful, read, NumberOptions(), 1.0, (0, 0), (400, 400), 400, 400)
+    assert len(asked) == 2  # both were read again, but "42" was surer than the string reader's "12"
+    assert replaced == 1 and sorted("".join(str(d.digit) for d in digits)) == sorted("4212")
+    asked.clear()
+    digits, replaced = reread(sure + doubtful, read, NumberOptions(doubt_below=0.9), 1.0, (0, 0), (400, 400), 400, 400)
+    assert replaced == 1 and len(asked) == 1  # live mode asks only about the doubtful number
+    assert sorted("".join(str(d.digit) for d in digits)) == sorted("4212")
+    assert reread(sure, read, NumberOptions(enabled=False), 1.0, (0, 0), (400, 400), 400, 400) == (sure, 0)
+
+
+def test_rescue_reads_digit_sized_blobs_beside_digits_only():
+    digits = number("5061", x=100, y=100, h=40)  # digits at x 100..216, 40 px tall
+    beside = Digit(0, 0.1, Box(226, 100, 50, 40), reject=0.9)  # touching pair right after them
+    far = Digit(0, 0.1, Box(600, 100, 50, 40), reject=0.9)  # the same, across the page
+    tall = Digit(0, 0.1, Box(226, 300, 50, 90), reject=0.9)  # a signature's loop
+    narrow = Digit(0, 0.1, Box(226, 200, 12, 40), reject=0.9)  # one stroke
+    other_line = Digit(0, 0.1, Box(226, 160, 50, 40), reject=0.9)  # below the line
+    read_boxes = []
+
+    def read(box: Box):
+        read_boxes.append(box)
+        return ("47", (0.99, 0.95), [Box(box.x, box.y, 24, box.h), Box(box.x + 24, box.y, 26, box.h)])
+
+    found, blobs, pieces = rescue([beside, far, tall, narrow, other_line], digits, read, NumberOptions(), 1.0,
+                                  (0, 0), (600, 800), 800, 600)
+    assert blobs == [beside] and read_boxes == [beside.box] and pieces == []
+    assert [(d.digit, d.box) for d in found] == [(4, Box(226, 100, 24, 40)), (7, Box(250, 100, 26, 40))]
+    # A piece of the blob the cutting read as a digit is replaced by the whole reading; a digit the
+    # reading's margin took from a neighbour already found is not read twice.
+    piece = Digit(1, 0.5, Box(228, 100, 10, 40))
+
+    def three(box: Box):
+        return ("471", (0.99, 0.95, 0.97), [Box(226, 100, 24, 40), Box(250, 100, 26, 40), Box(206, 100, 8, 40)])
+
+    found, blobs, pieces = rescue([beside], digits + [piece], three, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)
+    assert [d.digit for d in found] == [4, 7] and pieces == [piece]
+    # Ink mostly read already is no blob to rescue.
+    covering = Digit(8, 0.9, Box(224, 98, 40, 44))
+    assert rescue([beside], digits + [covering], read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)[0] == []
+
+    def unsure(box: Box):
+        return ("47", (0.99, 0.8), [box, box])
+
+    def one_digit(box: Box):
+        return ("4", (0.99,), [box])
+
+    for stub in (unsure, one_digit):
+        assert rescue([beside], digits, stub, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600) == ([], [], [])
+    nothing = ([], [], [])
+    assert rescue([beside], digits, read, NumberOptions(rescue=False), 1.0, (0, 0), (600, 800), 800, 600) == nothing
+    assert rescue([beside], [], read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600) == nothing
+
+
+@pytest.fixture(scope="module")
+def string_reader() -> StringReader:
+    return StringReader()
+
+
+def truth_numbers(page) -> list[str]:
+    return ["".join(str(page.digits[i][0]) for i in n) for n in page.numbers]
+
+
+@pytest.mark.parametrize("kind, seed, mended", [("touching", 3, "34245"), ("broken", 5, "74088"),
+                                                ("broken", 8, "02141")])
+def test_the_string_reader_mends_numbers_the_cutting_got_wrong(classifier, string_reader, digit_bank, kind, seed,
+                                                               mended):
+    page = make_page(kind, digit_bank, seed)
+    assert mended in truth_numbers(page)
+    assert mended in Recognizer(classifier, strings=string_reader).read(page.image).numbers
+    assert mended not in Recognizer(classifier).read(page.image).numbers
+
+
+@pytest.mark.parametrize("seed, rescued", [(2, "90120"), (6, "84216"), (10, "8801")])
+def test_touching_digits_the_classifier_rejects_are_read_whole(classifier, string_reader, digit_bank, seed, rescued):
+    page = make_page("touching", digit_bank, seed)
+    assert rescued in truth_numbers(page)
+    reading = Recognizer(classifier, strings=string_reader).read(page.image)
+    assert rescued in reading.numbers
+    assert any("the classifier called no digit" in note for note in reading.notes)
+    without = RecognizeOptions(numbers=NumberOptions(rescue=False))
+    assert rescued not in Recognizer(classifier, without, string_reader).read(page.image).numbers
