@@ -107,7 +107,9 @@ def truth_numbers(page) -> list[str]:
     return ["".join(str(page.digits[i][0]) for i in n) for n in page.numbers]
 
 
-@pytest.mark.parametrize("kind, seed, mended", [("touching", 3, "34245"), ("broken", 5, "74088"),
+# Seeds whose pages read alike under every backend (the digit bank, and so the page, follows the
+# interpreter's int8 arithmetic, which differs slightly between tflite-runtime and LiteRT).
+@pytest.mark.parametrize("kind, seed, mended", [("touching", 2, "49206"), ("broken", 5, "74088"),
                                                 ("broken", 8, "02141")])
 def test_the_string_reader_mends_numbers_the_cutting_got_wrong(classifier, string_reader, digit_bank, kind, seed,
                                                                mended):
