@@ -72,18 +72,29 @@ def test_rescue_reads_digit_sized_blobs_beside_digits_only():
                                   (0, 0), (600, 800), 800, 600)
     assert blobs == [beside] and read_boxes == [beside.box] and pieces == []
     assert [(d.digit, d.box) for d in found] == [(4, Box(226, 100, 24, 40)), (7, Box(250, 100, 26, 40))]
-    # A piece of the blob the cutting read as a digit is replaced by the whole reading; a digit the
+
+    # A sliver of the blob the cutting read as a digit is replaced by the whole reading; a digit the
     # reading's margin took from a neighbour already found is not read twice.
     piece = Digit(1, 0.5, Box(228, 100, 10, 40))
 
     def three(box: Box):
-        return ("471", (0.99, 0.95, 0.97), [Box(226, 100, 24, 40), Box(250, 100, 26, 40), Box(206, 100, 8, 40)])
+        return ("471", (0.99, 0.95, 0.97), [Box(226, 100, 24, 40), Box(250, 100, 26, 40), Box(190, 100, 24, 40)])
 
-    found, blobs, pieces = rescue([beside], digits + [piece], three, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)
-    assert [d.digit for d in found] == [4, 7] and pieces == [piece]
-    # Ink mostly read already is no blob to rescue.
-    covering = Digit(8, 0.9, Box(224, 98, 40, 44))
-    assert rescue([beside], digits + [covering], read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)[0] == []
+    found, blobs, pieces = rescue([beside], digits + [piece], three, NumberOptions(), 1.0, (0, 0), (600, 800), 800,
+                                  600)
+    assert [d.digit for d in found] == [4, 7] and blobs == [beside] and pieces == [piece]
+    # Ink around digits already read (comb-box walls joined into one frame) is no touching pair.
+    frame = Digit(0, 0.1, Box(156, 96, 64, 48), reject=0.9)
+
+    def at_walls(box: Box):
+        return ("11", (0.99, 0.99), [Box(box.x, box.y, 2, box.h), Box(box.x2 - 2, box.y, 2, box.h)])
+
+    assert rescue([frame], digits, at_walls, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)[0] == []
+    # Nor is a blob with another rejected blob of letter size beside it: a word.
+    letter = Digit(0, 0.1, Box(282, 104, 20, 36), reject=0.9)
+    assert rescue([beside, letter], digits, read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)[0] == []
+    assert rescue([beside, letter], digits, read, NumberOptions(letter_reach=0.1), 1.0, (0, 0), (600, 800), 800,
+                  600)[1] == [beside]
 
     def unsure(box: Box):
         return ("47", (0.99, 0.8), [box, box])

@@ -158,8 +158,8 @@ class Recognizer:
             read_region = self._read_region(seg)
             digits, _ = reread(digits, read_region, self.options.numbers, seg.scale, seg.origin,
                                seg.ink.shape, width, height)
-            found, blobs, pieces_read = rescue(not_digits, digits, read_region, self.options.numbers, seg.scale,
-                                               seg.origin, seg.ink.shape, width, height)
+            found, blobs, pieces_read = rescue(not_digits, digits, read_region, self.options.numbers, seg.scale, seg.origin,
+                                  seg.ink.shape, width, height)
             if found:
                 digits = [d for d in digits if all(d is not p for p in pieces_read)] + found
                 rejected = [r for r in rejected if all(r is not blob for blob in blobs)]
