@@ -28,7 +28,7 @@ class PaperOptions:
     # Share of the frame the sheet must cover: smaller bright things (a label, a lamp's reflection)
     # are not the sheet; a bright region covering nearly everything is the page itself (a scan).
     min_area: float = 0.04
-    max_area: float = 0.92
+    max_area: float = 0.99
     # Its outline must fill its quadrilateral (area share): a sheet is convex, a bright patch of desk
     # or a hand is not.
     min_fill: float = 0.8
