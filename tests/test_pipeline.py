@@ -10,6 +10,7 @@ from PIL import Image
 from trainer.synth.pages import make_page
 from trainer.synth.scoring import iou, match
 from edge.sources.images import load_image
+from edge.pipeline.layout import StackOptions
 from edge.pipeline.recognizer import RecognizeOptions, Recognizer
 
 
@@ -236,3 +237,28 @@ def test_a_broken_string_model_stops_the_command_in_one_line(tmp_path, capsys):
     code = main([str(ROOT / "edge" / "examples" / "sticky-note.jpg"), "--string-model", str(tmp_path / "strings.tflite")])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "strings.tflite" in err, err
+
+
+def test_a_rule_broken_into_dashes_gives_no_ones(recognizer, digit_bank):
+    """A straight edge the ink detector breaks into pieces (here a dashed rule beside three numbers)
+    would read as a column of 1s; the pieces stack, the reading leaves them out."""
+    rng = np.random.default_rng(5)
+    page = np.full((700, 900), 225, np.float32)
+    truth = ["4071", "2589", "36"]
+    for row, text in enumerate(truth):
+        x = 80
+        for char in text:
+            glyph = digit_bank.sample(int(char), rng).astype(np.float32)
+            glyph = cv2.resize(glyph, (int(glyph.shape[1] * 44 / glyph.shape[0]), 44))
+            y = 120 + row * 150
+            region = page[y : y + 44, x : x + glyph.shape[1]]
+            region[:] = np.minimum(region, 225 - glyph / 255 * 190)
+            x += glyph.shape[1] + 14
+    for top in range(30, 670, 40):
+        page[top : top + 28, 600:603] = 70
+    page = np.clip(page + rng.normal(0, 6, page.shape), 0, 255).astype(np.uint8)
+    reading = recognizer.read(page)
+    assert reading.numbers == truth
+    assert any("straight edge" in note for note in reading.notes)
+    without = RecognizeOptions(stacked=StackOptions(enabled=False))
+    assert Recognizer(recognizer.classifier, without).read(page).numbers.count("1") >= 8

@@ -14,9 +14,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.pipeline.classify import Classes, PrintedOptions, drop_printed, to_digits
+from edge.pipeline.classify import Classes, PrintedOptions, WordOptions, drop_in_words, drop_printed, to_digits
 from edge.pipeline.ink import MASK_TO_STRETCHED_WIDTH, measure, stroke_width, working_copy
-from edge.pipeline.layout import (ScaleOptions, arrange, drop_out_of_scale, group_lines, layout, mark_uncertain,
+from edge.pipeline.layout import (ScaleOptions, StackOptions, arrange, drop_out_of_scale, drop_stacked, group_lines,
+                                  layout, mark_uncertain,
                                   split_numbers)
 from edge.pipeline.normalize import to_model_input
 from edge.pipeline.paper import Paper, PaperOptions, PaperTracker, find_paper
@@ -626,6 +627,35 @@ def test_a_letter_in_a_row_of_print_is_dropped_however_far_the_row_runs():
     assert printed == [label] and kept == handwriting
 
 
+def test_small_print_with_a_wandering_baseline_is_print():
+    """A blurred photo's "1. Customer": the small 1 and the letters beside it are centred on one line,
+    but their bottoms differ by more than a sharp scan's would; one letter beside a small digit will do."""
+    handwriting = [glyph(300 + 32 * i, 240, 28, 40, 7) for i in range(4)]
+    one = glyph(100, 102, 8, 15, 1)
+    letter = glyph(124, 108, 16, 15)  # 6 px lower: blur and tilt
+    kept, printed = drop_printed([one, *handwriting], [letter, glyph(600, 240, 30, 40)])
+    assert printed == [one] and kept == handwriting
+    # Handwriting at the page's size still needs two letters right beside it, on its baseline.
+    big = glyph(100, 140, 26, 40, 1)
+    assert drop_printed([big, *handwriting], [glyph(130, 146, 30, 38)])[1] == []
+    # A small digit's neighbour must stand on its line.
+    assert drop_printed([one, *handwriting], [glyph(124, 122, 16, 15), glyph(600, 240, 30, 40)])[1] == []
+
+
+def test_an_unsure_digit_in_a_handwritten_word_is_dropped():
+    letter = Digit(1, 0.45, Box(100, 100, 14, 40))
+    word = [Digit(0, 0.1, Box(118, 102, 60, 38), reject=0.95)]  # the rest of the word, joined up
+    kept, dropped = drop_in_words([letter], word)
+    assert kept == [] and dropped == [letter]
+    sure = Digit(1, 0.97, letter.box)  # a digit the model is sure of stays, whatever is beside it
+    assert drop_in_words([sure], word) == ([sure], [])
+    apart = [Digit(0, 0.1, Box(140, 102, 60, 38), reject=0.95)]  # 26 px off: beyond half its height
+    assert drop_in_words([letter], apart) == ([letter], [])
+    below = [Digit(0, 0.1, Box(118, 150, 60, 38), reject=0.95)]
+    assert drop_in_words([letter], below) == ([letter], [])
+    assert drop_in_words([letter], word, WordOptions(enabled=False)) == ([letter], [])
+
+
 def test_a_handwritten_number_beside_a_joined_up_word_is_kept():
     number = [glyph(300, 100, 26, 40, 4), glyph(330, 100, 26, 40, 2)]
     word = [glyph(160, 100, 120, 38), glyph(200, 100, 90, 40)]  # cursive words: one wide blob each
@@ -682,6 +712,23 @@ def test_marks_far_from_the_handwriting_size_are_dropped():
     everything = [*line, stub, label, signature, *more]
     assert drop_out_of_scale(everything, ScaleOptions(enabled=False)) == (everything, [])
     assert drop_out_of_scale([]) == ([], [])
+
+
+def test_pieces_of_a_broken_edge_are_dropped():
+    """A sheet's edge the ink detector broke into dashes: thin, one just below the next, leaning a
+    little; some of them the model reads as 1s, the others it rejects."""
+    line = row_of("4812", 20, 100, h=40)
+    dashes = [Digit(1, 0.95, Box(500 + i // 2, 40 + 36 * i, 4, 30)) for i in range(0, 12, 2)]
+    rejected = [Digit(0, 0.1, Box(500 + i // 2, 40 + 36 * i, 3, 28), reject=0.9) for i in range(1, 12, 2)]
+    kept, dropped = drop_stacked([*line, *dashes], rejected)
+    assert kept == line and dropped == dashes
+    assert drop_stacked([*line, *dashes], rejected, StackOptions(enabled=False)) == ([*line, *dashes], [])
+    # Handwritten 1s in a table's column: rows of writing are further apart, and they do not line up.
+    column = [Digit(1, 0.95, Box(x, 40 + 70 * i, 8, 40)) for i, x in enumerate((300, 309, 296, 304, 312))]
+    assert drop_stacked([*line, *column], [])[1] == []
+    # Nor is a short stack an edge (a 1 above a 1 in two lines close together).
+    assert drop_stacked([*line, *dashes[:2]], [])[1] == []
+    assert drop_stacked([], rejected) == ([], [])
 
 
 def test_mark_uncertain_and_arrange():

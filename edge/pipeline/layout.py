@@ -117,6 +117,71 @@ def drop_out_of_scale(digits: list[Digit], options: ScaleOptions = ScaleOptions(
     return kept, dropped
 
 
+@dataclass(frozen=True)
+class StackOptions:
+    """A straight edge that the ink detector broke into pieces (a sheet's edge against the desk where
+    the sheet was not found, a table's rule under uneven light) is a column of thin strokes, one just
+    below the next and in line; the 1s of handwriting stand on lines of their own, far apart."""
+
+    enabled: bool = True
+    # A piece: at most this wide per height (an edge's pieces are 2-12 px wide and 15-60 px tall).
+    thin_aspect: float = 0.35
+    # Pieces of one edge follow each other with at most this many of the taller one's heights between
+    # them (the dashes of a broken edge; lines of writing are further apart) ...
+    gap: float = 0.6
+    # ... and with centres at most this far sideways: a share of their vertical distance (an edge
+    # leans under perspective, about 10 degrees at most), plus ``drift_px`` and half the wider piece.
+    lean: float = 0.15
+    drift_px: int = 3
+    # A column of at least ``pieces`` pieces, spanning at least ``span`` typical digit heights, is an
+    # edge (on the forms' tuning seeds: 62 false digits, no true one; none at all on the sheets').
+    pieces: int = 3
+    span: float = 3.0
+
+
+def drop_stacked(digits: list[Digit], rejected: list[Digit],
+                 options: StackOptions = StackOptions()) -> tuple[list[Digit], list[Digit]]:
+    """The digits that are not pieces of a broken straight edge, and those that are (rejected blobs
+    count as pieces too: the edge's other pieces are often no digit)."""
+    if not options.enabled or not digits:
+        return digits, []
+    thin = sorted((d for d in [*digits, *rejected] if d.box.w <= options.thin_aspect * d.box.h),
+                  key=lambda d: d.box.y)
+    if len(thin) < options.pieces:
+        return digits, []
+    parent = list(range(len(thin)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    reach = options.gap * max(d.box.h for d in thin)  # sorted by top: nothing further down links
+    for i, a in enumerate(thin):
+        for j in range(i + 1, len(thin)):
+            b = thin[j]
+            if b.box.y - a.box.y2 > reach:
+                break
+            if b.box.y - a.box.y2 > options.gap * max(a.box.h, b.box.h):
+                continue
+            sideways = abs(b.box.cx - a.box.cx)
+            if sideways <= options.lean * abs(b.box.cy - a.box.cy) + options.drift_px + 0.5 * max(a.box.w, b.box.w):
+                parent[root(j)] = root(i)
+    columns: dict[int, list[Digit]] = {}
+    for i, d in enumerate(thin):
+        columns.setdefault(root(i), []).append(d)
+    typical = median(d.box.h for d in digits)
+    edge: set[int] = set()
+    for column in columns.values():
+        top, bottom = min(d.box.y for d in column), max(d.box.y2 for d in column)
+        if len(column) >= options.pieces and bottom - top >= options.span * typical:
+            edge.update(id(d) for d in column)
+    if not edge:
+        return digits, []
+    return [d for d in digits if id(d) not in edge], [d for d in digits if id(d) in edge]
+
+
 def split_numbers(members: list[Digit], fields: list[Box] = ()) -> list[list[Digit]]:
     """A gap wider than a typical digit of the line starts a new number; the digits in one comb field
     (a row of boxes) are one number, whatever the gaps, and end where the field does."""

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from edge.pipeline.classify import Classes, PrintedOptions, drop_printed, to_digits
+from edge.pipeline.classify import Classes, PrintedOptions, WordOptions, drop_in_words, drop_printed, to_digits
 from edge.pipeline.ink import InkCrop
-from edge.pipeline.layout import ScaleOptions, arrange, drop_out_of_scale
+from edge.pipeline.layout import ScaleOptions, StackOptions, arrange, drop_out_of_scale, drop_stacked
 from edge.pipeline.normalize import to_model_input
 from edge.pipeline.numbers import NumberOptions, reread, rescue
 from edge.pipeline.paper import Paper
@@ -38,6 +38,8 @@ class RecognizeOptions:
     reject_min: float = 0.75
     printed: PrintedOptions = field(default_factory=PrintedOptions)
     scale: ScaleOptions = field(default_factory=ScaleOptions)
+    stacked: StackOptions = field(default_factory=StackOptions)
+    words: WordOptions = field(default_factory=WordOptions)
     numbers: NumberOptions = field(default_factory=NumberOptions)
 
 
@@ -149,6 +151,10 @@ class Recognizer:
         if printed:
             rejected += printed
             seg.notes.append(f"left out {len(printed)} printed digit(s)")
+        digits, edge = drop_stacked(digits, rejected, self.options.stacked)
+        if edge:
+            rejected += edge
+            seg.notes.append(f"left out {len(edge)} piece(s) of a straight edge")
         digits, off_scale = drop_out_of_scale(digits, self.options.scale)
         if off_scale:
             rejected += off_scale
@@ -158,13 +164,18 @@ class Recognizer:
             read_region = self._read_region(seg)
             digits, _ = reread(digits, read_region, self.options.numbers, seg.scale, seg.origin,
                                seg.ink.shape, width, height)
-            found, blobs, pieces_read = rescue(not_digits, digits, read_region, self.options.numbers, seg.scale, seg.origin,
-                                  seg.ink.shape, width, height)
+            found, blobs, pieces_read = rescue(not_digits, digits, read_region, self.options.numbers, seg.scale,
+                                               seg.origin, seg.ink.shape, width, height)
             if found:
                 digits = [d for d in digits if all(d is not p for p in pieces_read)] + found
                 rejected = [r for r in rejected if all(r is not blob for blob in blobs)]
                 seg.notes.append(f"read {len(found)} digit(s) in {len(blobs)} blob(s) the classifier called no digit")
             timings["numbers"] = _ms_since(start)
+        # After the string reader: touching digits it found are no word's letters.
+        digits, letters = drop_in_words(digits, rejected, self.options.words)
+        if letters:
+            rejected += letters
+            seg.notes.append(f"left out {len(letters)} unsure digit(s) in handwritten words")
         if trace is not None:
             trace.segmentation = seg
             trace.crops = [p.model_input for p in pieces]
