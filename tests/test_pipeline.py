@@ -262,3 +262,35 @@ def test_a_rule_broken_into_dashes_gives_no_ones(recognizer, digit_bank):
     assert any("straight edge" in note for note in reading.notes)
     without = RecognizeOptions(stacked=StackOptions(enabled=False))
     assert Recognizer(recognizer.classifier, without).read(page).numbers.count("1") >= 8
+
+
+def tilted_sheet(digit_bank, degrees: float, rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
+    """A photo of a sheet with numbers written on underlines, turned ``degrees`` on a dark desk."""
+    sheet = np.full((760, 620), 235, np.float32)
+    truth = ["5083", "71942", "608"]
+    for row, text in enumerate(truth):
+        base = 150 + row * 190
+        cv2.line(sheet, (40, base + 2), (580, base + 2), 60, 2)  # the underline the number stands on
+        x = 90
+        for char in text:
+            glyph = digit_bank.sample(int(char), rng).astype(np.float32)
+            glyph = cv2.resize(glyph, (int(glyph.shape[1] * 48 / glyph.shape[0]), 48))
+            region = sheet[base - 48 : base, x : x + glyph.shape[1]]
+            region[:] = np.minimum(region, 235 - glyph / 255 * 200)
+            x += glyph.shape[1] + 12
+    turn = cv2.getRotationMatrix2D((310, 380), degrees, 1.0)
+    turn[:, 2] += (190, 120)
+    placed = cv2.warpAffine(sheet, turn, (1000, 1000), flags=cv2.INTER_LINEAR, borderValue=-1)
+    photo = np.where(placed >= 0, placed, 70) + rng.normal(0, 4, placed.shape)
+    return np.clip(photo, 0, 255).astype(np.uint8), truth
+
+
+@pytest.mark.parametrize("degrees", [3, 6, -8])
+def test_underlines_on_a_turned_sheet_are_removed(recognizer, digit_bank, degrees):
+    """Lines that lean with the photographed sheet are no straight runs of the photo's pixels; they
+    are looked for on the sheet made upright, so the numbers written on them are read."""
+    photo, truth = tilted_sheet(digit_bank, degrees, np.random.default_rng(3))
+    reading = recognizer.read(photo)
+    assert "removed ruled lines or borders" in reading.notes
+    assert sum(n in reading.numbers for n in truth) >= 2
+    assert len(reading.digits) >= 11

@@ -521,7 +521,14 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     stroke = stroke_width(mask) if mask.any() else 0.0
     # A line needs a component at least a line long: most frames have none, and skip the search.
     if options.remove_lines and stroke > 0 and stats[1:, WIDTH:HEIGHT + 1].max(initial=0) >= line_length(stroke):
-        mask, lines, fields = remove_lines(mask, stroke)
+        quad = _skewed_quad(paper, scale, origin) if paper is not None else None
+        cleaned, lines, fields = remove_lines(mask, stroke)
+        if quad is not None:  # and the lines that lean with the sheet, looked for on the whole mask
+            _, leaning, more = _remove_lines_on_sheet(mask, stroke, quad)
+            cleaned &= ~leaning
+            lines |= leaning
+            fields += [f for f in more if not any(_overlaps(f, g) for g in fields)]
+        mask = cleaned
         if lines.any():
             notes.append("removed ruled lines or borders")
             _, labels, stats = components(mask)
@@ -556,6 +563,74 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
         polarity=polarity, stroke=stroke, digit_height=typical, notes=notes, origin=origin, paper=paper,
         fields=fields,
     )
+
+
+# A sheet's side more than this many degrees off the axes (turned, or in perspective) bends its ruled
+# lines too far for straight runs to follow them (a 3 px line drifts off a 45 px run at 4 degrees):
+# the lines are looked for on a copy of the sheet made rectangular.
+SKEW_DEGREES = 1.0
+# Ink lying wholly within this many pixels of a removed line is its leftover.
+LINE_RESIDUE_PX = 3
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return a.x < b.x2 and b.x < a.x2 and a.y < b.y2 and b.y < a.y2
+
+
+def _skewed_quad(paper: Paper, scale: float, origin: tuple[int, int]) -> np.ndarray | None:
+    """The sheet's four corners in working pixels (top left first, clockwise as seen), when it is
+    skewed enough to matter; None for an upright sheet or an outline cut by the frame."""
+    if len(paper.corners) != 4:
+        return None
+    quad = paper.corners * scale - np.float32(origin)
+    sides = np.roll(quad, -1, axis=0) - quad
+    off_axis = (np.degrees(np.arctan2(sides[:, 1], sides[:, 0])) + 45.0) % 90.0 - 45.0
+    if np.abs(off_axis).max() < SKEW_DEGREES:
+        return None
+    first = int(np.argmin(quad.sum(axis=1)))  # top left: smallest x + y
+    quad = np.roll(quad, -first, axis=0)
+    if quad[1, 0] - quad[0, 0] < quad[3, 0] - quad[0, 0]:  # counter-clockwise as seen: turn it round
+        quad = quad[[0, 3, 2, 1]]
+    return quad.astype(np.float32)
+
+
+def _remove_lines_on_sheet(mask: np.ndarray, stroke: float,
+                           quad: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Box]]:
+    """``remove_lines`` on a copy of the mask with the sheet warped to a rectangle; the lines removed
+    there are taken out here (with a pixel's margin for the round trip), and the comb fields found
+    there come back as the boxes around their corners."""
+    h, w = mask.shape
+    width = int(round(max(np.linalg.norm(quad[1] - quad[0]), np.linalg.norm(quad[2] - quad[3]))))
+    height = int(round(max(np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[2] - quad[1]))))
+    if width < 8 or height < 8:
+        return remove_lines(mask, stroke)
+    target = np.float32([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
+    to_sheet = cv2.getPerspectiveTransform(quad, target)
+    flat = cv2.warpPerspective(mask, to_sheet, (width, height), flags=cv2.INTER_NEAREST)
+    cleaned, lines, fields = remove_lines(flat, stroke)
+    if not lines.any():
+        return mask, np.zeros_like(mask), []
+    # The corners are known to a pixel or two, so the warped lines still lean a little, and straight
+    # runs miss the pixels at their steps: ink left wholly beside a removed line goes with it (a
+    # stroke crossing the line reaches beyond, and stays).
+    n, labels, _ = components(cleaned)
+    band = cv2.dilate(lines, np.ones((2 * LINE_RESIDUE_PX + 1, 2 * LINE_RESIDUE_PX + 1), np.uint8))
+    outside = np.bincount(labels[(cleaned > 0) & (band == 0)], minlength=n)
+    residue = (outside == 0).astype(np.uint8)
+    residue[0] = 0
+    if residue.any():
+        leftover = residue[labels]
+        cleaned, lines = cleaned & ~leftover & 1, lines | leftover
+    back = np.linalg.inv(to_sheet)
+    kept = cv2.warpPerspective(cleaned, back, (w, h), flags=cv2.INTER_NEAREST)
+    lines = cv2.warpPerspective(lines, back, (w, h), flags=cv2.INTER_NEAREST)
+    lines = cv2.dilate(lines, np.ones((3, 3), np.uint8)) & mask & ~kept & 1
+    placed = []
+    for f in fields:
+        corners = np.float32([[f.x, f.y], [f.x2, f.y], [f.x2, f.y2], [f.x, f.y2]]).reshape(-1, 1, 2)
+        x, y, bw, bh = cv2.boundingRect(cv2.perspectiveTransform(corners, back))
+        placed.append(Box(max(0, x), max(0, y), bw, bh))
+    return mask & ~lines & 1, lines, placed
 
 
 def _on_the_sheet(gray: np.ndarray, paper: Paper, scale: float, options: PaperOptions):
