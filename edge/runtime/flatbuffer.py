@@ -27,16 +27,17 @@ def check_flatbuffer(data: bytes) -> str | None:
         offset = uint(vtable + 4 + 2 * index, 2)
         return table + offset if offset else None
 
-    def vector(table: int, index: int, element: int = 4) -> list[int]:
-        """Positions of a vector field's elements (each checked to lie in the file)."""
+    def vector(table: int, index: int, element: int = 4) -> range:
+        """Positions of a vector field's elements (all checked to lie in the file); a range, not a
+        list: the weights are vectors of bytes, hundreds of thousands long."""
         at = field(table, index)
         if at is None:
-            return []
+            return range(0)
         start = at + uint(at)
         count = uint(start)
         if start + 4 + count * element > size:
             raise IndexError(start)
-        return [start + 4 + element * i for i in range(count)]
+        return range(start + 4, start + 4 + element * count, element)
 
     def tables(table: int, index: int) -> list[int]:
         return [pos + uint(pos) for pos in vector(table, index)]
