@@ -23,8 +23,7 @@ from edge.pipeline.normalize import to_model_input
 from edge.pipeline.paper import Paper, PaperOptions, PaperTracker, find_paper
 from edge.pipeline.results import Box, Detections, Digit
 from edge.pipeline.segment import SegmentOptions, segment
-from edge.pipeline.split import (Judge, Piece, SplitOptions, cut_paths, cut_positions, drop_cut_among_letters,
-                                 merge_split_strokes,
+from edge.pipeline.split import (Judge, Piece, SplitOptions, cut_paths, cut_positions, merge_split_strokes,
                                  split_touching)
 from edge.pipeline.stabilize import StabilizeOptions, TrackerState, stable_digits, step
 from edge.runtime.metadata import REJECT_LABEL, ModelMetadata
@@ -655,26 +654,6 @@ def test_an_unsure_digit_in_a_handwritten_word_is_dropped():
     below = [Digit(0, 0.1, Box(118, 150, 60, 38), reject=0.95)]
     assert drop_in_words([letter], below) == ([letter], [])
     assert drop_in_words([letter], word, WordOptions(enabled=False)) == ([letter], [])
-
-
-def test_digits_cut_out_of_a_word_are_dropped():
-    """The split step cut a joined-up word into "digits"; the word's next blob, rejected, stands on
-    the same line right beside it. Cuts of a touching pair among digits stay."""
-    word = Box(100, 100, 90, 40)
-    cut = [Digit(1, 0.95, Box(100, 100, 30, 40)), Digit(7, 0.9, Box(130, 100, 30, 40))]
-    pair = Box(300, 100, 60, 40)
-    touching = [Digit(4, 0.97, Box(300, 100, 30, 40)), Digit(2, 0.96, Box(330, 100, 30, 40))]
-    whole = [Digit(5, 0.99, Box(370, 100, 28, 40))]
-    rest_of_word = Digit(0, 0.1, Box(196, 104, 60, 36), reject=0.97)
-    blobs = {id(d): word for d in cut} | {id(d): pair for d in touching}
-    kept, dropped = drop_cut_among_letters([*cut, *touching, *whole], [rest_of_word], blobs)
-    assert dropped == cut and kept == [*touching, *whole]
-    # A rejected blob off the line, or far along it, says nothing; nor does one inside the blob.
-    below = Digit(0, 0.1, Box(196, 170, 60, 36), reject=0.97)
-    far = Digit(0, 0.1, Box(600, 104, 30, 36), reject=0.97)
-    inside = Digit(0, 0.1, Box(150, 104, 20, 36), reject=0.97)
-    assert drop_cut_among_letters([*cut, *touching], [below, far, inside], blobs)[1] == []
-    assert drop_cut_among_letters(cut, [rest_of_word], {}) == (cut, [])
 
 
 def test_a_handwritten_number_beside_a_joined_up_word_is_kept():

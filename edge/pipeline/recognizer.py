@@ -19,8 +19,7 @@ from edge.pipeline.numbers import NumberOptions, reread, rescue
 from edge.pipeline.paper import Paper
 from edge.pipeline.results import Box, Detections, Reading
 from edge.pipeline.segment import Segmentation, SegmentOptions, segment
-from edge.pipeline.split import (Judge, Piece, SplitOptions, drop_cut_among_letters, merge_split_strokes,
-                                 split_touching)
+from edge.pipeline.split import Judge, Piece, SplitOptions, merge_split_strokes, split_touching
 from edge.runtime.classifier import DigitClassifier
 from edge.runtime.settings import RuntimeSettings, load_classifier, load_string_reader
 from edge.runtime.strings import StringReader
@@ -147,10 +146,6 @@ class Recognizer:
         ox, oy = seg.origin
         placed = [Box(b.x + ox, b.y + oy, b.w, b.h) for b in boxes] if ox or oy else boxes
         digits, rejected = to_digits(placed, probs, self.classes, seg.scale, width, height)
-        # The blob each digit the split step cut was cut out of, in the image's pixels.
-        read = [p for p, no in zip(pieces, self.classes.rejected(probs)) if not no]
-        cut_from = {id(d): Box(p.cut_from.x + ox, p.cut_from.y + oy, p.cut_from.w, p.cut_from.h).scaled(1.0 / seg.scale)
-                    for d, p in zip(digits, read) if p.cut_from is not None}
         not_digits = list(rejected)  # what the model itself rejected (not the print and marks below)
         digits, printed = drop_printed(digits, rejected, self.options.printed)
         if printed:
@@ -177,10 +172,6 @@ class Recognizer:
                 seg.notes.append(f"read {len(found)} digit(s) in {len(blobs)} blob(s) the classifier called no digit")
             timings["numbers"] = _ms_since(start)
         # After the string reader: touching digits it found are no word's letters.
-        digits, cut_words = drop_cut_among_letters(digits, rejected, cut_from, self.options.split)
-        if cut_words:
-            rejected += cut_words
-            seg.notes.append(f"left out {len(cut_words)} digit(s) cut out of words or signatures")
         digits, letters = drop_in_words(digits, rejected, self.options.words)
         if letters:
             rejected += letters

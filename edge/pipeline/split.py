@@ -9,12 +9,12 @@ of the blob's column profile, so they slip between slanted digits instead of sli
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from edge.pipeline.results import Box, Digit
+from edge.pipeline.results import Box
 
 # Log-probability floor, so that a zero probability does not make a score minus infinity.
 MIN_PROBABILITY = 1e-6
@@ -78,12 +78,6 @@ class SplitOptions:
     # ruled line, a shadow strip along a paper edge): it is read as it is, never cut. Ten touching
     # digits give about 40 cuts, and the cost of trying grows with the square of the count.
     max_cuts: int = 48
-    # Digits cut out of a blob with a rejected blob of letter size (these shares of the page's digit
-    # height) on its line, at most ``letter_reach`` digit heights away, are no digits: that blob is a
-    # word or a signature (on the forms' tuning seeds 37 such cuts were false and 3 right; on the
-    # sheets' touching pages, none of the 498 cuts had such a neighbour).
-    letter_height: tuple[float, float] = (0.5, 1.5)
-    letter_reach: float = 1.0
 
 
 @dataclass
@@ -93,7 +87,6 @@ class Piece:
     box: Box  # working-image pixels
     crop: np.ndarray  # its ink, cropped to the box (0 paper .. 255 ink)
     model_input: np.ndarray
-    cut_from: Box | None = None  # the blob it was cut out of, when the split step cut it
 
 
 @dataclass(frozen=True)
@@ -246,8 +239,7 @@ def split_touching(pieces: list[Piece], probs: np.ndarray, digit_height: float, 
             continue
         if aspect < options.wide_aspect and _max_overlap([slices[key].box for key in path]) > options.max_overlap:
             continue
-        blob = pieces[index].box
-        replaced[index] = [(replace(slices[key], cut_from=blob), slice_probs[key]) for key in path]
+        replaced[index] = [(slices[key], slice_probs[key]) for key in path]
     if not replaced:
         return pieces, probs
     new_pieces, new_probs = [], []
@@ -370,23 +362,3 @@ def cut_paths(crop: np.ndarray, xs: list[int], radius: int) -> np.ndarray:
         path[0] = j
     return np.take_along_axis(columns, paths, axis=1)
 
-
-
-def drop_cut_among_letters(digits: list[Digit], rejected: list[Digit], blobs: dict[int, Box],
-                           options: SplitOptions = SplitOptions()) -> tuple[list[Digit], list[Digit]]:
-    """The digits, less those cut out of a blob that stands among letters: a rejected blob of letter
-    size on its line, within ``letter_reach`` digit heights (a word or a signature cut into
-    "digits"). ``blobs``: the blob each cut digit came from (by ``id`` of the digit, image pixels)."""
-    if not blobs or not digits:
-        return digits, []
-    typical = float(np.median([d.box.h for d in digits]))
-    lo, hi = options.letter_height
-    letters = [r.box for r in rejected if lo * typical <= r.box.h <= hi * typical]
-    kept, dropped = [], []
-    for digit in digits:
-        blob = blobs.get(id(digit))
-        among = blob is not None and any(
-            abs(b.cy - blob.cy) <= 0.5 * typical and max(b.x - blob.x2, blob.x - b.x2) <= options.letter_reach * typical
-            and not (blob.x <= b.cx <= blob.x2 and blob.y <= b.cy <= blob.y2) for b in letters)
-        (dropped if among else kept).append(digit)
-    return kept, dropped
