@@ -63,10 +63,10 @@ class SplitOptions:
     wider_than_digit: float = 1.2
     # A digit is rarely wider than this share of its height (used where most pieces are blobs).
     digit_width_share: float = 0.75
-    # Blobs shorter than this share of the page's digit height are specks, dashes or small print:
-    # not tried (touching digits stand as tall as digits; at 0.5 an A4 form's printed labels were
-    # tried too: 85 -> 57 ms of splitting there, the same readings on every tuning page).
-    min_height_share: float = 0.7
+    # Blobs shorter than this share of the page's digit height are specks or dashes: not tried (0.7
+    # spared an A4 form's printed labels, 85 -> 57 ms of splitting, but lost touching pairs written
+    # small: touching tuning seeds 208-239 recall 96.49 -> 96.36%).
+    min_height_share: float = 0.5
     # Slices (shares of the blob's height): at most ``max_slice`` wide (a digit), at least
     # ``min_slice`` wide and ``min_slice_height`` tall (a stroke's worth of ink).
     max_slice: float = 1.15
