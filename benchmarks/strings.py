@@ -115,23 +115,9 @@ def run(strings: int, backend: str | None, seed: int | None = None, model: str |
             five.append(sample)
     # Five-digit regions on their own, the model alone (prepared input, invoke, decode), warm.
     prepared = [reader.prepare(sample.ink).image for sample in five[:50]]
-    for image in prepared:
-        reader.posteriors(image)
-    start = time.process_time()
-    for _ in range(5):
-        for image in prepared:
-            reader.posteriors(image)
-    model_us = 1e6 * (time.process_time() - start) / max(1, 5 * len(prepared))
+    model_us = _warm_cpu_us(reader.posteriors, prepared)
     # The digit model alone on five 28x28 digits (one batched call), the digit path's cheapest part.
-    classifier = digit_path.classifier
-    crops = images[:250].reshape(50, 5, 28, 28)
-    for batch in crops:
-        classifier.predict(batch)
-    start = time.process_time()
-    for _ in range(5):
-        for batch in crops:
-            classifier.predict(batch)
-    digit_model_us = 1e6 * (time.process_time() - start) / (5 * len(crops))
+    digit_model_us = _warm_cpu_us(digit_path.classifier.predict, list(images[:250].reshape(50, 5, 28, 28)))
     return {
         "machine": machine(),
         "backend": str(reader.backend),
@@ -144,6 +130,17 @@ def run(strings: int, backend: str | None, seed: int | None = None, model: str |
         "calibration": {str(level): {"share": t / max(1, strings), "exact": r / max(1, t)}
                         for level, (r, t) in calibration.items()},
     }
+
+
+def _warm_cpu_us(call, items: list, rounds: int = 5) -> float:
+    """CPU microseconds per ``call(item)``, after one warming pass over the items."""
+    for item in items:
+        call(item)
+    start = time.process_time()
+    for _ in range(rounds):
+        for item in items:
+            call(item)
+    return 1e6 * (time.process_time() - start) / max(1, rounds * len(items))
 
 
 def markdown(result: dict) -> str:

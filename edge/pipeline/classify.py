@@ -128,20 +128,20 @@ def drop_printed(digits: list[Digit], rejected: list[Digit],
         # The row of text the digit stands in: blobs on its baseline and at its size, each within
         # reach of the digit or of one already in the row. Single glyphs are letters; words printed
         # as one blob link the row, and count as letters in small print, where letters run together.
-        boxes = (r.box for r in rejected)
+        # Small print is judged by centres, the rest by baselines.
         if small:
-            row = [r for r in boxes if abs(r.cy - b.cy) <= options.small_centre * b.h + options.slope * abs(r.cx - b.cx)
-                   and lo * b.h <= r.h <= hi * b.h]
+            offset, allowed = (lambda r: abs(r.cy - b.cy)), options.small_centre * b.h
         else:
-            row = [r for r in boxes if abs(r.y2 - b.y2) <= tolerance + options.slope * abs(r.cx - b.cx)
-                   and lo * b.h <= r.h <= hi * b.h]
+            offset, allowed = (lambda r: abs(r.y2 - b.y2)), tolerance
+        row = [r for r in (q.box for q in rejected)
+               if offset(r) <= allowed + options.slope * abs(r.cx - b.cx) and lo * b.h <= r.h <= hi * b.h]
         reach = options.reach * b.h
         hops: dict[int, int] = {}  # row index -> links from the digit
         frontier = [(b, 0)]
         while frontier:
             last, depth = frontier.pop()
             for index, r in enumerate(row):
-                if index not in hops and max(r.x - last.x2, last.x - r.x2) <= reach:
+                if index not in hops and r.gap(last) <= reach:
                     hops[index] = depth + 1
                     frontier.append((r, depth + 1))
         letters = [depth for index, depth in hops.items() if small or row[index].w <= options.glyph_aspect * row[index].h]
@@ -183,6 +183,6 @@ def drop_in_words(digits: list[Digit], rejected: list[Digit],
         b = digit.box
         in_word = digit.confidence < options.unsure and any(
             abs(r.box.cy - b.cy) <= options.line * b.h and lo * b.h <= r.box.h <= hi * b.h
-            and max(r.box.x - b.x2, b.x - r.box.x2) <= options.reach * b.h for r in rejected)
+            and r.box.gap(b) <= options.reach * b.h for r in rejected)
         (letters if in_word else kept).append(digit)
     return kept, letters

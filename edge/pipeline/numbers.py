@@ -162,15 +162,15 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
         b = blob.box
         if not (lo * typical <= b.h <= hi * typical and b.w >= options.rescue_aspect * b.h):
             continue
-        shared = [d for d in digits if _overlap(b, d.box) > RESCUE_MAX_SHARED * d.box.w * d.box.h]
+        shared = [d for d in digits if b.overlap(d.box) > RESCUE_MAX_SHARED * d.box.w * d.box.h]
         if any(d.box.w >= RESCUE_SLIVER * typical for d in shared):
             continue  # a frame or stroke around digits already read: a comb box's walls
         reach = options.rescue_reach * typical
-        if not any(_same_line(d.box, b, typical) and _gap(d.box, b) <= reach for d in digits):
+        if not any(_same_line(d.box, b, typical) and d.box.gap(b) <= reach for d in digits):
             continue
         short, tall = options.letter_height[0] * typical, options.letter_height[1] * typical
         if any(other is not blob and _same_line(other.box, b, typical) and short <= other.box.h <= tall
-               and _gap(other.box, b) <= options.letter_reach * typical for other in rejected):
+               and other.box.gap(b) <= options.letter_reach * typical for other in rejected):
             continue  # one of a row of things that are no digit: letters of a word
         scaled = b.scaled(scale)
         x0, y0 = max(0, scaled.x - origin[0]), max(0, scaled.y - origin[1])
@@ -184,7 +184,7 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
         # the reading's margin may take in a neighbour's edge: a digit read there is that neighbour's.
         others = [d for d in digits if all(d is not piece for piece in shared)]
         new = [d for d in _placed(text, confidences, boxes, scale, origin, width, height)
-               if not any(_overlap(d.box, o.box) >= RESCUE_INSIDE * d.box.w * d.box.h for o in others)]
+               if not any(d.box.overlap(o.box) >= RESCUE_INSIDE * d.box.w * d.box.h for o in others)]
         if len(new) < 2:
             continue
         found += new
@@ -205,15 +205,6 @@ RESCUE_INSIDE = 0.5
 
 def _same_line(a: Box, b: Box, typical: int) -> bool:
     return abs(a.cy - b.cy) <= 0.5 * typical
-
-
-def _gap(a: Box, b: Box) -> int:
-    """Horizontal space between two boxes (negative where they overlap)."""
-    return max(a.x - b.x2, b.x - a.x2)
-
-
-def _overlap(a: Box, b: Box) -> int:
-    return max(0, min(a.x2, b.x2) - max(a.x, b.x)) * max(0, min(a.y2, b.y2) - max(a.y, b.y))
 
 
 def _placed(text: str, confidences, boxes, scale: float, origin: tuple[int, int], width: int,

@@ -147,18 +147,18 @@ class Recognizer:
         placed = [Box(b.x + ox, b.y + oy, b.w, b.h) for b in boxes] if ox or oy else boxes
         digits, rejected = to_digits(placed, probs, self.classes, seg.scale, width, height)
         not_digits = list(rejected)  # what the model itself rejected (not the print and marks below)
+
+        def leave_out(dropped: list, what: str) -> None:
+            if dropped:
+                rejected.extend(dropped)
+                seg.notes.append(f"left out {len(dropped)} {what}")
+
         digits, printed = drop_printed(digits, rejected, self.options.printed)
-        if printed:
-            rejected += printed
-            seg.notes.append(f"left out {len(printed)} printed digit(s)")
+        leave_out(printed, "printed digit(s)")
         digits, edge = drop_stacked(digits, rejected, self.options.stacked)
-        if edge:
-            rejected += edge
-            seg.notes.append(f"left out {len(edge)} piece(s) of a straight edge")
+        leave_out(edge, "piece(s) of a straight edge")
         digits, off_scale = drop_out_of_scale(digits, self.options.scale)
-        if off_scale:
-            rejected += off_scale
-            seg.notes.append(f"left out {len(off_scale)} mark(s) far from the handwriting's size")
+        leave_out(off_scale, "mark(s) far from the handwriting's size")
         if self.strings is not None and self.options.numbers.enabled and digits:
             start = time.perf_counter()
             read_region = self._read_region(seg)
@@ -173,9 +173,7 @@ class Recognizer:
             timings["numbers"] = _ms_since(start)
         # After the string reader: touching digits it found are no word's letters.
         digits, letters = drop_in_words(digits, rejected, self.options.words)
-        if letters:
-            rejected += letters
-            seg.notes.append(f"left out {len(letters)} unsure digit(s) in handwritten words")
+        leave_out(letters, "unsure digit(s) in handwritten words")
         if trace is not None:
             trace.segmentation = seg
             trace.crops = [p.model_input for p in pieces]

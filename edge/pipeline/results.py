@@ -32,6 +32,16 @@ class Box:
     def cy(self) -> float:
         return self.y + self.h / 2
 
+    def gap(self, other: "Box") -> int:
+        """Horizontal space between the two boxes (negative where their columns overlap)."""
+        return max(self.x - other.x2, other.x - self.x2)
+
+    def overlap(self, other: "Box") -> int:
+        """Area the two boxes share, in pixels."""
+        across = min(self.x2, other.x2) - max(self.x, other.x)
+        down = min(self.y2, other.y2) - max(self.y, other.y)
+        return max(0, across) * max(0, down)
+
     def union(self, other: "Box") -> "Box":
         x, y = min(self.x, other.x), min(self.y, other.y)
         return Box(x, y, max(self.x2, other.x2) - x, max(self.y2, other.y2) - y)

@@ -527,7 +527,7 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
             _, leaning, more = _remove_lines_on_sheet(mask, stroke, quad)
             cleaned &= ~leaning
             lines |= leaning
-            fields += [f for f in more if not any(_overlaps(f, g) for g in fields)]
+            fields += [f for f in more if not any(f.overlap(g) for g in fields)]
         mask = cleaned
         if lines.any():
             notes.append("removed ruled lines or borders")
@@ -571,10 +571,6 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
 SKEW_DEGREES = 1.0
 # Ink lying wholly within this many pixels of a removed line is its leftover.
 LINE_RESIDUE_PX = 3
-
-
-def _overlaps(a: Box, b: Box) -> bool:
-    return a.x < b.x2 and b.x < a.x2 and a.y < b.y2 and b.y < a.y2
 
 
 def _skewed_quad(paper: Paper, scale: float, origin: tuple[int, int]) -> np.ndarray | None:

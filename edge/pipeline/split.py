@@ -289,7 +289,7 @@ def _max_overlap(boxes: list[Box]) -> float:
     """Largest horizontal overlap of neighbouring boxes, as a share of the narrower one."""
     worst = 0.0
     for a, b in zip(boxes, boxes[1:]):
-        overlap = min(a.x2, b.x2) - max(a.x, b.x)
+        overlap = -a.gap(b)
         worst = max(worst, overlap / max(1, min(a.w, b.w)))
     return worst
 

@@ -10,9 +10,7 @@ from trainer.synth.pages import Page
 
 
 def iou(a: Box, b: Box) -> float:
-    ix = max(0, min(a.x2, b.x2) - max(a.x, b.x))
-    iy = max(0, min(a.y2, b.y2) - max(a.y, b.y))
-    inter = ix * iy
+    inter = a.overlap(b)
     union = a.w * a.h + b.w * b.h - inter
     return inter / union if union > 0 else 0.0
 
