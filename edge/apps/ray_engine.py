@@ -26,6 +26,7 @@ import os
 import socket
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -66,6 +67,11 @@ BATCH_INPUTS = 8
 READER_DEATHS = 3
 # Seconds to wait for a cluster's address to accept a connection before saying it does not.
 CONNECT_TIMEOUT_S = 10
+# Seconds to wait, after a stop, for Ray Data's threads in this process to finish the block fetch in
+# hand (milliseconds; seconds on a loaded machine) before Ray is shut down.
+FETCH_STOP_S = 30
+# Names of Ray Data's threads that fetch an iterator's blocks (they end when it is closed).
+PIPELINE_THREADS = ("iter_threaded", "StreamingExecutor-")
 INSTALL_HINT = ("--engine ray needs Ray Data: pip install 'edge-digits[ray]' (Ray has wheels for Python "
                 "3.10-3.14 on Linux x86-64 and aarch64, macOS arm64 and Windows x86-64)")
 
@@ -436,12 +442,27 @@ def outcomes(work: list[Work], settings: RunSettings, model: ModelFiles,
         DocumentReader, fn_constructor_args=(actor_settings(settings), model, ledger), batch_size=batch_inputs,
         batch_format="numpy", num_cpus=settings.runtime.threads, compute=compute,
     )
+    others = set(threading.enumerate())  # a caller's own Ray Data threads are not ours to wait for
+    batches = iter(dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0))
     try:
-        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0):
+        for batch in batches:
             yield list(batch["outcome"])
     finally:
+        batches.close()  # Ray Data stops its executor now, not whenever the iterator is collected
+        finish_fetching(others)
         with contextlib.suppress(Exception):  # Ray may be gone already (a lost cluster)
             ray.kill(ledger)
+
+
+def finish_fetching(others: set[threading.Thread], timeout_s: float = FETCH_STOP_S) -> None:
+    """Wait for Ray Data's block-fetching threads, but ``others``, to end (a closed iterator's end
+    after the fetch in hand). One still fetching after ``ray.shutdown`` calls into Ray's gone core
+    worker, and Ray ends the process with status 1, losing the run's exit status and summary.
+    Threads are known by the names Ray Data gives them; others are not waited for."""
+    deadline = time.monotonic() + timeout_s
+    for thread in set(threading.enumerate()) - others:
+        if thread.name.startswith(PIPELINE_THREADS):
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 # --- the run -------------------------------------------------------------------------------------------
