@@ -47,6 +47,23 @@ def test_form_comb_fields_are_one_number(recognizer, digit_bank):
         assert truth in reading.numbers
 
 
+def test_digits_in_comb_boxes_get_their_own_box_not_the_boxs(mnist):
+    """The soft edge of a comb's rules leaves slivers beside the removed rule; grouped with the digit
+    in the box, they made its box the box's outline (the digit then matches nothing). Segmentation
+    alone (OpenCV: the same in every environment), on a flat scan of a form."""
+    from edge.pipeline.results import Box
+    from edge.pipeline.segment import segment
+    from trainer.synth.pages import DigitBank
+
+    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), 1)
+    seg = segment(page.image)
+    ox, oy = seg.origin
+    boxes = [Box(c.box.x + ox, c.box.y + oy, c.box.w, c.box.h) for c in seg.candidates]
+    assert page.details["combs"] and seg.scale == 1.0
+    truth = [box for _, box in page.digits]
+    assert len(match(truth, boxes)) == len(truth)
+
+
 @pytest.mark.parametrize("seed", [8, 9])
 def test_printed_digits_of_form_labels_are_not_reported(recognizer, digit_bank, seed):
     """The labels' enumerations ("1. Amount") are print, not handwriting (flat scans of forms)."""

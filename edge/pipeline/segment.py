@@ -36,6 +36,10 @@ LINE_MIN_PX = 20
 LINE_SPAN = 0.6
 LINE_DIGIT_HEIGHTS = 3
 LINE_MAX_THICKNESS = 25
+# Ink lying wholly within this many pixels of a removed line, and no thicker on average than
+# LINE_RESIDUE_THICKNESS_PX (a sliver along it, not a digit's stroke along the line), is its leftover.
+LINE_RESIDUE_PX = 3
+LINE_RESIDUE_THICKNESS_PX = 2
 # Walls of comb boxes and table cells, between two lines: straight runs at least WALL_PEN_WIDTHS pen
 # widths (and WALL_MIN_PX) long, at most WALL_THICKER_PX thicker than the lines (printed rules are
 # all one width; a pen stroke that happens to run from line to line is rarely that thin), whose ends
@@ -289,7 +293,28 @@ def remove_lines(mask: np.ndarray, stroke: float) -> tuple[np.ndarray, np.ndarra
         before = cv2.dilate(rest, kernel, anchor=(kernel.shape[1] - 1, kernel.shape[0] - 1))
         after = cv2.dilate(rest, kernel, anchor=(0, 0))
         restored |= line_mask & runs_of & before & after
-    return rest | restored, line_mask & ~restored & 1, fields
+    cleaned, removed = _without_leftovers(rest | restored, line_mask & ~restored & 1)
+    return cleaned, removed, fields
+
+
+def _without_leftovers(cleaned: np.ndarray, lines: np.ndarray,
+                       thickness: float = LINE_RESIDUE_THICKNESS_PX) -> tuple[np.ndarray, np.ndarray]:
+    """Ink lying wholly within ``LINE_RESIDUE_PX`` of a removed line, no thicker on average than
+    ``thickness`` pixels, is its leftover and goes with it: the rows of a border's soft edge that no
+    straight run covers (grouped with the digit in a comb box, they made its box the whole box), or
+    the pixels at the steps of a line that leans. A stroke crossing the line reaches beyond, and
+    stays; so does a digit's stroke lying along the line (a 2's foot), thicker than a sliver."""
+    n, labels, stats = components(cleaned)
+    band = cv2.dilate(lines, np.ones((2 * LINE_RESIDUE_PX + 1, 2 * LINE_RESIDUE_PX + 1), np.uint8))
+    outside = np.bincount(labels[(cleaned > 0) & (band == 0)], minlength=n)
+    long_side = np.maximum(stats[:, WIDTH], stats[:, HEIGHT])
+    thin = stats[:, AREA] <= thickness * long_side
+    residue = ((outside == 0) & thin).astype(np.uint8)
+    residue[0] = 0
+    if not residue.any():
+        return cleaned, lines
+    leftover = residue[labels]
+    return cleaned & ~leftover & 1, lines | leftover
 
 
 def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float,
@@ -569,8 +594,6 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
 # lines too far for straight runs to follow them (a 3 px line drifts off a 45 px run at 4 degrees):
 # the lines are looked for on a copy of the sheet made rectangular.
 SKEW_DEGREES = 1.0
-# Ink lying wholly within this many pixels of a removed line is its leftover.
-LINE_RESIDUE_PX = 3
 
 
 def _skewed_quad(paper: Paper, scale: float, origin: tuple[int, int]) -> np.ndarray | None:
@@ -607,16 +630,8 @@ def _remove_lines_on_sheet(mask: np.ndarray, stroke: float,
     if not lines.any():
         return mask, np.zeros_like(mask), []
     # The corners are known to a pixel or two, so the warped lines still lean a little, and straight
-    # runs miss the pixels at their steps: ink left wholly beside a removed line goes with it (a
-    # stroke crossing the line reaches beyond, and stays).
-    n, labels, _ = components(cleaned)
-    band = cv2.dilate(lines, np.ones((2 * LINE_RESIDUE_PX + 1, 2 * LINE_RESIDUE_PX + 1), np.uint8))
-    outside = np.bincount(labels[(cleaned > 0) & (band == 0)], minlength=n)
-    residue = (outside == 0).astype(np.uint8)
-    residue[0] = 0
-    if residue.any():
-        leftover = residue[labels]
-        cleaned, lines = cleaned & ~leftover & 1, lines | leftover
+    # runs miss the pixels at their steps, in pieces of any thickness: all the leftovers go.
+    cleaned, lines = _without_leftovers(cleaned, lines, thickness=np.inf)
     back = np.linalg.inv(to_sheet)
     kept = cv2.warpPerspective(cleaned, back, (w, h), flags=cv2.INTER_NEAREST)
     lines = cv2.warpPerspective(lines, back, (w, h), flags=cv2.INTER_NEAREST)
