@@ -731,6 +731,23 @@ def test_pieces_of_a_broken_edge_are_dropped():
     assert drop_stacked([], rejected) == ([], [])
 
 
+def test_pieces_of_an_edge_far_apart_on_one_leaning_line_are_no_digits():
+    """A sheet's edge in shadow, broken into short pieces with long gaps (the sheet not found): thin
+    1s standing alone, whose centres lie on one straight line leaning 3 degrees, down the page."""
+    line = row_of("4812", 20, 100, h=40)
+    ys = (60, 190, 330, 420, 700)
+    edge = [Digit(1, 0.95, Box(round(600 + 0.05 * y), y, 5, 30)) for y in ys]
+    rejected = [Digit(0, 0.1, Box(round(600 + 0.05 * y), y, 4, 20), reject=0.9) for y in (520, 880)]
+    kept, dropped = drop_stacked([*line, *edge], rejected)
+    assert kept == line and dropped == edge
+    # The same 1s, each the first digit of a number: a column of numbers that start with 1.
+    numbers = [Digit(7, 0.95, Box(d.box.x2 + 6, d.box.y, 22, 30)) for d in edge]
+    assert drop_stacked([*line, *edge, *numbers], rejected)[1] == []
+    # Too few on the line, or too short a stretch of the page, is no edge.
+    assert drop_stacked([*line, *edge[:2]], rejected[:1])[1] == []
+    assert drop_stacked([*line, *edge[:3]], [])[1] == []
+
+
 def test_mark_uncertain_and_arrange():
     digits = [Digit(4, 0.95, Box(100, 10, 30, 50)), Digit(2, 0.4, Box(140, 10, 30, 50)),
               Digit(7, 0.9, Box(10, 100, 30, 50))]

@@ -9,6 +9,8 @@ import bisect
 from dataclasses import dataclass, field, replace
 from statistics import median
 
+import numpy as np
+
 from edge.pipeline.results import Box, Detections, Digit, Line, Reading
 
 # A line's slope is trusted once it spans this many digit heights; from two neighbouring digits it
@@ -137,6 +139,16 @@ class StackOptions:
     # edge (on the forms' tuning seeds: 62 false digits, no true one; none at all on the sheets').
     pieces: int = 3
     span: float = 3.0
+    # An edge in a shadow or under uneven light may also break into pieces far apart: at least
+    # ``line_pieces`` thin pieces whose centres lie within ``line_tolerance`` typical digit heights
+    # (and ``line_px``) of one straight line, leaning at most ``lean``, over at least ``line_span``
+    # typical digit heights. A column of handwritten 1s wanders more than that.
+    line_pieces: int = 4
+    line_tolerance: float = 0.06
+    line_px: float = 3.0
+    line_span: float = 5.0
+    # ... each standing alone: no other digit within this many typical digit heights on its line.
+    alone: float = 1.0
 
 
 def drop_stacked(digits: list[Digit], rejected: list[Digit],
@@ -177,9 +189,48 @@ def drop_stacked(digits: list[Digit], rejected: list[Digit],
         top, bottom = min(d.box.y for d in column), max(d.box.y2 for d in column)
         if len(column) >= options.pieces and bottom - top >= options.span * typical:
             edge.update(id(d) for d in column)
+    lined = _on_one_line([d for d in thin if id(d) not in edge], typical, options)
+    if lined:  # ... of pieces standing alone: a column of numbers that start with 1 is no edge
+        alone = [d for d in thin if id(d) in lined and _alone(d, digits, options.alone * typical)]
+        edge |= _on_one_line(alone, typical, options)
     if not edge:
         return digits, []
     return [d for d in digits if id(d) not in edge], [d for d in digits if id(d) in edge]
+
+
+def _alone(piece: Digit, digits: list[Digit], reach: float) -> bool:
+    """No other digit beside ``piece`` on its line within ``reach`` pixels."""
+    box = piece.box
+    return not any(d is not piece and d.box.gap(box) <= reach and min(d.box.y2, box.y2) - max(d.box.y, box.y) > 0
+                   for d in digits)
+
+
+def _on_one_line(pieces: list[Digit], typical: float, options: StackOptions) -> set[int]:
+    """The ids of the pieces that lie, with others, along one long straight near-upright line.
+
+    Each line is ``x = x0 + slope * y``: for every slope in steps small enough that the line's ends
+    stray less than the tolerance, the pieces' intercepts ``x0`` are sorted, and a window of twice
+    the tolerance holding enough pieces over enough height is a line."""
+    if len(pieces) < options.line_pieces:
+        return set()
+    cx = np.array([d.box.cx for d in pieces], np.float64)
+    cy = np.array([d.box.cy for d in pieces], np.float64)
+    height = float(np.ptp(cy))
+    if height < options.line_span * typical:
+        return set()
+    tolerance = max(options.line_px, options.line_tolerance * typical)
+    slopes = np.arange(-options.lean, options.lean + 1e-9, tolerance / height)
+    intercepts = cx[None, :] - slopes[:, None] * cy[None, :]
+    order = np.argsort(intercepts, axis=1)
+    ranked = np.take_along_axis(intercepts, order, axis=1)
+    found: set[int] = set()
+    for row in range(len(slopes)):
+        ends = np.searchsorted(ranked[row], ranked[row] + 2 * tolerance, side="right")
+        for start in np.flatnonzero(ends - np.arange(len(pieces)) >= options.line_pieces):
+            members = order[row, start : ends[start]]
+            if np.ptp(cy[members]) >= options.line_span * typical:
+                found.update(id(pieces[i]) for i in members)
+    return found
 
 
 def split_numbers(members: list[Digit], fields: list[Box] = ()) -> list[list[Digit]]:
