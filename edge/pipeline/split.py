@@ -67,6 +67,11 @@ class SplitOptions:
     # spared an A4 form's printed labels, 85 -> 57 ms of splitting, but lost touching pairs written
     # small: touching tuning seeds 208-239 recall 96.49 -> 96.36%).
     min_height_share: float = 0.5
+    # ... and near-square blobs, tried only for being read unsurely, from this share up: a form's
+    # small print is rows of rejected lowercase letters half a digit high (an A4 form: 578 slices
+    # tried, 280 -> 234 ms a page), while touching pairs written small are wide blobs (touching
+    # tuning seeds 208-271: the same readings; 0.8 lost pairs).
+    unsure_min_height_share: float = 0.7
     # Slices (shares of the blob's height): at most ``max_slice`` wide (a digit), at least
     # ``min_slice`` wide and ``min_slice_height`` tall (a stroke's worth of ink).
     max_slice: float = 1.15
@@ -183,7 +188,8 @@ def split_touching(pieces: list[Piece], probs: np.ndarray, digit_height: float, 
         i for i, p in enumerate(pieces)
         if p.box.h >= options.min_height_share * typical
         and ((p.box.w >= options.wide_aspect * p.box.h and p.box.w >= options.wider_than_digit * digit_width)
-             or (p.box.w >= options.min_aspect * p.box.h and sure[i] < options.unsure_below))
+             or (p.box.w >= options.min_aspect * p.box.h and sure[i] < options.unsure_below
+                 and p.box.h >= options.unsure_min_height_share * typical))
     ]
     slices: dict[tuple[int, int, int], Piece] = {}
     positions: dict[int, list[int]] = {}
