@@ -426,7 +426,7 @@ def test_cut_positions_fill_long_stretches_without_a_valley():
 # these tests check (only that the rules hold).
 RULES = SplitOptions(margin=0.0, aspect_prior=0.2, min_confidence=0.6, min_confidence_rejected=0.25,
                      min_aspect=0.7, wide_aspect=1.25, unsure_below=0.9, max_overlap=0.25,
-                     min_height_share=0.5, unsure_min_height_share=0.7)
+                     min_height_share=0.5, unsure_min_height_share=0.7, max_height_share=2.0)
 
 
 def blob_pieces(whole: np.ndarray):
@@ -477,6 +477,15 @@ def test_split_tries_near_square_blobs_under_most_of_a_digit_high_only_when_wide
     assert kept is pieces and calls == []
     out, _ = split_touching(pieces, rows, 90, stub_judge(halves(0.97)), RULES)  # 0.74 digit heights
     assert len(out) == 2
+
+
+def test_split_leaves_blobs_far_taller_than_the_digits_alone():
+    """A signature or a ticked box, more than twice the page's digit height, is not cut into digits."""
+    pieces, rows, _ = blob_pieces(probs(None, 0.8))  # 67 px tall
+    calls: list = []
+    kept, _ = split_touching(pieces, rows, 30, stub_judge(halves(0.97), calls), RULES)  # 2.2 digit heights
+    assert kept is pieces and calls == []
+    assert len(split_touching(pieces, rows, 40, stub_judge(halves(0.97)), RULES)[0]) == 2  # 1.7
 
 
 def test_split_leaves_narrow_digits_alone():

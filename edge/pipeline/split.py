@@ -72,6 +72,10 @@ class SplitOptions:
     # tried, 280 -> 234 ms a page), while touching pairs written small are wide blobs (touching
     # tuning seeds 208-271: the same readings; 0.8 lost pairs).
     unsure_min_height_share: float = 0.7
+    # Blobs taller than this share of the page's digit height are no digits side by side (a
+    # signature, a ticked box, a word written large): not tried (forms tuning seeds 1-30: precision
+    # 85.1 -> 85.6, the same recall; 1.6 lost digits joined to marks).
+    max_height_share: float = 2.0
     # Slices (shares of the blob's height): at most ``max_slice`` wide (a digit), at least
     # ``min_slice`` wide and ``min_slice_height`` tall (a stroke's worth of ink).
     max_slice: float = 1.15
@@ -186,7 +190,7 @@ def split_touching(pieces: list[Piece], probs: np.ndarray, digit_height: float, 
     digit_width = min(usual, options.digit_width_share * typical) if typical else usual
     blobs = [
         i for i, p in enumerate(pieces)
-        if p.box.h >= options.min_height_share * typical
+        if options.min_height_share * typical <= p.box.h <= options.max_height_share * typical
         and ((p.box.w >= options.wide_aspect * p.box.h and p.box.w >= options.wider_than_digit * digit_width)
              or (p.box.w >= options.min_aspect * p.box.h and sure[i] < options.unsure_below
                  and p.box.h >= options.unsure_min_height_share * typical))
