@@ -426,7 +426,7 @@ def test_cut_positions_fill_long_stretches_without_a_valley():
 # these tests check (only that the rules hold).
 RULES = SplitOptions(margin=0.0, aspect_prior=0.2, min_confidence=0.6, min_confidence_rejected=0.25,
                      min_aspect=0.7, wide_aspect=1.25, unsure_below=0.9, max_overlap=0.25,
-                     min_height_share=0.5, unsure_min_height_share=0.7, max_height_share=2.0)
+                     min_height_share=0.5, max_height_share=2.0)
 
 
 def blob_pieces(whole: np.ndarray):
@@ -466,17 +466,6 @@ def test_split_decision_rules(whole, slices, digit, split):
     pieces, rows, _ = blob_pieces(whole)
     out, _ = split_touching(pieces, rows, 60, stub_judge(halves(slices, digit)), RULES)
     assert len(out) == (2 if split else 1)
-
-
-def test_split_tries_near_square_blobs_under_most_of_a_digit_high_only_when_wide():
-    """A form's small print, rows of rejected lowercase letters about half a digit high, is not tried
-    (hundreds of slices a page for nothing); the same blob on a page of smaller writing is."""
-    pieces, rows, _ = blob_pieces(probs(None, 0.8))  # 72 x 67 px, no digit: tried only for being unsure
-    calls: list = []
-    kept, _ = split_touching(pieces, rows, 110, stub_judge(halves(0.97), calls), RULES)  # 0.61 digit heights
-    assert kept is pieces and calls == []
-    out, _ = split_touching(pieces, rows, 90, stub_judge(halves(0.97)), RULES)  # 0.74 digit heights
-    assert len(out) == 2
 
 
 def test_split_leaves_blobs_far_taller_than_the_digits_alone():

@@ -65,13 +65,9 @@ class SplitOptions:
     digit_width_share: float = 0.75
     # Blobs shorter than this share of the page's digit height are specks or dashes: not tried (0.7
     # spared an A4 form's printed labels, 85 -> 57 ms of splitting, but lost touching pairs written
-    # small: touching tuning seeds 208-239 recall 96.49 -> 96.36%).
+    # small: touching tuning seeds 208-239 recall 96.49 -> 96.36%; 0.7 for near-square blobs alone
+    # was the same on seeds 208-271 but lost two digits on the benchmark's touching pages).
     min_height_share: float = 0.5
-    # ... and near-square blobs, tried only for being read unsurely, from this share up: a form's
-    # small print is rows of rejected lowercase letters half a digit high (an A4 form: 578 slices
-    # tried, 280 -> 234 ms a page), while touching pairs written small are wide blobs (touching
-    # tuning seeds 208-271: the same readings; 0.8 lost pairs).
-    unsure_min_height_share: float = 0.7
     # Blobs taller than this share of the page's digit height are no digits side by side (a
     # signature, a ticked box, a word written large): not tried (forms tuning seeds 1-30: precision
     # 85.1 -> 85.6, the same recall; 1.6 lost digits joined to marks).
@@ -192,8 +188,7 @@ def split_touching(pieces: list[Piece], probs: np.ndarray, digit_height: float, 
         i for i, p in enumerate(pieces)
         if options.min_height_share * typical <= p.box.h <= options.max_height_share * typical
         and ((p.box.w >= options.wide_aspect * p.box.h and p.box.w >= options.wider_than_digit * digit_width)
-             or (p.box.w >= options.min_aspect * p.box.h and sure[i] < options.unsure_below
-                 and p.box.h >= options.unsure_min_height_share * typical))
+             or (p.box.w >= options.min_aspect * p.box.h and sure[i] < options.unsure_below))
     ]
     slices: dict[tuple[int, int, int], Piece] = {}
     positions: dict[int, list[int]] = {}
