@@ -235,12 +235,13 @@ def line_length(stroke: float) -> int:
     return max(LINE_MIN_PX, int(round(LINE_PEN_WIDTHS * stroke)))
 
 
-def remove_lines(mask: np.ndarray, stroke: float) -> tuple[np.ndarray, np.ndarray, list[Box]]:
+def remove_lines(mask: np.ndarray, stroke: float,
+                 leftover_thickness: float = LINE_RESIDUE_THICKNESS_PX) -> tuple[np.ndarray, np.ndarray, list[Box]]:
     """Remove ruled lines and box borders: straight runs far longer than any digit stroke.
 
     A run is a line when it is at least ``LINE_PEN_WIDTHS`` pen widths long and also either spans
     most of the image or is several times the typical digit height; strokes that a line cut through
-    are restored.
+    are restored; their leftovers no thicker than ``leftover_thickness`` go (``_without_leftovers``).
     Returns the cleaned mask, the removed lines, and the comb fields found among them.
     """
     length = line_length(stroke)
@@ -293,7 +294,7 @@ def remove_lines(mask: np.ndarray, stroke: float) -> tuple[np.ndarray, np.ndarra
         before = cv2.dilate(rest, kernel, anchor=(kernel.shape[1] - 1, kernel.shape[0] - 1))
         after = cv2.dilate(rest, kernel, anchor=(0, 0))
         restored |= line_mask & runs_of & before & after
-    cleaned, removed = _without_leftovers(rest | restored, line_mask & ~restored & 1)
+    cleaned, removed = _without_leftovers(rest | restored, line_mask & ~restored & 1, leftover_thickness)
     return cleaned, removed, fields
 
 
@@ -626,12 +627,11 @@ def _remove_lines_on_sheet(mask: np.ndarray, stroke: float,
     target = np.float32([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
     to_sheet = cv2.getPerspectiveTransform(quad, target)
     flat = cv2.warpPerspective(mask, to_sheet, (width, height), flags=cv2.INTER_NEAREST)
-    cleaned, lines, fields = remove_lines(flat, stroke)
-    if not lines.any():
-        return mask, np.zeros_like(mask), []
     # The corners are known to a pixel or two, so the warped lines still lean a little, and straight
     # runs miss the pixels at their steps, in pieces of any thickness: all the leftovers go.
-    cleaned, lines = _without_leftovers(cleaned, lines, thickness=np.inf)
+    cleaned, lines, fields = remove_lines(flat, stroke, leftover_thickness=np.inf)
+    if not lines.any():
+        return mask, np.zeros_like(mask), []
     back = np.linalg.inv(to_sheet)
     kept = cv2.warpPerspective(cleaned, back, (w, h), flags=cv2.INTER_NEAREST)
     lines = cv2.warpPerspective(lines, back, (w, h), flags=cv2.INTER_NEAREST)
