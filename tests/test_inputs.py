@@ -218,6 +218,29 @@ def test_image_bytes_are_read_like_the_file(digit_pages, tmp_path):
         read_pages(b"total: 12 + 30\n")
 
 
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_jpeg_gives_pillows_pixels_and_a_damaged_one_reads_quietly(digit_pages, tmp_path, capfd, mode):
+    """JPEGs are decoded by OpenCV: the pixels must be Pillow's own, in OpenCV's channel order;
+    damaged data inside the file reads (as with Pillow) with nothing printed by libjpeg."""
+    picture = Image.fromarray(digit_pages[1].image[..., ::-1]).convert(mode)
+    path = tmp_path / "page.jpg"
+    picture.save(path, quality=90)
+    with Image.open(path) as image:
+        image.load()
+        expected = np.asarray(image if mode == "L" else image.convert("RGB"))
+    expected = expected if mode == "L" else expected[..., ::-1]
+    [page] = pages_of(path)
+    [from_bytes] = pages_of(path.read_bytes())
+    assert np.array_equal(page.pixels, expected) and np.array_equal(from_bytes.pixels, expected)
+    damaged = bytearray(path.read_bytes())
+    for at in range(len(damaged) // 3, len(damaged) - 16, 211):  # flips in the entropy-coded data
+        damaged[at] ^= 0x5A
+    capfd.readouterr()
+    [page] = pages_of(bytes(damaged))
+    assert isinstance(page, LoadedImage) and page.pixels.shape == expected.shape
+    assert capfd.readouterr().err == ""
+
+
 def test_single_image_over_the_pixel_limit_is_refused_as_a_whole(tmp_path):
     path = tmp_path / "big.png"
     Image.new("L", (400, 300), 255).save(path)

@@ -28,20 +28,21 @@ BACKEND_NAMES = tuple(_BACKENDS)
 @contextlib.contextmanager
 def silence_native_stderr() -> Iterator[None]:
     """Hide what native code prints straight to file descriptor 2 ("INFO: Created TensorFlow Lite
-    XNNPACK delegate", the converter's progress); redirecting the descriptor is the only way."""
+    XNNPACK delegate", the converter's progress, libjpeg's warnings); redirecting the descriptor is
+    the only way. Descriptor 2 itself, whatever ``sys.stderr`` has been replaced by."""
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # stderr replaced by something without a descriptor
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2 at all (a daemon): nothing to hide
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(fd)
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        sys.stderr.flush()
     try:
         with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), fd)
+            os.dup2(devnull.fileno(), 2)
         yield
     finally:
-        os.dup2(saved, fd)
+        os.dup2(saved, 2)
         os.close(saved)
 
 
