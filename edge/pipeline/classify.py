@@ -121,6 +121,9 @@ def drop_printed(digits: list[Digit], rejected: list[Digit],
     typical = heights[len(heights) // 2]
     kept, printed = [], []
     lo, hi = options.height_range
+    # The rejected blobs' geometry as arrays: a form has hundreds of them for each digit to look at.
+    x, y, w, h = np.array([q.box.as_list() for q in rejected], np.float64).T
+    centre_x, centre_y, bottom = x + w / 2, y + h / 2, y + h
     for digit in digits:
         b = digit.box
         tolerance = max(options.baseline_px, options.baseline * b.h)
@@ -130,11 +133,11 @@ def drop_printed(digits: list[Digit], rejected: list[Digit],
         # as one blob link the row, and count as letters in small print, where letters run together.
         # Small print is judged by centres, the rest by baselines.
         if small:
-            offset, allowed = (lambda r: abs(r.cy - b.cy)), options.small_centre * b.h
+            offset, allowed = np.abs(centre_y - b.cy), options.small_centre * b.h
         else:
-            offset, allowed = (lambda r: abs(r.y2 - b.y2)), tolerance
-        row = [r for r in (q.box for q in rejected)
-               if offset(r) <= allowed + options.slope * abs(r.cx - b.cx) and lo * b.h <= r.h <= hi * b.h]
+            offset, allowed = np.abs(bottom - b.y2), tolerance
+        on_row = (offset <= allowed + options.slope * np.abs(centre_x - b.cx)) & (lo * b.h <= h) & (h <= hi * b.h)
+        row = [rejected[i].box for i in np.flatnonzero(on_row)]
         reach = options.reach * b.h
         hops: dict[int, int] = {}  # row index -> links from the digit
         frontier = [(b, 0)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from edge.pipeline.results import Box
@@ -279,15 +280,18 @@ def best_cuts(index: int, cuts: list[int], sure: dict[tuple[int, int, int], floa
 
 def _slice(piece: Piece, left: np.ndarray, right: np.ndarray, judge: Judge, options: SplitOptions) -> Piece | None:
     """The blob's ink between two cut paths (each a column per row)."""
-    columns = np.arange(piece.crop.shape[1])
-    between = (columns[None, :] >= left[:, None]) & (columns[None, :] < right[:, None])
-    sub = np.where(between, piece.crop, 0).astype(np.uint8)
-    ys, xs = np.nonzero(sub)
-    if len(ys) == 0 or ys.max() - ys.min() + 1 < options.min_slice_height * piece.box.h:
+    # Only the columns the two paths enclose somewhere: a slice of a long blob is a small part of it.
+    x0, x1 = int(left.min()), int(right.max())
+    if x1 <= x0:
         return None
-    box = Box(piece.box.x + int(xs.min()), piece.box.y + int(ys.min()),
-              int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
-    return judge.make_piece(sub[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1], box)
+    columns = np.arange(x0, x1)
+    between = (columns[None, :] >= left[:, None]) & (columns[None, :] < right[:, None])
+    sub = piece.crop[:, x0:x1] * between
+    x, y, w, h = cv2.boundingRect(sub)
+    if w == 0 or h < options.min_slice_height * piece.box.h:
+        return None
+    box = Box(piece.box.x + x0 + x, piece.box.y + y, w, h)
+    return judge.make_piece(sub[y : y + h, x : x + w], box)
 
 
 def _max_overlap(boxes: list[Box]) -> float:
