@@ -39,14 +39,20 @@ def test_choose_keeps_agreement_takes_sure_corrections_and_never_fewer_digits():
 
 def test_reread_replaces_only_the_numbers_it_reads_better():
     sure, doubtful = number("42", 0.99, y=0), number("17", 0.6, y=200)
-    asked = []
+    asked, fitted = [], []
 
     def read(box: Box):
         asked.append(box)
-        return ("12", (0.97, 0.96), [Box(box.x, box.y, 20, box.h), Box(box.x + 30, box.y, 20, box.h)])
+
+        def boxes():
+            fitted.append(box)
+            return [Box(box.x, box.y, 20, box.h), Box(box.x + 30, box.y, 20, box.h)]
+
+        return "12", (0.97, 0.96), boxes
 
     digits, replaced = reread(sure + doubtful, read, NumberOptions(), 1.0, (0, 0), (400, 400), 400, 400)
     assert len(asked) == 2  # both were read again, but "42" was surer than the string reader's "12"
+    assert len(fitted) == 1  # and only the reading used had its boxes made
     assert replaced == 1 and sorted("".join(str(d.digit) for d in digits)) == sorted("4212")
     asked.clear()
     digits, replaced = reread(sure + doubtful, read, NumberOptions(doubt_below=0.9), 1.0, (0, 0), (400, 400), 400, 400)
@@ -66,7 +72,7 @@ def test_rescue_reads_digit_sized_blobs_beside_digits_only():
 
     def read(box: Box):
         read_boxes.append(box)
-        return ("47", (0.99, 0.95), [Box(box.x, box.y, 24, box.h), Box(box.x + 24, box.y, 26, box.h)])
+        return "47", (0.99, 0.95), lambda: [Box(box.x, box.y, 24, box.h), Box(box.x + 24, box.y, 26, box.h)]
 
     found, blobs, pieces = rescue([beside, far, tall, narrow, other_line], digits, read, NumberOptions(), 1.0,
                                   (0, 0), (600, 800), 800, 600)
@@ -78,7 +84,7 @@ def test_rescue_reads_digit_sized_blobs_beside_digits_only():
     piece = Digit(1, 0.5, Box(228, 100, 10, 40))
 
     def three(box: Box):
-        return ("471", (0.99, 0.95, 0.97), [Box(226, 100, 24, 40), Box(250, 100, 26, 40), Box(190, 100, 24, 40)])
+        return "471", (0.99, 0.95, 0.97), lambda: [Box(226, 100, 24, 40), Box(250, 100, 26, 40), Box(190, 100, 24, 40)]
 
     found, blobs, pieces = rescue([beside], digits + [piece], three, NumberOptions(), 1.0, (0, 0), (600, 800), 800,
                                   600)
@@ -87,7 +93,7 @@ def test_rescue_reads_digit_sized_blobs_beside_digits_only():
     frame = Digit(0, 0.1, Box(156, 96, 64, 48), reject=0.9)
 
     def at_walls(box: Box):
-        return ("11", (0.99, 0.99), [Box(box.x, box.y, 2, box.h), Box(box.x2 - 2, box.y, 2, box.h)])
+        return "11", (0.99, 0.99), lambda: [Box(box.x, box.y, 2, box.h), Box(box.x2 - 2, box.y, 2, box.h)]
 
     assert rescue([frame], digits, at_walls, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)[0] == []
     # Nor is a blob with another rejected blob of letter size beside it: a word.
@@ -97,10 +103,10 @@ def test_rescue_reads_digit_sized_blobs_beside_digits_only():
                   600)[1] == [beside]
 
     def unsure(box: Box):
-        return ("47", (0.99, 0.8), [box, box])
+        return "47", (0.99, 0.8), lambda: [box, box]
 
     def one_digit(box: Box):
-        return ("4", (0.99,), [box])
+        return "4", (0.99,), lambda: [box]
 
     for stub in (unsure, one_digit):
         assert rescue([beside], digits, stub, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600) == ([], [], [])

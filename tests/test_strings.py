@@ -85,6 +85,8 @@ def test_column_boxes_are_the_cheap_coarse_choice(reader, bank):
     for box, true in zip(coarse.boxes, sample.boxes):
         assert box.y == origin.y and box.h == origin.h  # the crop's height: no look at the ink
         assert box.x < true.x2 and true.x < box.x2  # on its digit's columns
+    # Fitted afterwards, for a reading that is used, the boxes are those read() fits at once.
+    assert reader.fitted_boxes(coarse, sample.ink, sample.region) == fitted.boxes != coarse.boxes
 
 
 def test_number_on_an_underline(reader, bank):

@@ -123,7 +123,8 @@ def reread(digits: list[Digit], read_region, options: NumberOptions, scale: floa
            shape: tuple[int, int], width: int, height: int) -> tuple[list[Digit], int]:
     """``digits`` with the numbers the string reader reads better replaced by its digits.
 
-    ``read_region(working_box) -> (text, confidences, boxes in working pixels)``; returns the digits
+    ``read_region(working_box) -> (text, confidences, boxes)``, ``boxes()`` giving the digits' boxes in
+    working pixels (made only for readings that are used); returns the digits
     and how many numbers were replaced."""
     if not options.enabled or not digits:
         return digits, 0
@@ -139,7 +140,7 @@ def reread(digits: list[Digit], read_region, options: NumberOptions, scale: floa
         replaced += 1
         for d in region.digits:
             kept.discard(id(d))
-        out += _placed(text, confidences, boxes, scale, origin, width, height)
+        out += _placed(text, confidences, boxes(), scale, origin, width, height)
     return [d for d in digits if id(d) in kept] + out, replaced
 
 
@@ -183,7 +184,7 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
         # Slivers the cutting broke off the blob and read as digits give way to the whole reading;
         # the reading's margin may take in a neighbour's edge: a digit read there is that neighbour's.
         others = [d for d in digits if all(d is not piece for piece in shared)]
-        new = [d for d in _placed(text, confidences, boxes, scale, origin, width, height)
+        new = [d for d in _placed(text, confidences, boxes(), scale, origin, width, height)
                if not any(d.box.overlap(o.box) >= RESCUE_INSIDE * d.box.w * d.box.h for o in others)]
         if len(new) < 2:
             continue

@@ -186,12 +186,16 @@ class Recognizer:
                           notes=list(seg.notes), paper=seg.paper, fields=fields)
 
     def _read_region(self, seg: Segmentation):
-        """The string reader on a region of this segmentation (working pixels)."""
+        """The string reader on a region of this segmentation (working pixels): its text, confidences
+        and a function giving its boxes. Most readings only confirm the classifier's and are thrown
+        away, so boxes are fitted to the ink only for those that are used."""
         fit = self.options.numbers.fit_boxes
 
         def read(box: Box):
-            reading = self.strings.read(seg.ink, box, seg.mask, fit_boxes=fit)
-            return reading.text, reading.confidences, reading.boxes
+            reading = self.strings.read(seg.ink, box, seg.mask, fit_boxes=False)
+            if not fit or not reading.text:
+                return reading.text, reading.confidences, lambda: reading.boxes
+            return reading.text, reading.confidences, lambda: self.strings.fitted_boxes(reading, seg.ink, box, seg.mask)
 
         return read
 

@@ -16,9 +16,11 @@ import numpy as np
 from edge.pipeline.results import Box
 from edge.pipeline.strings import (
     REGION_MARGIN,
+    DecodedChar,
     PreparedCrop,
     StringReading,
     crop_region,
+    digit_boxes,
     prepare_crop,
     reading_from_probs,
 )
@@ -204,6 +206,19 @@ class StringReader:
         255 ink); the reading's boxes are in ``ink``'s pixels. ``mask`` (same size as ``ink``, e.g.
         ``Segmentation.mask``) fits the digit boxes to the segmented ink, without ruled lines;
         ``fit_boxes`` False takes them from the model's columns (cheaper, coarser: live mode)."""
-        crop, origin = crop_region(ink, box, self.margin if self.margin is not None else REGION_MARGIN)
-        sub = None if mask is None else mask[origin.y : origin.y2, origin.x : origin.x2]
+        crop, origin, sub = self._region(ink, box, mask)
         return self.read_crop(crop, origin, sub, fit_boxes)
+
+    def fitted_boxes(self, reading: StringReading, ink: np.ndarray, box: Box,
+                     mask: np.ndarray | None = None) -> tuple[Box, ...]:
+        """The digit boxes that ``read(ink, box, mask)`` fits to the ink, for a ``reading`` of the same
+        region made with ``fit_boxes`` False: fitting costs about as much as reading, so a caller that
+        uses few of its readings fits only those."""
+        crop, origin, sub = self._region(ink, box, mask)
+        chars = [DecodedChar(c, p, first, last) for c, p, (first, last) in
+                 zip(reading.text, reading.confidences, reading.spans)]
+        return tuple(digit_boxes(crop, chars, self.stride, self.prepare(crop).scale, origin, sub))
+
+    def _region(self, ink: np.ndarray, box: Box, mask: np.ndarray | None):
+        crop, origin = crop_region(ink, box, self.margin if self.margin is not None else REGION_MARGIN)
+        return crop, origin, None if mask is None else mask[origin.y : origin.y2, origin.x : origin.x2]
