@@ -244,13 +244,23 @@ def remove_lines(mask: np.ndarray, stroke: float,
     are restored; their leftovers no thicker than ``leftover_thickness`` go (``_without_leftovers``).
     Returns the cleaned mask, the removed lines, and the comb fields found among them.
     """
+    return _remove_lines(mask, stroke, leftover_thickness)[:3]
+
+
+# The cleaned mask's components (labels, stats), when removing the lines labelled them anyway.
+Labelling = tuple[np.ndarray, np.ndarray]
+
+
+def _remove_lines(mask: np.ndarray, stroke: float, leftover_thickness: float = LINE_RESIDUE_THICKNESS_PX
+                  ) -> tuple[np.ndarray, np.ndarray, list[Box], Labelling | None]:
+    """``remove_lines``, and the cleaned mask's labelling when it made one (so the caller need not)."""
     length = line_length(stroke)
     if length >= max(mask.shape):
-        return mask, np.zeros_like(mask), []
+        return mask, np.zeros_like(mask), [], None
     horizontal, vertical = _long_runs(mask, length)
     runs = horizontal | vertical
     if not runs.any():
-        return mask, runs, []
+        return mask, runs, [], None
     rest = mask & ~runs & 1
     typical = _typical_height(rest, stroke)
     line_mask = np.zeros_like(mask)
@@ -263,7 +273,6 @@ def remove_lines(mask: np.ndarray, stroke: float,
         if not runs_of.any():
             continue
         n, labels, stats = components(runs_of)
-        lines = np.zeros(n, np.uint8)
         for i in range(1, n):
             w, h = stats[i, WIDTH], stats[i, HEIGHT]
             span = max(w / w_img, h / h_img)
@@ -271,15 +280,14 @@ def remove_lines(mask: np.ndarray, stroke: float,
             if not (span >= LINE_SPAN or (typical and long_side >= LINE_DIGIT_HEIGHTS * typical)):
                 continue
             x, y = stats[i, LEFT], stats[i, TOP]
-            width = stroke_width(labels[y : y + h, x : x + w] == i)
+            own = labels[y : y + h, x : x + w] == i
+            width = stroke_width(own)
             if width <= long_side / LINE_MAX_THICKNESS:
-                lines[i] = 1
+                line_mask[y : y + h, x : x + w] |= own.view(np.uint8)  # within its box: lines are thin
                 pen_widths.append(width)
                 thicknesses.append(stats[i, AREA] / long_side)
-        if lines.any():
-            line_mask |= lines[labels]
     if not line_mask.any():
-        return mask, line_mask, []
+        return mask, line_mask, [], None
     thickness = max(thicknesses)
     walls_h, walls_v, fields = _grid_walls(mask & ~line_mask & 1, line_mask, stroke, max(pen_widths))
     if walls_h.any() or walls_v.any():
@@ -294,17 +302,20 @@ def remove_lines(mask: np.ndarray, stroke: float,
         before = cv2.dilate(rest, kernel, anchor=(kernel.shape[1] - 1, kernel.shape[0] - 1))
         after = cv2.dilate(rest, kernel, anchor=(0, 0))
         restored |= line_mask & runs_of & before & after
-    cleaned, removed = _without_leftovers(rest | restored, line_mask & ~restored & 1, leftover_thickness)
-    return cleaned, removed, fields
+    cleaned, removed, labelling = _without_leftovers(rest | restored, line_mask & ~restored & 1, leftover_thickness)
+    return cleaned, removed, fields, labelling
 
 
-def _without_leftovers(cleaned: np.ndarray, lines: np.ndarray,
-                       thickness: float = LINE_RESIDUE_THICKNESS_PX) -> tuple[np.ndarray, np.ndarray]:
+def _without_leftovers(cleaned: np.ndarray, lines: np.ndarray, thickness: float = LINE_RESIDUE_THICKNESS_PX
+                       ) -> tuple[np.ndarray, np.ndarray, Labelling]:
     """Ink lying wholly within ``LINE_RESIDUE_PX`` of a removed line, no thicker on average than
     ``thickness`` pixels, is its leftover and goes with it: the rows of a border's soft edge that no
     straight run covers (grouped with the digit in a comb box, they made its box the whole box), or
     the pixels at the steps of a line that leans. A stroke crossing the line reaches beyond, and
-    stays; so does a digit's stroke lying along the line (a 2's foot), thicker than a sliver."""
+    stays; so does a digit's stroke lying along the line (a 2's foot), thicker than a sliver.
+
+    Also returns the components of what is left: the leftovers' labels cleared and their stats zeroed
+    (as ``_hysteresis`` does), the rest numbered as before, so they serve as a fresh labelling."""
     n, labels, stats = components(cleaned)
     band = cv2.dilate(lines, np.ones((2 * LINE_RESIDUE_PX + 1, 2 * LINE_RESIDUE_PX + 1), np.uint8))
     outside = np.bincount(labels[(cleaned > 0) & (band == 0)], minlength=n)
@@ -313,9 +324,17 @@ def _without_leftovers(cleaned: np.ndarray, lines: np.ndarray,
     residue = ((outside == 0) & thin).astype(np.uint8)
     residue[0] = 0
     if not residue.any():
-        return cleaned, lines
-    leftover = residue[labels]
-    return cleaned & ~leftover & 1, lines | leftover
+        return cleaned, lines, (labels, stats)
+    cleaned, lines = cleaned.copy(), lines.copy()
+    for i in np.flatnonzero(residue):  # each within its own box: leftovers are slivers
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        box = labels[y : y + h, x : x + w]
+        own = box == i
+        cleaned[y : y + h, x : x + w][own] = 0
+        lines[y : y + h, x : x + w][own] = 1
+        box[own] = 0
+    stats[residue.view(bool)] = 0
+    return cleaned, lines, (labels, stats)
 
 
 def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float,
@@ -365,10 +384,9 @@ def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float,
             if i in row:
                 chosen.append(i)
                 rows.setdefault(min(row), row)
-        if chosen:
-            keep = np.zeros(int(labels.max()) + 1, np.uint8)
-            keep[chosen] = 1
-            walls = keep[labels]
+        for i in chosen:  # each within its own box: walls are thin
+            x, y, w, h = (int(v) for v in stats[i, :4])
+            walls[y : y + h, x : x + w] |= (labels[y : y + h, x : x + w] == i).view(np.uint8)
         if upright:
             for row in rows.values():
                 x0 = min(int(stats[j, LEFT]) for j in row)
@@ -548,16 +566,17 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     # A line needs a component at least a line long: most frames have none, and skip the search.
     if options.remove_lines and stroke > 0 and stats[1:, WIDTH:HEIGHT + 1].max(initial=0) >= line_length(stroke):
         quad = _skewed_quad(paper, scale, origin) if paper is not None else None
-        cleaned, lines, fields = remove_lines(mask, stroke)
+        cleaned, lines, fields, labelling = _remove_lines(mask, stroke)
         if quad is not None:  # and the lines that lean with the sheet, looked for on the whole mask
             _, leaning, more = _remove_lines_on_sheet(mask, stroke, quad)
             cleaned &= ~leaning
             lines |= leaning
             fields += [f for f in more if not any(f.overlap(g) for g in fields)]
+            labelling = None
         mask = cleaned
         if lines.any():
             notes.append("removed ruled lines or borders")
-            _, labels, stats = components(mask)
+            labels, stats = labelling if labelling is not None else components(mask)[1:]
     coverage = float(mask.mean())
     areas = stats[1:, AREA]
     sides = np.maximum(stats[1:, WIDTH], stats[1:, HEIGHT])
