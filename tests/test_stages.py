@@ -426,7 +426,7 @@ def test_cut_positions_fill_long_stretches_without_a_valley():
 # these tests check (only that the rules hold).
 RULES = SplitOptions(margin=0.0, aspect_prior=0.2, min_confidence=0.6, min_confidence_rejected=0.25,
                      min_aspect=0.7, wide_aspect=1.25, unsure_below=0.9, max_overlap=0.25,
-                     min_height_share=0.5, max_height_share=2.0)
+                     min_height_share=0.5, max_height_share=2.0, sure_digit=0.9, sure_digits=5)
 
 
 def blob_pieces(whole: np.ndarray):
@@ -475,6 +475,19 @@ def test_split_leaves_blobs_far_taller_than_the_digits_alone():
     kept, _ = split_touching(pieces, rows, 30, stub_judge(halves(0.97), calls), RULES)  # 2.2 digit heights
     assert kept is pieces and calls == []
     assert len(split_touching(pieces, rows, 40, stub_judge(halves(0.97)), RULES)[0]) == 2  # 1.7
+
+
+def test_split_leaves_blobs_under_half_the_sure_digits_height_alone():
+    """Printed lowercase pulls a form's typical height down; the least height worth cutting comes from
+    the digits read surely (five or more), so a blob half their height is not tried."""
+    blob, rows, _ = blob_pieces(probs(None, 0.8))  # 67 px tall, tried at a page digit height of 60
+    tall = [ink_piece(Box(200 + 80 * i, 0, 60, 150)) for i in range(5)]  # read surely, 150 px tall
+    sure = np.stack([probs(3, 0.99)] * 5)
+    calls: list = []
+    kept, _ = split_touching(blob + tall, np.concatenate([rows, sure]), 60, stub_judge(halves(0.97), calls), RULES)
+    assert len(kept) == 6 and calls == []
+    four = split_touching(blob + tall[:4], np.concatenate([rows, sure[:4]]), 60, stub_judge(halves(0.97)), RULES)
+    assert len(four[0]) == 6  # four sure digits are too few to judge by: the blob is cut in two
 
 
 def test_split_leaves_narrow_digits_alone():

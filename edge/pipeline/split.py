@@ -73,6 +73,10 @@ class SplitOptions:
     # signature, a ticked box, a word written large): not tried (forms tuning seeds 1-30: precision
     # 85.1 -> 85.6, the same recall; 1.6 lost digits joined to marks).
     max_height_share: float = 2.0
+    # ... and shorter than ``min_height_share`` of the median height of the digits read at least
+    # ``sure_digit`` surely, when there are ``sure_digits`` of them, are not tried either.
+    sure_digit: float = 0.9
+    sure_digits: int = 5
     # Slices (shares of the blob's height): at most ``max_slice`` wide (a digit), at least
     # ``min_slice`` wide and ``min_slice_height`` tall (a stroke's worth of ink).
     max_slice: float = 1.15
@@ -180,6 +184,11 @@ def split_touching(pieces: list[Piece], probs: np.ndarray, digit_height: float, 
     sure = judge.confidence(probs)
     no_digit = judge.rejected(probs)
     typical = digit_height or max(p.box.h for p in pieces)
+    # The least height worth trying: half that of the digits read surely when there are enough of
+    # them. On a form the page's typical height is pulled down by printed lowercase, whose words were
+    # all cut and classified for nothing (an A4 form: 500 slices a page).
+    surely = sorted(p.box.h for p, s, r in zip(pieces, sure, no_digit) if s >= options.sure_digit and not r)
+    lowest = options.min_height_share * max(typical, surely[len(surely) // 2] if len(surely) >= options.sure_digits else 0)
     widths = sorted(p.box.w for p in pieces)
     usual = widths[len(widths) // 2]
     # "Wider than a usual digit": the page's median piece, but on a page of touching digits most
@@ -187,7 +196,7 @@ def split_touching(pieces: list[Piece], probs: np.ndarray, digit_height: float, 
     digit_width = min(usual, options.digit_width_share * typical) if typical else usual
     blobs = [
         i for i, p in enumerate(pieces)
-        if options.min_height_share * typical <= p.box.h <= options.max_height_share * typical
+        if lowest <= p.box.h <= options.max_height_share * typical
         and ((p.box.w >= options.wide_aspect * p.box.h and p.box.w >= options.wider_than_digit * digit_width)
              or (p.box.w >= options.min_aspect * p.box.h and sure[i] < options.unsure_below))
     ]
