@@ -426,7 +426,8 @@ def test_cut_positions_fill_long_stretches_without_a_valley():
 # these tests check (only that the rules hold).
 RULES = SplitOptions(margin=0.0, aspect_prior=0.2, min_confidence=0.6, min_confidence_rejected=0.25,
                      min_aspect=0.7, wide_aspect=1.25, unsure_below=0.9, max_overlap=0.25,
-                     min_height_share=0.5, max_height_share=2.0, sure_digit=0.9, sure_digits=5)
+                     min_height_share=0.5, max_height_share=2.0, sure_digit=0.9, sure_digits=5,
+                     wide_sure_below=0.95)
 
 
 def blob_pieces(whole: np.ndarray):
@@ -488,6 +489,17 @@ def test_split_leaves_blobs_under_half_the_sure_digits_height_alone():
     assert len(kept) == 6 and calls == []
     four = split_touching(blob + tall[:4], np.concatenate([rows, sure[:4]]), 60, stub_judge(halves(0.97)), RULES)
     assert len(four[0]) == 6  # four sure digits are too few to judge by: the blob is cut in two
+
+
+def test_split_leaves_a_wide_blob_read_surely_as_one_digit_alone():
+    """A 7 or a 5 with a long bar is wide; read at 0.95 or more it is one digit, and is not cut."""
+    crop, box, _ = touching_pair("000")  # wide: about 1.6 times as wide as tall
+    assert crop.shape[1] >= RULES.wide_aspect * crop.shape[0]
+    pieces = [Piece(box, crop, crop)]
+    calls: list = []
+    kept, _ = split_touching(pieces, np.stack([probs(7, 0.96)]), 60, stub_judge(halves(0.99), calls), RULES)
+    assert kept is pieces and calls == []
+    assert len(split_touching(pieces, np.stack([probs(7, 0.9)]), 60, stub_judge(halves(0.99)), RULES)[0]) > 1
 
 
 def test_split_leaves_narrow_digits_alone():

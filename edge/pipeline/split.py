@@ -60,6 +60,10 @@ class SplitOptions:
     # digit pair reads far below it, while trying every digit under 0.9 cost 2-3 ms a page for the
     # same readings (tuning seeds of the sheets).
     unsure_below: float = 0.5
+    # A wide blob read at least this surely is one wide digit (a 7 or a 5 with a long bar), not cut:
+    # on 192 touching tuning pages (208-399) no wide blob read at 0.8 or more was ever cut, and a sheet
+    # of handwriting spent two thirds of its slices on such digits.
+    wide_sure_below: float = 0.95
     # A wide blob is tried only when also this much wider than a usual digit of the page.
     wider_than_digit: float = 1.2
     # A digit is rarely wider than this share of its height (used where most pieces are blobs).
@@ -197,7 +201,8 @@ def split_touching(pieces: list[Piece], probs: np.ndarray, digit_height: float, 
     blobs = [
         i for i, p in enumerate(pieces)
         if lowest <= p.box.h <= options.max_height_share * typical
-        and ((p.box.w >= options.wide_aspect * p.box.h and p.box.w >= options.wider_than_digit * digit_width)
+        and ((p.box.w >= options.wide_aspect * p.box.h and p.box.w >= options.wider_than_digit * digit_width
+              and sure[i] < options.wide_sure_below)
              or (p.box.w >= options.min_aspect * p.box.h and sure[i] < options.unsure_below))
     ]
     slices: dict[tuple[int, int, int], Piece] = {}
