@@ -195,6 +195,22 @@ def test_an_upright_one_standing_on_a_ruled_line_is_kept():
     assert len(boxes) == 2 and near(boxes[0], Box(77, 107, 7, 91)), boxes  # the whole 1, foot and all
 
 
+def test_after_line_removal_the_labels_are_the_cleaned_masks_components():
+    """Segmentation keeps the labelling that removing the lines made (leftovers cleared) instead of
+    labelling the cleaned mask again: it must be that labelling, up to the numbers."""
+    image, _, _ = comb_page()
+    crossed = ruled()
+    draw_text(crossed, "7", 300, 112, 80, 5)
+    for picture in (image, crossed):
+        seg = segment(picture)
+        assert "removed ruled lines or borders" in seg.notes
+        inside = seg.mask > 0
+        assert not seg.labels[~inside].any()
+        _, fresh = cv2.connectedComponents(seg.mask, connectivity=8)
+        pairs = np.unique(np.stack([seg.labels[inside], fresh[inside]]), axis=1)
+        assert len(set(pairs[0])) == len(set(pairs[1])) == pairs.shape[1] == fresh.max()
+
+
 def comb_page(height: int = 28, digits: str = "317", box: int = 44,
               boxes: int = 5) -> tuple[np.ndarray, Box, list[Box]]:
     """A printed comb field (a row of ``boxes`` boxes, 2 px rules) with digits ``height`` px tall (plus
