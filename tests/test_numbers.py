@@ -61,6 +61,21 @@ def test_reread_replaces_only_the_numbers_it_reads_better():
     assert reread(sure, read, NumberOptions(enabled=False), 1.0, (0, 0), (400, 400), 400, 400) == (sure, 0)
 
 
+def test_a_digit_read_again_inside_a_replaced_number_goes_with_it():
+    """A digit layout put in another number, lying inside a digit the string reader placed, is the
+    same ink read twice (a comb row split into two numbers): the string reader's reading stands alone."""
+    doubtful = number("17", 0.6, y=200)  # x 100..156
+    inside = Digit(3, 0.9, Box(132, 212, 22, 26))  # its own line (same centre column as the 7)
+    apart = Digit(5, 0.9, Box(400, 212, 22, 26))
+
+    def read(box: Box):
+        return "127", (0.97, 0.96, 0.95), lambda: [Box(box.x + 30 * i, box.y, 26, box.h) for i in range(3)]
+
+    digits, replaced = reread(doubtful + [inside, apart], read, NumberOptions(), 1.0, (0, 0), (600, 600), 600, 600)
+    assert replaced == 1
+    assert sorted(d.digit for d in digits) == [1, 2, 5, 7] and apart in digits and inside not in digits
+
+
 def test_rescue_reads_digit_sized_blobs_beside_digits_only():
     digits = number("5061", x=100, y=100, h=40)  # digits at x 100..216, 40 px tall
     beside = Digit(0, 0.1, Box(226, 100, 50, 40), reject=0.9)  # touching pair right after them

@@ -141,7 +141,11 @@ def reread(digits: list[Digit], read_region, options: NumberOptions, scale: floa
         for d in region.digits:
             kept.discard(id(d))
         out += _placed(text, confidences, boxes(), scale, origin, width, height)
-    return [d for d in digits if id(d) in kept] + out, replaced
+    # A digit of another number lying mostly inside a digit the string reader placed is the same ink
+    # read twice (a comb row that layout split into two numbers, one of them read whole).
+    rest = [d for d in digits if id(d) in kept
+            and not any(d.box.overlap(n.box) >= REREAD_INSIDE * d.box.w * d.box.h for n in out)]
+    return rest + out, replaced
 
 
 def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: NumberOptions, scale: float,
@@ -202,6 +206,7 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
 RESCUE_MAX_SHARED = 0.2
 RESCUE_SLIVER = 0.35
 RESCUE_INSIDE = 0.5
+REREAD_INSIDE = 0.5
 
 
 def _same_line(a: Box, b: Box, typical: int) -> bool:
