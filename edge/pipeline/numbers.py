@@ -143,8 +143,7 @@ def reread(digits: list[Digit], read_region, options: NumberOptions, scale: floa
         out += _placed(text, confidences, boxes(), scale, origin, width, height)
     # A digit of another number lying mostly inside a digit the string reader placed is the same ink
     # read twice (a comb row that layout split into two numbers, one of them read whole).
-    rest = [d for d in digits if id(d) in kept
-            and not any(d.box.overlap(n.box) >= REREAD_INSIDE * d.box.w * d.box.h for n in out)]
+    rest = [d for d in digits if id(d) in kept and not _read_twice(d, out)]
     return rest + out, replaced
 
 
@@ -189,7 +188,7 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
         # the reading's margin may take in a neighbour's edge: a digit read there is that neighbour's.
         others = [d for d in digits if all(d is not piece for piece in shared)]
         new = [d for d in _placed(text, confidences, boxes(), scale, origin, width, height)
-               if not any(d.box.overlap(o.box) >= RESCUE_INSIDE * d.box.w * d.box.h for o in others)]
+               if not _read_twice(d, others)]
         if len(new) < 2:
             continue
         found += new
@@ -201,12 +200,17 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
 # A blob sharing more than RESCUE_MAX_SHARED of a found digit's box holds that digit: a sliver the
 # cutting broke off (narrower than RESCUE_SLIVER typical digit heights: a stroke of a touching pair),
 # or else a whole digit, and the blob is a frame around it (comb-box walls joined into one) that the
-# string reader reads as digits beside it. Touching digits beside a number only graze its boxes. A
-# digit read with at least RESCUE_INSIDE of its box inside a found digit's is that digit again.
+# string reader reads as digits beside it. Touching digits beside a number only graze its boxes.
 RESCUE_MAX_SHARED = 0.2
 RESCUE_SLIVER = 0.35
-RESCUE_INSIDE = 0.5
-REREAD_INSIDE = 0.5
+# A digit with at least this share of its box inside another digit's is that digit's ink read again.
+READ_TWICE = 0.5
+
+
+def _read_twice(digit: Digit, others: list[Digit]) -> bool:
+    """Whether ``digit`` lies mostly inside one of ``others`` (see ``READ_TWICE``)."""
+    box = digit.box
+    return any(box.overlap(o.box) >= READ_TWICE * box.w * box.h for o in others)
 
 
 def _same_line(a: Box, b: Box, typical: int) -> bool:

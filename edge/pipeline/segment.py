@@ -279,11 +279,10 @@ def _remove_lines(mask: np.ndarray, stroke: float, leftover_thickness: float = L
             long_side = max(w, h)
             if not (span >= LINE_SPAN or (typical and long_side >= LINE_DIGIT_HEIGHTS * typical)):
                 continue
-            x, y = stats[i, LEFT], stats[i, TOP]
-            own = labels[y : y + h, x : x + w] == i
+            box, own = _own_pixels(labels, stats, i)
             width = stroke_width(own)
             if width <= long_side / LINE_MAX_THICKNESS:
-                line_mask[y : y + h, x : x + w] |= own.view(np.uint8)  # within its box: lines are thin
+                line_mask[box] |= own.view(np.uint8)
                 pen_widths.append(width)
                 thicknesses.append(stats[i, AREA] / long_side)
     if not line_mask.any():
@@ -306,6 +305,14 @@ def _remove_lines(mask: np.ndarray, stroke: float, leftover_thickness: float = L
     return cleaned, removed, fields, labelling
 
 
+def _own_pixels(labels: np.ndarray, stats: np.ndarray, i: int) -> tuple[tuple[slice, slice], np.ndarray]:
+    """Component ``i``'s box (as slices) and its pixels within that box. Lines, walls and leftovers
+    are thin: marking them inside their boxes is far cheaper than a lookup over the whole image."""
+    x, y, w, h = (int(v) for v in stats[i, :4])
+    box = (slice(y, y + h), slice(x, x + w))
+    return box, labels[box] == i
+
+
 def _without_leftovers(cleaned: np.ndarray, lines: np.ndarray, thickness: float = LINE_RESIDUE_THICKNESS_PX
                        ) -> tuple[np.ndarray, np.ndarray, Labelling]:
     """Ink lying wholly within ``LINE_RESIDUE_PX`` of a removed line, no thicker on average than
@@ -326,13 +333,11 @@ def _without_leftovers(cleaned: np.ndarray, lines: np.ndarray, thickness: float 
     if not residue.any():
         return cleaned, lines, (labels, stats)
     cleaned, lines = cleaned.copy(), lines.copy()
-    for i in np.flatnonzero(residue):  # each within its own box: leftovers are slivers
-        x, y, w, h = (int(v) for v in stats[i, :4])
-        box = labels[y : y + h, x : x + w]
-        own = box == i
-        cleaned[y : y + h, x : x + w][own] = 0
-        lines[y : y + h, x : x + w][own] = 1
-        box[own] = 0
+    for i in np.flatnonzero(residue):
+        box, own = _own_pixels(labels, stats, i)
+        cleaned[box][own] = 0
+        lines[box][own] = 1
+        labels[box][own] = 0
     stats[residue.view(bool)] = 0
     return cleaned, lines, (labels, stats)
 
@@ -384,9 +389,9 @@ def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float,
             if i in row:
                 chosen.append(i)
                 rows.setdefault(min(row), row)
-        for i in chosen:  # each within its own box: walls are thin
-            x, y, w, h = (int(v) for v in stats[i, :4])
-            walls[y : y + h, x : x + w] |= (labels[y : y + h, x : x + w] == i).view(np.uint8)
+        for i in chosen:
+            box, own = _own_pixels(labels, stats, i)
+            walls[box] |= own.view(np.uint8)
         if upright:
             for row in rows.values():
                 x0 = min(int(stats[j, LEFT]) for j in row)

@@ -192,7 +192,8 @@ def split_touching(pieces: list[Piece], probs: np.ndarray, digit_height: float, 
     # them. On a form the page's typical height is pulled down by printed lowercase, whose words were
     # all cut and classified for nothing (an A4 form: 500 slices a page).
     surely = sorted(p.box.h for p, s, r in zip(pieces, sure, no_digit) if s >= options.sure_digit and not r)
-    lowest = options.min_height_share * max(typical, surely[len(surely) // 2] if len(surely) >= options.sure_digits else 0)
+    sure_height = surely[len(surely) // 2] if len(surely) >= options.sure_digits else 0
+    lowest = options.min_height_share * max(typical, sure_height)
     widths = sorted(p.box.w for p in pieces)
     usual = widths[len(widths) // 2]
     # "Wider than a usual digit": the page's median piece, but on a page of touching digits most
