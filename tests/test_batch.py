@@ -29,6 +29,7 @@ from edge.apps.workers import WorkerPool
 from edge.pipeline.recognizer import build_recognizer
 from edge.sources.files import expand_sources
 from edge.sources.streams import Input
+from helpers import app_env
 
 RECOGNIZE = Path(edge.apps.recognize.__file__)
 N_PAGES = 16
@@ -316,3 +317,29 @@ def test_sources_are_streamed(tmp_path, monkeypatch):
     assert listed == ["a"]
     assert [s.name for s in stream][-1] == str(tmp_path / "b" / "2.png")
     assert listed == ["a", "b"]
+
+
+# What a command process reports after starting: OpenBLAS's setting and the process's thread count.
+_STARTED = ("import os, sys\n"
+            "from edge.apps import recognize\n"
+            "assert 'numpy' not in sys.modules, 'importing the command loads numpy before its settings'\n"
+            "recognize.main(['--version'])\n"
+            "print(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))\n")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+def test_the_command_starts_without_a_blas_thread_pool():
+    """numpy's BLAS pool spins idle threads at start-up: the command sets it to one thread before
+    numpy loads (as many threads as when the user sets it so), and keeps a number the user chose."""
+    env = {k: v for k, v in app_env().items() if k != "OPENBLAS_NUM_THREADS"}
+
+    def started(**extra: str) -> list[str]:
+        result = subprocess.run([sys.executable, "-c", _STARTED], env={**env, **extra}, capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()[-1].split()
+
+    own, by_hand, chosen = started(), started(OPENBLAS_NUM_THREADS="1"), started(OPENBLAS_NUM_THREADS="2")
+    assert own == by_hand and own[0] == "1"
+    assert chosen[0] == "2"

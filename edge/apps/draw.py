@@ -24,6 +24,7 @@ except ImportError:  # Debian and Raspberry Pi OS ship Tkinter separately (pytho
 
 from edge import __version__
 from edge.apps.recognize import add_model_arguments, fraction
+from edge.runtime.settings import limit_blas_threads
 
 PROG = "digits-draw"
 TITLE = "Draw a digit - digits-draw"
@@ -465,6 +466,7 @@ def _no_display_message() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    limit_blas_threads()  # before numpy loads
     args = build_parser().parse_args(argv)
     if tk is None:
         print(f"{PROG}: Tkinter is not installed (Debian, Ubuntu, Raspberry Pi OS: sudo apt install python3-tk)",

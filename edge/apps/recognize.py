@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from edge import __version__
+from edge.runtime.settings import limit_blas_threads
 
 log = logging.getLogger("edge")
 PROG = "digits-recognize"
@@ -277,6 +278,7 @@ def describe(recognizer) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    limit_blas_threads()  # before numpy loads
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -2,15 +2,25 @@
 
 Every entry point (the command line, its worker processes, the draw app, the Python API, the
 benchmarks) loads its model through ``load_classifier``, so OpenCV's thread pool and the
-interpreter's threads are always set together and the same way.
+interpreter's threads are always set together and the same way. The commands also call
+``limit_blas_threads`` first thing, before numpy is loaded, so this module imports no numpy.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from edge.runtime.classifier import DigitClassifier
+if TYPE_CHECKING:
+    from edge.runtime.classifier import DigitClassifier
+
+# Threads of numpy's BLAS (OpenBLAS) in the commands. The pipeline's only matrix products are 3x3
+# homographies, so the pool gains nothing, but its idle threads spin for about 0.1 s after every
+# BLAS call (importing cv2 makes one): start-up cost about 360 ms of CPU with the pool and 210 without
+# (two cores), and every worker process would bring a pool of its own.
+BLAS_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -24,6 +34,13 @@ class RuntimeSettings:
     # None: the shipped one when it is there. ``strings`` False runs without it.
     string_model: Path | None = None
     strings: bool = True
+
+
+def limit_blas_threads() -> None:
+    """Give numpy's BLAS ``BLAS_THREADS`` threads, in this process and the ones it starts, unless the
+    user chose a number. Only the commands call it, before anything imports numpy (OpenBLAS reads
+    the variable when it loads); a library must not change its host program's threads."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(BLAS_THREADS))
 
 
 def apply_threads(threads: int) -> None:
@@ -47,5 +64,7 @@ def load_string_reader(settings: RuntimeSettings = RuntimeSettings()):
 
 def load_classifier(settings: RuntimeSettings = RuntimeSettings()) -> DigitClassifier:
     """Apply the thread settings and load the model (raises ``ModelError`` with one line)."""
+    from edge.runtime.classifier import DigitClassifier
+
     apply_threads(settings.threads)
     return DigitClassifier(settings.model, backend=settings.backend, threads=settings.threads)
