@@ -171,7 +171,7 @@ def ink_image(gray: np.ndarray, polarity: str) -> np.ndarray:
     paper = cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR)
     # Ink is how much darker than its paper a pixel is, relative to that paper's brightness; a paper
     # estimate near black (an unlit or uniform dark frame) has no ink to show.
-    return cv2.divide(cv2.subtract(paper, paper_bright), np.maximum(paper, 48), scale=255)
+    return cv2.divide(cv2.subtract(paper, paper_bright), cv2.max(paper, 48), scale=255)
 
 
 def _thresholds(ink: np.ndarray, min_contrast: int) -> tuple[float, float]:
@@ -201,7 +201,7 @@ def _hysteresis(ink: np.ndarray, min_contrast: int) -> tuple[np.ndarray, np.ndar
     as they are (no second labelling pass) when nothing else changes the mask.
     """
     high, low = _thresholds(ink, min_contrast)
-    weak = (ink > low).view(np.uint8)
+    weak = cv2.threshold(ink, low, 1, cv2.THRESH_BINARY)[1]  # ink > low (OpenCV floors it for uint8)
     n, labels, stats = components(weak)
     keep = np.zeros(n, bool)
     keep[labels[ink > high]] = True
@@ -582,7 +582,7 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
         if lines.any():
             notes.append("removed ruled lines or borders")
             labels, stats = labelling if labelling is not None else components(mask)[1:]
-    coverage = float(mask.mean())
+    coverage = cv2.countNonZero(mask) / mask.size
     areas = stats[1:, AREA]
     sides = np.maximum(stats[1:, WIDTH], stats[1:, HEIGHT])
     specks = float(areas[sides <= SPECK_SIDE].sum()) / max(1.0, float(areas.sum()))
