@@ -460,45 +460,46 @@ def group_components(stats: np.ndarray, min_height: int, typical: float) -> list
     as long as the result stays no taller than a digit (so two lines never fuse).
     """
     order = [i for i in np.argsort(-stats[:, AREA], kind="stable") if i > 0 and stats[i, AREA] > 0]
-    # Group boxes as rows x0, y0, x1, y1, vectorised so a page of specks stays fast.
+    # Group boxes as rows x0, y0, x1, y1: a vectorised first look finds the few groups near enough to
+    # matter (most pieces have none), which are then judged one by one.
     boxes = np.zeros((len(order), 4), np.int64)
-    areas = np.zeros(len(order), np.int64)
     members: list[list[int]] = []
     limit = GROUP_MAX_HEIGHT * typical if typical else np.inf
     gap_limit = GROUP_MAX_GAP * typical if typical else 0
+    reach = GROUP_BESIDE_REACH * max(typical, 1)
     for i in order:
-        x, y, w, h, area = (int(v) for v in stats[i, :5])
+        x, y, w, h = (int(v) for v in stats[i, :4])
         g = boxes[: len(members)]
-        overlap = np.minimum(g[:, 2], x + w) - np.maximum(g[:, 0], x)
-        gap = np.maximum(np.maximum(g[:, 1] - (y + h), y - g[:, 3]), 0)
-        ux0, uy0 = np.minimum(g[:, 0], x), np.minimum(g[:, 1], y)
-        ux1, uy1 = np.maximum(g[:, 2], x + w), np.maximum(g[:, 3], y + h)
-        narrower = np.minimum(w, g[:, 2] - g[:, 0])
-        fits = (gap <= gap_limit) & (uy1 - uy0 <= limit) & (ux1 - ux0 <= GROUP_MAX_ASPECT * np.maximum(uy1 - uy0, 1))
-        # A piece above or below its digit (the two halves of a skipping pen stroke).
-        stacked = overlap >= GROUP_STACKED_OVERLAP * narrower
-        # A piece beside the top or bottom of a bigger stroke (a 5's detached bar, a 2's tail):
-        # neighbouring digits sit side by side at the same height, pieces of one digit do not.
-        gh = np.maximum(g[:, 3] - g[:, 1], 1)
-        off_centre = (y + h <= g[:, 1] + GROUP_OFF_CENTRE * gh) | (y >= g[:, 3] - GROUP_OFF_CENTRE * gh)
-        beside = (
-            off_centre
-            & (overlap >= -GROUP_BESIDE_REACH * max(typical, 1))
-            & (ux1 - ux0 <= GROUP_BESIDE_WIDTH * max(typical, h))
-        )
+        # Joining needs a vertical gap within the limit and, stacked or beside, columns within reach.
+        near = np.flatnonzero((g[:, 1] - (y + h) <= gap_limit) & (y - g[:, 3] <= gap_limit)
+                              & (g[:, 0] <= x + w + reach) & (g[:, 2] >= x - reach))
+        stacked_hit = beside_hit = None
+        for j in near.tolist():
+            gx0, gy0, gx1, gy1 = (int(v) for v in boxes[j])
+            ux0, uy0, ux1, uy1 = min(gx0, x), min(gy0, y), max(gx1, x + w), max(gy1, y + h)
+            if uy1 - uy0 > limit or ux1 - ux0 > GROUP_MAX_ASPECT * max(uy1 - uy0, 1):
+                continue
+            overlap = min(gx1, x + w) - max(gx0, x)
+            # A piece above or below its digit (the two halves of a skipping pen stroke).
+            if overlap >= GROUP_STACKED_OVERLAP * min(w, gx1 - gx0):
+                stacked_hit = j
+                break
+            # A piece beside the top or bottom of a bigger stroke (a 5's detached bar, a 2's tail):
+            # neighbouring digits sit side by side at the same height, pieces of one digit do not.
+            gh = max(gy1 - gy0, 1)
+            off_centre = y + h <= gy0 + GROUP_OFF_CENTRE * gh or y >= gy1 - GROUP_OFF_CENTRE * gh
+            if beside_hit is None and off_centre and overlap >= -reach \
+                    and ux1 - ux0 <= GROUP_BESIDE_WIDTH * max(typical, h):
+                beside_hit = j
         # A piece straight above or below a group belongs to it before any group beside it (the
         # halves of a broken 1 next to a wide digit); among equals, join the biggest fitting group.
-        hits = np.flatnonzero(fits & stacked)
-        if not len(hits):
-            hits = np.flatnonzero(fits & beside)
-        if len(hits):
-            j = int(hits[0])
-            boxes[j] = (ux0[j], uy0[j], ux1[j], uy1[j])
-            areas[j] += area
+        j = stacked_hit if stacked_hit is not None else beside_hit
+        if j is not None:
+            gx0, gy0, gx1, gy1 = boxes[j]
+            boxes[j] = (min(gx0, x), min(gy0, y), max(gx1, x + w), max(gy1, y + h))
             members[j].append(int(i))
         else:
             boxes[len(members)] = (x, y, x + w, y + h)
-            areas[len(members)] = area
             members.append([int(i)])
     # Dashes are not digits.
     floor = max(min_height, MIN_HEIGHT_SHARE * typical) if typical else min_height

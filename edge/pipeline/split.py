@@ -127,21 +127,22 @@ def merge_split_strokes(pieces: list[Piece], probs: np.ndarray, judge: Judge,
     Only for nearly touching pieces of a digit-shaped union that the model reads confidently, and
     only when the pieces themselves do not both read as sure digits of equal height.
     """
+    if len(pieces) < 2:
+        return pieces, probs
     sure = judge.confidence(probs)
+    # For each piece, the nearest piece starting just right of it on the same line (all pairs at once:
+    # gap[a, b] is how far b starts right of a's end).
+    x, y, w, h = (np.array([getattr(p.box, k) for p in pieces], np.int64) for k in "xywh")
+    gap = x[None, :] - (x + w)[:, None]
+    shared_rows = np.minimum((y + h)[:, None], (y + h)[None, :]) - np.maximum(y[:, None], y[None, :])
+    beside = (gap >= 0) & (gap <= options.merge_max_gap * np.maximum(h[:, None], h[None, :])) \
+        & (shared_rows >= options.merge_min_overlap * np.minimum(h[:, None], h[None, :]))
+    np.fill_diagonal(beside, False)
+    nearest = np.where(beside, gap, np.iinfo(np.int64).max).argmin(axis=1)  # ties: the first piece
     pairs = []
-    for a, left_piece in enumerate(pieces):
-        left = left_piece.box
-        # The nearest piece starting just right of this one, on the same line.
-        right_of = [
-            (pieces[b].box.x - left.x2, b) for b in range(len(pieces))
-            if b != a and 0 <= pieces[b].box.x - left.x2 <= options.merge_max_gap * max(left.h, pieces[b].box.h)
-            and min(left.y2, pieces[b].box.y2) - max(left.y, pieces[b].box.y)
-            >= options.merge_min_overlap * min(left.h, pieces[b].box.h)
-        ]
-        if not right_of:
-            continue
-        b = min(right_of)[1]
-        right = pieces[b].box
+    for a in np.flatnonzero(beside.any(axis=1)).tolist():
+        b = int(nearest[a])
+        left, right = pieces[a].box, pieces[b].box
         union = left.union(right)
         if union.w > options.merge_max_aspect * union.h:
             continue
