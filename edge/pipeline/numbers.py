@@ -69,12 +69,9 @@ class NumberOptions:
     letter_reach: float = 1.0
     # Fit the digits' boxes to the ink (exact) or take them from the model's columns (half the CPU).
     fit_boxes: bool = True
-    # Only numbers with a digit the classifier reads less surely than this are read again. A sure
-    # number could only be replaced by a longer reading: with the same count of digits the string
-    # reader would need ``doubt_below + margin`` (1.0), more than its surest posterior (255/256). On no
-    # tuning page (sheets 200-207, touching 208-271, documents 100-139, forms 1-80) did a longer
-    # reading replace a number read this surely, and not asking saves about 5 ms of a 42 ms sheet.
-    doubt_below: float = 0.9
+    # Only numbers with a digit the classifier reads less surely than this are read again (1.01:
+    # every number). Live mode, reading dozens of frames a second, asks only about doubtful ones.
+    doubt_below: float = 1.01
 
 
 @dataclass(frozen=True)

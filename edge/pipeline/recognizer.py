@@ -43,6 +43,9 @@ class RecognizeOptions:
     numbers: NumberOptions = field(default_factory=NumberOptions)
 
 
+# Live mode reads a number again with the string reader only when the classifier reads one of its
+# digits less surely than this (a confident number costs nothing more; a doubtful one about 1 ms).
+FRAME_DOUBT = 0.9
 # What the recogniser is pointed at, and the options that suit it.
 MODES = ("pages", "frames", "canvas")
 
@@ -53,13 +56,15 @@ def preset(mode: str, options: RecognizeOptions = RecognizeOptions()) -> Recogni
     - ``pages``: scans, photos and PDF pages, as they are;
     - ``frames``: camera and video frames, read dozens of times a second: cut only blobs clearly
       wider than tall into touching digits (trying every near-square blob the model is unsure of
-      costs about 3 ms a frame, half a frame's budget, and is mostly one badly written digit);
+      costs about 3 ms a frame, half a frame's budget, and is mostly one badly written digit), and
+      read only doubtful numbers again with the string reader;
     - ``canvas``: the draw app's canvas, always dark ink on white.
     """
     if mode == "pages":
         return options
     if mode == "frames":
-        return replace(options, split=replace(options.split, unsure_below=0.0))
+        return replace(options, split=replace(options.split, unsure_below=0.0),
+                       numbers=replace(options.numbers, doubt_below=FRAME_DOUBT))
     if mode == "canvas":
         return replace(options, segment=replace(options.segment, polarity="dark-on-light"))
     raise ValueError(f"unknown mode {mode!r} (expected one of {', '.join(MODES)})")
