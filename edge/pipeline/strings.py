@@ -124,10 +124,15 @@ def greedy_decode(probs: np.ndarray, alphabet: str, blank: int) -> tuple[list[De
     on_blank = best == blank
     gap_doubt = 0.0  # highest non-blank posterior on a column the path read as blank
     if on_blank.any():
-        gap_doubt = float(np.delete(probs[on_blank], blank, axis=1).max(initial=0.0))
+        blanks = probs[on_blank]  # a copy: posteriors are never negative, so zeroing leaves the rest's max
+        blanks[:, blank] = 0.0
+        gap_doubt = float(blanks.max())
     # Runs of equal labels: starts where the label changes.
-    starts = np.flatnonzero(np.r_[True, best[1:] != best[:-1]])
-    ends = np.r_[starts[1:], len(best)] - 1
+    change = np.empty(len(best), bool)
+    change[0] = True
+    np.not_equal(best[1:], best[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
+    ends = np.append(starts[1:], len(best)) - 1
     chars = []
     for first, last in zip(starts.tolist(), ends.tolist()):
         label = int(best[first])

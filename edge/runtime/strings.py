@@ -86,8 +86,9 @@ class StringReader:
         # Load and run once at the smallest width: a corrupt file or a model whose shapes disagree
         # with the metadata is refused now, not at the first region.
         width = self.fixed_width or spec.min_width
-        _, inp, _ = self._interpreter(width)
+        _, inp, out = self._interpreter(width)
         self._lut = self._input_lut(meta, inp)
+        self._output_lut = self._dequantise_lut(out)
         probs = self.posteriors(np.zeros((self.height, width), np.uint8))
         if probs.shape != (width // self.stride, len(meta.labels)):
             raise ModelError(
@@ -162,6 +163,16 @@ class StringReader:
             return np.clip(np.round(real / scale + zero), lo, hi).astype(dtype)
         return real.astype(dtype)
 
+    @staticmethod
+    def _dequantise_lut(detail: dict) -> np.ndarray | None:
+        """Every quantised output value's posterior (indexed by its byte), computed once; None for a
+        float output."""
+        dtype = np.dtype(detail["dtype"])
+        if dtype.name not in _INT_RANGES:
+            return None
+        scale, zero = detail["quantization"]
+        return (np.arange(256, dtype=np.uint8).view(dtype).astype(np.float32) - zero) * scale
+
     # --- reading ------------------------------------------------------------------------------
 
     def posteriors(self, image: np.ndarray) -> np.ndarray:
@@ -177,9 +188,8 @@ class StringReader:
         interp.set_tensor(inp["index"], self._lut[image][None, :, :, None])
         interp.invoke()
         raw = interp.get_tensor(out["index"])[0, 0]
-        if np.dtype(out["dtype"]).name in _INT_RANGES:
-            scale, zero = out["quantization"]
-            raw = (raw.astype(np.float32) - zero) * scale
+        if self._output_lut is not None:
+            raw = self._output_lut[raw.view(np.uint8)]
         if self.metadata.output.activation != "softmax":
             raw = np.exp(raw - raw.max(axis=1, keepdims=True))
             raw /= raw.sum(axis=1, keepdims=True)
