@@ -33,7 +33,9 @@ def test_choose_keeps_agreement_takes_sure_corrections_and_never_fewer_digits():
     assert not choose(region(number("17", 0.85)), "12", (0.95, 0.9), options)  # 0.9 < 0.85 + 0.1
     assert choose(doubtful, "127", (0.95, 0.92, 0.9), options)  # more digits: sure is enough
     assert not choose(doubtful, "127", (0.95, 0.92, 0.85), options)
-    assert not choose(doubtful, "1", (1.0,), options)  # fewer never wins
+    assert choose(doubtful, "1", (1.0,), options)  # fewer: over-cut touching digits leave unsure slivers
+    assert not choose(doubtful, "1", (0.85,), options)  # ... but only when the string reader is sure
+    assert not choose(region(number("17", 0.95)), "1", (1.0,), options)  # never against sure digits
     assert not choose(doubtful, "", (), options)  # reading nothing leaves the classifier's
 
 
@@ -59,6 +61,28 @@ def test_reread_replaces_only_the_numbers_it_reads_better():
     assert replaced == 1 and len(asked) == 1  # live mode asks only about the doubtful number
     assert sorted("".join(str(d.digit) for d in digits)) == sorted("4212")
     assert reread(sure, read, NumberOptions(enabled=False), 1.0, (0, 0), (400, 400), 400, 400) == (sure, 0)
+
+
+def test_a_shorter_sure_reading_replaces_slivers_and_keeps_the_segmented_boxes():
+    """A comb box's wall stub read unsurely as a 1 before "50": the string reader's "50" wins, and its
+    digits keep the segmentation's boxes, not the reader's (which took in the stub)."""
+    stub = Digit(1, 0.4, Box(100, 100, 8, 40))
+    five, zero = Digit(5, 0.95, Box(112, 104, 26, 34)), Digit(0, 0.93, Box(142, 104, 26, 34))
+
+    def read(box: Box):
+        return "50", (0.99, 0.98), lambda: [Box(100, 100, 40, 40), Box(140, 100, 30, 40)]
+
+    digits, replaced = reread([stub, five, zero], read, NumberOptions(), 1.0, (0, 0), (400, 400), 400, 400)
+    assert replaced == 1 and [(d.digit, d.box) for d in digits] == [(5, five.box), (0, zero.box)]
+    # Two pieces the classifier read as the same digit inside one of the reader's are one over-cut
+    # digit: the reader's box, the whole digit, stays.
+    halves = [Digit(5, 0.5, Box(100, 100, 14, 40)), Digit(5, 0.6, Box(114, 100, 14, 40)), zero]
+    digits, _ = reread(halves, read, NumberOptions(), 1.0, (0, 0), (400, 400), 400, 400)
+    assert [(d.digit, d.box) for d in digits] == [(5, Box(100, 100, 40, 40)), (0, zero.box)]
+    # Against digits the classifier reads surely, a shorter reading never wins.
+    sure = [Digit(1, 0.95, stub.box), five, zero]
+    digits, replaced = reread(sure, read, NumberOptions(), 1.0, (0, 0), (400, 400), 400, 400)
+    assert replaced == 0 and "".join(str(d.digit) for d in digits) == "150"
 
 
 def test_a_digit_read_again_inside_a_replaced_number_goes_with_it():
