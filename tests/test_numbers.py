@@ -85,6 +85,24 @@ def test_a_shorter_sure_reading_replaces_slivers_and_keeps_the_segmented_boxes()
     assert replaced == 0 and "".join(str(d.digit) for d in digits) == "150"
 
 
+def test_a_digit_read_in_the_margin_beside_a_number_is_a_neighbours_edge():
+    """The reader's crop reaches past the number: a 1 it reads there, right of the region, does not
+    make "17" into "171"; the rest of its reading still counts."""
+    doubtful = number("17", 0.6)  # x 100..156
+
+    def read(box: Box):
+        return "171", (0.99, 0.98, 0.99), lambda: [Box(100, 100, 26, 40), Box(130, 100, 26, 40), Box(160, 100, 4, 40)]
+
+    digits, replaced = reread(doubtful, read, NumberOptions(), 1.0, (0, 0), (400, 400), 400, 400)
+    assert replaced == 0 and "".join(str(d.digit) for d in digits) == "17"
+
+    def read_other(box: Box):
+        return "121", (0.99, 0.98, 0.99), lambda: [Box(100, 100, 26, 40), Box(130, 100, 26, 40), Box(160, 100, 4, 40)]
+
+    digits, replaced = reread(doubtful, read_other, NumberOptions(), 1.0, (0, 0), (400, 400), 400, 400)
+    assert replaced == 1 and "".join(str(d.digit) for d in digits) == "12"
+
+
 def test_a_digit_read_again_inside_a_replaced_number_goes_with_it():
     """A digit layout put in another number, lying inside a digit the string reader placed, is the
     same ink read twice (a comb row split into two numbers): the string reader's reading stands alone."""
@@ -93,7 +111,7 @@ def test_a_digit_read_again_inside_a_replaced_number_goes_with_it():
     apart = Digit(5, 0.9, Box(400, 212, 22, 26))
 
     def read(box: Box):
-        return "127", (0.97, 0.96, 0.95), lambda: [Box(box.x + 30 * i, box.y, 26, box.h) for i in range(3)]
+        return "127", (0.97, 0.96, 0.95), lambda: [Box(box.x + 19 * i, box.y, 18, box.h) for i in range(3)]
 
     digits, replaced = reread(doubtful + [inside, apart], read, NumberOptions(), 1.0, (0, 0), (600, 600), 600, 600)
     assert replaced == 1

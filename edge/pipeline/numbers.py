@@ -146,10 +146,14 @@ def reread(digits: list[Digit], read_region, options: NumberOptions, scale: floa
         text, confidences, boxes = read_region(region.working)
         if not choose(region, text, confidences, options):
             continue
+        placed = _placed(text, confidences, boxes(), scale, origin, width, height)
+        # A digit placed beside the number (its centre in the reader's margin) is a neighbour's edge.
+        placed = [d for d in placed if region.box.x <= d.box.cx <= region.box.x2]
+        if "".join(str(d.digit) for d in placed) == "".join(str(d.digit) for d in region.digits):
+            continue
         replaced += 1
         for d in region.digits:
             kept.discard(id(d))
-        placed = _placed(text, confidences, boxes(), scale, origin, width, height)
         out += _segmented_boxes(placed, region.digits)
     # A digit of another number lying mostly inside a digit the string reader placed is the same ink
     # read twice (a comb row that layout split into two numbers, one of them read whole).
