@@ -195,6 +195,17 @@ def test_an_upright_one_standing_on_a_ruled_line_is_kept():
     assert len(boxes) == 2 and near(boxes[0], Box(77, 107, 7, 91)), boxes  # the whole 1, foot and all
 
 
+def test_a_thin_upright_well_over_the_digits_height_is_a_wall_but_a_tall_one_is_kept():
+    """A box's side 1.7 digit heights tall is no 1; a 1 written a fifth taller than its neighbours is."""
+    image = page(260, 700)
+    digits = draw_text(image, "4073", 40, 80, 60, 5)
+    cv2.line(image, (400, 38), (400, 150), INK, 3)  # 115 px: 1.7 times the digits (67 px, pen included)
+    tall_one = draw_text(image, "1", 500, 74, 72, 5)[0]
+    boxes = sorted((c.box for c in segment(image).candidates), key=lambda b: b.x)
+    assert len(boxes) == 5, boxes
+    assert all(near(b, t) for b, t in zip(boxes, digits + [tall_one])), boxes
+
+
 def test_after_line_removal_the_labels_are_the_cleaned_masks_components():
     """Segmentation keeps the labelling that removing the lines made (leftovers cleared) instead of
     labelling the cleaned mask again: it must be that labelling, up to the numbers."""

@@ -67,8 +67,10 @@ BRIDGE_SHARE = 0.2
 MIN_HEIGHT_SHARE = 0.35
 
 # An upright taller than this many typical digit heights and narrower than RULE_ASPECT of its height
-# is a rule or a box's side (a 1 is as tall as the digits around it, give or take a fifth).
-RULE_HEIGHT_SHARE = 1.8
+# is a rule or a box's side (a 1 is as tall as the digits around it, give or take a fifth). 1.6, not
+# 1.8: on forms 1-80 (tuning) 8 walls fewer read as 1s, on forms 81-120 3; sheets and desk photos
+# read the same; at 1.4 a desk photo's tall 1s went too.
+RULE_HEIGHT_SHARE = 1.6
 RULE_ASPECT = 0.2
 # What pen strokes look like (and noise does not).
 MAX_PIECES = 6  # a digit breaks into a few pieces at most; a cloud of specks is noise
