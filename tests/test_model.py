@@ -11,6 +11,7 @@ import pytest
 from edge.runtime.backends import BackendError, installed_backends, load_backend
 from edge.runtime.classifier import DigitClassifier, ModelError
 from edge.runtime.metadata import metadata_path, read_metadata, sha256_file
+from edge.runtime.tensors import output_table
 
 
 def test_shipped_model_reads_mnist_test_set(classifier, mnist):
@@ -49,6 +50,17 @@ def test_every_installed_backend_gives_the_same_answers(backend, shipped_model_p
     assert other.backend.name == backend
     x = mnist.x_test[:500]
     assert (other.predict(x).argmax(axis=1) == classifier.predict(x).argmax(axis=1)).mean() >= 0.998
+
+
+def test_quantised_outputs_are_dequantised_by_the_models_own_scale(classifier):
+    """The table the runtime reads outputs through gives the quantisation formula's value for every
+    byte, with int8's sign (byte 255 is -1, not 255); float outputs need no table."""
+    detail = dict(classifier._output)
+    table = output_table(detail)
+    scale, zero = detail["quantization"]
+    q = np.arange(-128, 128, dtype=np.int8)
+    np.testing.assert_array_equal(table[q.view(np.uint8)], (q.astype(np.float32) - zero) * scale)
+    assert output_table({**detail, "dtype": np.float32}) is None
 
 
 def test_unknown_and_missing_backends():

@@ -7,15 +7,19 @@ from pathlib import Path
 import numpy as np
 
 from edge.runtime.backends import Backend, BackendError, load_backend, silence_native_stderr
-from edge.runtime.flatbuffer import check_flatbuffer
-from edge.runtime.metadata import MetadataError, ModelMetadata, metadata_path, read_metadata, sha256_file
+from edge.runtime.metadata import ModelMetadata
 from edge.runtime.resources import default_model_path
+from edge.runtime.tensors import (
+    ModelError,
+    check_flatbuffer_file,
+    check_types,
+    checked_metadata,
+    input_table,
+    output_table,
+    to_probabilities,
+)
 
-_INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
-
-
-class ModelError(RuntimeError):
-    """The model cannot be used: missing, corrupt, or disagreeing with its metadata."""
+__all__ = ["DigitClassifier", "ModelError"]
 
 
 class DigitClassifier:
@@ -34,20 +38,8 @@ class DigitClassifier:
         max_batch: int = 256,
     ) -> None:
         path = Path(model_path) if model_path is not None else default_model_path()
-        if not path.is_file():
-            raise ModelError(f"{path}: model file not found")
-        try:
-            meta = read_metadata(metadata_path(path))
-        except MetadataError as exc:
-            raise ModelError(str(exc)) from None
-        if meta.model_sha256 != sha256_file(path):
-            raise ModelError(
-                f"{path}: the model does not match its metadata {metadata_path(path).name} "
-                "(checksum differs: the JSON belongs to another model)"
-            )
-        problem = check_flatbuffer(path.read_bytes())
-        if problem:
-            raise ModelError(f"{path}: not a usable TFLite model ({problem})")
+        meta = checked_metadata(path, "model")
+        check_flatbuffer_file(path, "TFLite model")
         try:
             self.backend: Backend = load_backend(backend)
         except BackendError as exc:
@@ -67,7 +59,8 @@ class DigitClassifier:
         self._input, self._output = self._check_io(interpreter, meta, path)
         self.dynamic_batch = int(self._input.get("shape_signature", self._input["shape"])[0]) == -1
         self._batch = int(self._input["shape"][0])
-        self._lut = self._input_lut(meta, self._input)
+        self._lut = input_table(meta, self._input)
+        self._output_lut = output_table(self._output)
 
     @staticmethod
     def _check_io(interpreter, meta: ModelMetadata, path: Path) -> tuple[dict, dict]:
@@ -82,33 +75,11 @@ class DigitClassifier:
                 f"{path}: model input shape {shape} does not match the metadata's "
                 f"[batch, {spec.height}, {spec.width}, 1]"
             )
-        for role, detail, declared in (("input", inp, spec), ("output", out, meta.output)):
-            dtype = np.dtype(detail["dtype"]).name
-            if dtype != declared.dtype:
-                raise ModelError(f"{path}: model {role} type is {dtype}, metadata says {declared.dtype}")
-            if dtype in _INT_RANGES:
-                scale, zero = detail["quantization"]
-                q = declared.quantization
-                if q is None or not np.isclose(q.scale, scale, rtol=1e-5) or q.zero_point != zero:
-                    raise ModelError(
-                        f"{path}: {role} quantisation ({scale:.6g}, {zero}) disagrees with the metadata ({q})"
-                    )
+        check_types(path, meta, inp, out)
         n_out = int(out["shape"][-1])
         if n_out != len(meta.labels):
             raise ModelError(f"{path}: model has {n_out} outputs but the metadata lists {len(meta.labels)} labels")
         return inp, out
-
-    @staticmethod
-    def _input_lut(meta: ModelMetadata, detail: dict) -> np.ndarray:
-        """Map every possible pixel value to the model's input value once, instead of per call."""
-        spec = meta.input
-        real = np.arange(256, dtype=np.float64) * spec.scale + spec.offset
-        dtype = np.dtype(detail["dtype"])
-        if dtype.name in _INT_RANGES:
-            scale, zero = detail["quantization"]
-            lo, hi = _INT_RANGES[dtype.name]
-            return np.clip(np.round(real / scale + zero), lo, hi).astype(dtype)
-        return real.astype(dtype)
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -143,14 +114,8 @@ class DigitClassifier:
             self._batch = len(batch)
         interp.set_tensor(self._input["index"], batch)
         interp.invoke()
-        raw = interp.get_tensor(self._output["index"])
-        if np.dtype(self._output["dtype"]).name in _INT_RANGES:
-            scale, zero = self._output["quantization"]
-            raw = (raw.astype(np.float32) - zero) * scale
-        if self.metadata.output.activation != "softmax":
-            raw = np.exp(raw - raw.max(axis=1, keepdims=True))
-            raw /= raw.sum(axis=1, keepdims=True)
-        return raw
+        return to_probabilities(interp.get_tensor(self._output["index"]), self._output_lut,
+                                self.metadata.output.activation)
 
     def classify(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Best label index and its probability for each crop."""

@@ -25,13 +25,19 @@ from edge.pipeline.strings import (
     reading_from_probs,
 )
 from edge.runtime.backends import Backend, BackendError, load_backend, silence_native_stderr
-from edge.runtime.classifier import ModelError
-from edge.runtime.flatbuffer import check_flatbuffer
-from edge.runtime.metadata import MetadataError, ModelMetadata, metadata_path, read_metadata, sha256_file
+from edge.runtime.metadata import ModelMetadata
 from edge.runtime.resources import models_dir
+from edge.runtime.tensors import (
+    ModelError,
+    check_flatbuffer_file,
+    check_types,
+    checked_metadata,
+    input_table,
+    output_table,
+    to_probabilities,
+)
 
 DEFAULT_STRING_MODEL_NAME = "strings_int8.tflite"
-_INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
 # Interpreters kept ready, one per input width (512 / 16 = 32 widths at most): resizing one costs
 # about as much as running it, making one ten times more.
 MAX_INTERPRETERS = 32
@@ -50,22 +56,10 @@ class StringReader:
 
     def __init__(self, model_path: str | Path | None = None, *, backend: str | None = None, threads: int = 1) -> None:
         path = Path(model_path) if model_path is not None else default_string_model_path()
-        if not path.is_file():
-            raise ModelError(f"{path}: string model file not found")
-        try:
-            meta = read_metadata(metadata_path(path))
-        except MetadataError as exc:
-            raise ModelError(str(exc)) from None
+        meta = checked_metadata(path, "string model")
         if meta.kind != "string-reader" or meta.strings is None:
             raise ModelError(f"{path}: the metadata describes a {meta.kind}, not a string reader")
-        if meta.model_sha256 != sha256_file(path):
-            raise ModelError(
-                f"{path}: the model does not match its metadata {metadata_path(path).name} "
-                "(checksum differs: the JSON belongs to another model)"
-            )
-        problem = check_flatbuffer(path.read_bytes())
-        if problem:
-            raise ModelError(f"{path}: not a usable string model ({problem})")
+        check_flatbuffer_file(path, "string model")
         try:
             self.backend: Backend = load_backend(backend)
         except BackendError as exc:
@@ -87,8 +81,8 @@ class StringReader:
         # with the metadata is refused now, not at the first region.
         width = self.fixed_width or spec.min_width
         _, inp, out = self._interpreter(width)
-        self._lut = self._input_lut(meta, inp)
-        self._output_lut = self._dequantise_lut(out)
+        self._lut = input_table(meta, inp)
+        self._output_lut = output_table(out)
         probs = self.posteriors(np.zeros((self.height, width), np.uint8))
         if probs.shape != (width // self.stride, len(meta.labels)):
             raise ModelError(
@@ -135,43 +129,12 @@ class StringReader:
 
     def _check_io(self, inp: dict, out: dict) -> None:
         meta = self.metadata
-        for role, detail, declared in (("input", inp, meta.input), ("output", out, meta.output)):
-            dtype = np.dtype(detail["dtype"]).name
-            if dtype != declared.dtype:
-                raise ModelError(f"{self.path}: model {role} type is {dtype}, metadata says {declared.dtype}")
-            if dtype in _INT_RANGES:
-                scale, zero = detail["quantization"]
-                q = declared.quantization
-                if q is None or not np.isclose(q.scale, scale, rtol=1e-5) or q.zero_point != zero:
-                    raise ModelError(
-                        f"{self.path}: {role} quantisation ({scale:.6g}, {zero}) disagrees with the metadata ({q})"
-                    )
+        check_types(self.path, meta, inp, out)
         if len(out["shape"]) != 4 or int(out["shape"][-1]) != len(meta.labels):
             raise ModelError(
                 f"{self.path}: model output shape {[int(v) for v in out['shape']]} is not "
                 f"[batch, 1, columns, {len(meta.labels)}] as the metadata's labels need"
             )
-
-    @staticmethod
-    def _input_lut(meta: ModelMetadata, detail: dict) -> np.ndarray:
-        """Every pixel value's model input, computed once."""
-        real = np.arange(256, dtype=np.float64) * meta.input.scale + meta.input.offset
-        dtype = np.dtype(detail["dtype"])
-        if dtype.name in _INT_RANGES:
-            scale, zero = detail["quantization"]
-            lo, hi = _INT_RANGES[dtype.name]
-            return np.clip(np.round(real / scale + zero), lo, hi).astype(dtype)
-        return real.astype(dtype)
-
-    @staticmethod
-    def _dequantise_lut(detail: dict) -> np.ndarray | None:
-        """Every quantised output value's posterior (indexed by its byte), computed once; None for a
-        float output."""
-        dtype = np.dtype(detail["dtype"])
-        if dtype.name not in _INT_RANGES:
-            return None
-        scale, zero = detail["quantization"]
-        return (np.arange(256, dtype=np.uint8).view(dtype).astype(np.float32) - zero) * scale
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -187,13 +150,8 @@ class StringReader:
         interp, inp, out = self._interpreter(image.shape[1])
         interp.set_tensor(inp["index"], self._lut[image][None, :, :, None])
         interp.invoke()
-        raw = interp.get_tensor(out["index"])[0, 0]
-        if self._output_lut is not None:
-            raw = self._output_lut[raw.view(np.uint8)]
-        if self.metadata.output.activation != "softmax":
-            raw = np.exp(raw - raw.max(axis=1, keepdims=True))
-            raw /= raw.sum(axis=1, keepdims=True)
-        return raw
+        return to_probabilities(interp.get_tensor(out["index"])[0, 0], self._output_lut,
+                                self.metadata.output.activation)
 
     def prepare(self, crop: np.ndarray) -> PreparedCrop:
         """A region crop (ink bright on 0) as this model's input."""
