@@ -64,6 +64,27 @@ def test_digits_in_comb_boxes_get_their_own_box_not_the_boxs(mnist):
     assert len(match(truth, boxes)) == len(truth)
 
 
+def test_comb_walls_the_wall_search_misses_are_no_candidates(mnist):
+    """On this scan the comb search leaves some walls standing (they reach from one removed rule to
+    the other, as thin as the rules); they are no 1s, and every handwritten digit, 1s in comb boxes
+    included, is still a candidate. Segmentation alone, as above."""
+    from edge.pipeline.results import Box
+    from edge.pipeline.segment import segment
+    from trainer.synth.pages import DigitBank
+
+    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), 13)
+    seg = segment(page.image)
+    ox, oy = seg.origin
+    boxes = [Box(c.box.x + ox, c.box.y + oy, c.box.w, c.box.h) for c in seg.candidates]
+    walls = [(x, y, h) for comb in page.details["combs"] for bx, y, bw, h in comb["boxes"] for x in (bx, bx + bw)]
+    assert len(walls) >= 20
+    on_walls = [b for b in boxes if b.w < b.h / 5
+                and any(abs(b.cx - x) <= 5 and y - 5 <= b.cy <= y + h + 5 for x, y, h in walls)]
+    assert not on_walls
+    truth = [box for _, box in page.digits]
+    assert len(match(truth, boxes)) == len(truth)
+
+
 @pytest.mark.parametrize("seed", [8, 9])
 def test_printed_digits_of_form_labels_are_not_reported(recognizer, digit_bank, seed):
     """The labels' enumerations ("1. Amount") are print, not handwriting (flat scans of forms)."""
