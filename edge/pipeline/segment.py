@@ -595,8 +595,15 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     if options.remove_lines and stroke > 0 and stats[1:, WIDTH:HEIGHT + 1].max(initial=0) >= line_length(stroke):
         quad = _skewed_quad(paper, scale, origin) if paper is not None else None
         cleaned, lines, fields, labelling = _remove_lines(mask, stroke)
-        if quad is not None:  # and the lines that lean with the sheet, looked for on the whole mask
+        passes = [(quad, False)] if quad is not None else []
+        lean = lines_lean(mask, stroke) if paper is not None else None
+        if lean is not None and abs(lean) >= SKEW_DEGREES:
+            passes.append((_turned_quad(mask.shape, lean), True))
+        # ... and the lines that lean with the sheet, looked for on the whole mask made level.
+        for quad, combs_only in passes:
             _, leaning, more = _remove_lines_on_sheet(mask, stroke, quad)
+            if combs_only:
+                leaning = _within_fields(leaning, more, WALL_REACH_PX + int(np.ceil(stroke)))
             cleaned &= ~leaning
             lines |= leaning
             fields += [f for f in more if not any(f.overlap(g) for g in fields)]
@@ -645,6 +652,56 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
 # lines too far for straight runs to follow them (a 3 px line drifts off a 45 px run at 4 degrees):
 # the lines are looked for on a copy of the sheet made rectangular.
 SKEW_DEGREES = 1.0
+
+
+# The ruled lines' own lean, measured with a Hough transform: within LEAN_RANGE_DEGREES of level, in
+# steps of LEAN_STEP_DEGREES, from rows of ink at least LEAN_LINE_LENGTHS shortest ruled lines long
+# (``line_length``); the median of the LEAN_LINES strongest. The sheet's outline is known to a few
+# pixels, and where the frame cuts the sheet its sides are partly the frame's: on the copy made level
+# by it a photographed comb's lines can still lean too far for straight runs. On the photos
+# of forms 1-40 the measure is mostly within a degree of the sheet's turn (its tilt adds a little);
+# 3-9 ms a page.
+LEAN_RANGE_DEGREES = 8.0
+LEAN_STEP_DEGREES = 0.25
+LEAN_LINE_LENGTHS = 3
+LEAN_LINES = 20
+
+
+def lines_lean(mask: np.ndarray, stroke: float) -> float | None:
+    """How far the longest rows of ink lean from level, in degrees (clockwise as seen, y down); None
+    when no row is long enough."""
+    votes = LEAN_LINE_LENGTHS * line_length(stroke)
+    if votes >= max(mask.shape):
+        return None
+    off = np.radians(LEAN_RANGE_DEGREES)
+    found = cv2.HoughLines(mask, 1, np.radians(LEAN_STEP_DEGREES), votes, min_theta=np.pi / 2 - off,
+                           max_theta=np.pi / 2 + off)
+    if found is None:
+        return None
+    return float(np.median(np.degrees(found[:LEAN_LINES, 0, 1]))) - 90.0
+
+
+def _turned_quad(shape: tuple[int, int], lean: float) -> np.ndarray:
+    """The corners (top left first, clockwise as seen) of the smallest rectangle turned by ``lean``
+    degrees that holds a whole ``shape`` image: made upright, lines leaning by ``lean`` are level."""
+    h, w = shape
+    a = np.radians(lean)
+    c, s = abs(np.cos(a)), abs(np.sin(a))
+    half = np.float32([(w * c + h * s) / 2, (w * s + h * c) / 2])
+    turn = np.float32([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    corners = np.float32([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * half
+    return corners @ turn.T + np.float32([(w - 1) / 2, (h - 1) / 2])
+
+
+def _within_fields(lines: np.ndarray, fields: list[Box], pad: int) -> np.ndarray:
+    """The line pixels within ``pad`` of a comb field. The pass on the measured lean takes only combs:
+    the underlines it finds too would free handwritten words written on them, whose letters the
+    classifier reads as digits (forms 81-120, untuned: precision 90.7 -> 89.7% taking all, 90.4% combs
+    only)."""
+    keep = np.zeros_like(lines)
+    for f in fields:
+        keep[max(0, f.y - pad) : f.y2 + pad, max(0, f.x - pad) : f.x2 + pad] = 1
+    return lines & keep
 
 
 def _skewed_quad(paper: Paper, scale: float, origin: tuple[int, int]) -> np.ndarray | None:
