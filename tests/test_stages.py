@@ -251,6 +251,23 @@ def test_comb_walls_are_removed_and_the_comb_is_one_field():
     assert all(seg.mask[b.y : b.y2, b.x : b.x2].any() for b in truth)
 
 
+def test_a_two_box_comb_too_short_for_a_line_is_still_removed():
+    """A date's two boxes: rules 90 px long, under three digit heights, so no line on their own; a
+    box's top and bottom of one length, a box's height apart, are. The walls go, the digits stay."""
+    image = page(240, 500)
+    x0, y0, box = 100, 90, 44
+    cv2.rectangle(image, (x0, y0), (x0 + 2 * box, y0 + box), 90, 2)
+    cv2.line(image, (x0 + box, y0), (x0 + box, y0 + box), 90, 2)
+    drawn = []
+    for i, char in enumerate("37"):
+        drawn += draw_text(image, char, x0 + (i + 0.5) * box - 0.275 * 30, y0 + 7, 30, 4)
+    drawn += draw_text(image, "52", 300, 97, 30, 4)  # the page's other handwriting
+    seg = segment(image)
+    found = sorted((c.box for c in seg.candidates), key=lambda b: b.x)
+    assert len(found) == 4 and all(near(f, t, 5) for f, t in zip(found, drawn)), found
+    assert len(seg.fields) == 1 and near(seg.fields[0], Box(x0, y0, 2 * box + 2, box + 2), 3), seg.fields
+
+
 def test_a_digit_filling_most_of_its_comb_box_leaves_the_comb_intact():
     # 36 of the box's 44 px with the pen: the 3's back reaches near both rules, like a wall.
     image, comb, truth = comb_page(height=32)

@@ -50,6 +50,13 @@ WALL_THICKER_PX = 1
 WALL_REACH_PX = 2
 WALL_ROW = 3
 WALL_EVEN = 1.35  # the widest gap between neighbouring walls of a row, over the narrowest
+# A short comb (a date's two boxes) has rules too short for lines; two straight runs of one length
+# (ends within WALL_REACH_PX plus two pen widths), one above the other, between these multiples of
+# the typical digit height apart, are a box's top and bottom (a comb box is about one and a half
+# digit heights, a table's row up to three). Forms 1-80 (tuning): numbers 73.4 -> 76.9%, recall
+# 92.7 -> 93.6%, precision 89.6 -> 89.7%; forms 81-120 (untuned): numbers 77.0 -> 79.0%, recall
+# 93.8 -> 94.4%, precision 90.4 -> 90.6%.
+BOX_HEIGHTS = (0.8, 3.0)
 # A wall the search above missed (it leans a little in a photo, so its straight runs break, or its
 # lines were found in another pass): a thin upright, no thicker than the removed lines plus
 # WALL_THICKER_PX, whose top and bottom both end within WALL_REACH_PX plus a pen width of removed line
@@ -279,11 +286,12 @@ def _remove_lines(mask: np.ndarray, stroke: float, leftover_thickness: float = L
         if not runs_of.any():
             continue
         n, labels, stats = components(runs_of)
+        boxed = _box_sides(stats, typical, stroke) if runs_of is horizontal and typical else set()
         for i in range(1, n):
             w, h = stats[i, WIDTH], stats[i, HEIGHT]
             span = max(w / w_img, h / h_img)
             long_side = max(w, h)
-            if not (span >= LINE_SPAN or (typical and long_side >= LINE_DIGIT_HEIGHTS * typical)):
+            if not (span >= LINE_SPAN or (typical and long_side >= LINE_DIGIT_HEIGHTS * typical) or i in boxed):
                 continue
             box, own = _own_pixels(labels, stats, i)
             width = stroke_width(own)
@@ -309,6 +317,18 @@ def _remove_lines(mask: np.ndarray, stroke: float, leftover_thickness: float = L
         restored |= line_mask & runs_of & before & after
     cleaned, removed, labelling = _without_leftovers(rest | restored, line_mask & ~restored & 1, leftover_thickness)
     return cleaned, removed, fields, labelling
+
+
+def _box_sides(stats: np.ndarray, typical: float, stroke: float) -> set[int]:
+    """Horizontal runs that are a printed box's top and bottom: two runs of one length, one above the
+    other, a box's height apart (a short comb: too short for a line on its own)."""
+    reach = WALL_REACH_PX + 2 * int(np.ceil(stroke))
+    lo, hi = BOX_HEIGHTS[0] * typical, BOX_HEIGHTS[1] * typical
+    x, y, x2 = stats[1:, LEFT], stats[1:, TOP], stats[1:, LEFT] + stats[1:, WIDTH]
+    same = (np.abs(x[:, None] - x[None, :]) <= reach) & (np.abs(x2[:, None] - x2[None, :]) <= reach)
+    apart = y[None, :] - y[:, None]
+    pairs = np.argwhere(same & (apart >= lo) & (apart <= hi))
+    return {int(k) + 1 for k in pairs.ravel()}
 
 
 def _own_pixels(labels: np.ndarray, stats: np.ndarray, i: int) -> tuple[tuple[slice, slice], np.ndarray]:
