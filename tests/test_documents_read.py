@@ -106,6 +106,18 @@ def test_printed_digits_of_form_labels_are_not_reported(recognizer, digit_bank, 
     assert any("printed digit" in note for note in reading.notes)
 
 
+def test_printed_list_numbers_on_a_photographed_form_are_not_reported(recognizer, digit_bank):
+    """On a photo the labels' letters blur into one blob per word, so no single glyphs stand beside
+    the enumeration's numerals; a small digit with a word right after it, tops level, numbers it."""
+    page = make_document("form", digit_bank, 19)
+    assert page.details["capture"] == "photo"
+    reading = recognizer.read(page.image)
+    printed = [box for _, box in page.printed_digits]
+    assert printed and not [d for d in reading.digits if any(iou(d.box, box) > 0.3 for box in printed)]
+    assert any("printed list number" in note for note in reading.notes)
+    assert score_page(page, found_from_reading(reading)).matched >= 0.9 * len(page.digits)
+
+
 def _junk_page(rng: np.random.Generator) -> np.ndarray:
     """Printed letters, ticks, crosses and box borders, 60 px tall, on white paper."""
     items = [marks.printed_glyph(c, 60, rng) for c in "AEKRWmxh"]

@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.pipeline.classify import Classes, PrintedOptions, WordOptions, drop_in_words, drop_printed, to_digits
+from edge.pipeline.classify import (Classes, MarkerOptions, PrintedOptions, WordOptions, drop_in_words, drop_list_markers,
+                                    drop_printed, to_digits)
 from edge.pipeline.ink import MASK_TO_STRETCHED_WIDTH, measure, stroke_width, working_copy
 from edge.pipeline.layout import (ScaleOptions, StackOptions, arrange, drop_out_of_scale, drop_stacked, group_lines,
                                   layout, mark_uncertain,
@@ -733,6 +734,22 @@ def test_an_unsure_digit_in_a_handwritten_word_is_dropped():
     below = [Digit(0, 0.1, Box(118, 150, 60, 38), reject=0.95)]
     assert drop_in_words([letter], below) == ([letter], [])
     assert drop_in_words([letter], word, WordOptions(enabled=False)) == ([letter], [])
+
+
+def test_a_small_numeral_with_a_word_after_it_numbers_a_printed_label():
+    """A photo's "5. Quantity": the label's letters blurred into one blob, its top level with the 5."""
+    handwriting = [glyph(300 + 32 * i, 240, 28, 40, 7) for i in range(4)]
+    five = glyph(100, 100, 12, 16, 5)
+    label = glyph(122, 104, 80, 20)  # "Quantity": top level with the 5, its y's tail below the line
+    kept, markers = drop_list_markers([five, *handwriting], [label])
+    assert markers == [five] and kept == handwriting
+    # The word must come after the digit, close, with its top level, and be a word (not a letter).
+    for other in (glyph(10, 104, 80, 20), glyph(150, 104, 80, 20), glyph(122, 110, 80, 20), glyph(122, 100, 16, 16)):
+        assert drop_list_markers([five, *handwriting], [other])[1] == []
+    # A digit of the handwriting's size beside a rejected blob (touching digits, a word) stays.
+    big = glyph(100, 240, 28, 40, 5)
+    assert drop_list_markers([big, *handwriting], [glyph(134, 240, 80, 42)])[1] == []
+    assert drop_list_markers([five, *handwriting], [label], MarkerOptions(enabled=False))[1] == []
 
 
 def test_a_handwritten_number_beside_a_joined_up_word_is_kept():

@@ -189,3 +189,45 @@ def drop_in_words(digits: list[Digit], rejected: list[Digit],
             and r.box.gap(b) <= options.reach * b.h for r in rejected)
         (letters if in_word else kept).append(digit)
     return kept, letters
+
+
+@dataclass(frozen=True)
+class MarkerOptions:
+    """A printed list's number ("5. Quantity"): a small digit with a word right after it whose top is
+    level with the digit's (labels start with a capital as tall as the numeral). On a photo the
+    label's letters blur into one blob, so ``drop_printed`` (single glyphs) does not see them."""
+
+    enabled: bool = True
+    # Small print: at most this share of the page's median digit height. The few handwritten digits
+    # that the rule took on the tuning pages (a digit beside a rejected run of touching digits or
+    # junk) were all the size of the handwriting.
+    small: float = 0.6
+    # The word: starting at most ``reach`` digit heights after the digit, its top within ``top`` of
+    # the digit's height from the digit's, at least ``aspect`` times as wide as tall (a word, not a
+    # letter), and between these multiples of the digit's height tall (descenders make it taller).
+    reach: float = 1.2
+    top: float = 0.15
+    aspect: float = 1.5
+    height_range: tuple[float, float] = (0.85, 1.6)
+
+
+def drop_list_markers(digits: list[Digit], rejected: list[Digit],
+                      options: MarkerOptions = MarkerOptions()) -> tuple[list[Digit], list[Digit]]:
+    """The digits that number no printed label, and those that do (boxes in one frame)."""
+    if not options.enabled or not digits or not rejected:
+        return digits, []
+    heights = sorted(d.box.h for d in digits)
+    typical = heights[len(heights) // 2]
+    x, y, w, h = np.array([q.box.as_list() for q in rejected], np.float64).T
+    lo, hi = options.height_range
+    kept, markers = [], []
+    for digit in digits:
+        b = digit.box
+        if b.h > options.small * typical:
+            kept.append(digit)
+            continue
+        gap = x - b.x2
+        word = (gap >= 0) & (gap <= options.reach * b.h) & (np.abs(y - b.y) <= options.top * b.h) \
+            & (w >= options.aspect * h) & (lo * b.h <= h) & (h <= hi * b.h)
+        (markers if word.any() else kept).append(digit)
+    return kept, markers

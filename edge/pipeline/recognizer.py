@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from edge.pipeline.classify import Classes, PrintedOptions, WordOptions, drop_in_words, drop_printed, to_digits
+from edge.pipeline.classify import (Classes, MarkerOptions, PrintedOptions, WordOptions, drop_in_words, drop_list_markers,
+                                    drop_printed, to_digits)
 from edge.pipeline.ink import InkCrop
 from edge.pipeline.layout import ScaleOptions, StackOptions, arrange, drop_out_of_scale, drop_stacked
 from edge.pipeline.normalize import to_model_input
@@ -40,6 +41,7 @@ class RecognizeOptions:
     scale: ScaleOptions = field(default_factory=ScaleOptions)
     stacked: StackOptions = field(default_factory=StackOptions)
     words: WordOptions = field(default_factory=WordOptions)
+    markers: MarkerOptions = field(default_factory=MarkerOptions)
     numbers: NumberOptions = field(default_factory=NumberOptions)
 
 
@@ -174,6 +176,8 @@ class Recognizer:
         # After the string reader: touching digits it found are no word's letters.
         digits, letters = drop_in_words(digits, rejected, self.options.words)
         leave_out(letters, "unsure digit(s) in handwritten words")
+        digits, markers = drop_list_markers(digits, rejected, self.options.markers)
+        leave_out(markers, "printed list number(s)")
         if trace is not None:
             trace.segmentation = seg
             trace.crops = [p.model_input for p in pieces]
