@@ -736,16 +736,19 @@ def test_an_unsure_digit_in_a_handwritten_word_is_dropped():
     assert drop_in_words([letter], word, WordOptions(enabled=False)) == ([letter], [])
 
 
-def test_a_small_numeral_with_a_word_after_it_numbers_a_printed_label():
+def test_a_small_numeral_with_print_after_it_numbers_a_printed_label():
     """A photo's "5. Quantity": the label's letters blurred into one blob, its top level with the 5."""
     handwriting = [glyph(300 + 32 * i, 240, 28, 40, 7) for i in range(4)]
     five = glyph(100, 100, 12, 16, 5)
     label = glyph(122, 104, 80, 20)  # "Quantity": top level with the 5, its y's tail below the line
     kept, markers = drop_list_markers([five, *handwriting], [label])
     assert markers == [five] and kept == handwriting
-    # The word must come after the digit, close, with its top level, and be a word (not a letter).
-    for other in (glyph(10, 104, 80, 20), glyph(150, 104, 80, 20), glyph(122, 110, 80, 20), glyph(122, 100, 16, 16)):
-        assert drop_list_markers([five, *handwriting], [other])[1] == []
+    capital = glyph(120, 100, 14, 20)  # "Name": its N a little taller than the numeral, alone
+    assert drop_list_markers([five, *handwriting], [capital])[1] == [five]
+    # The print must come after the digit, close, level with it, and be more than a sliver.
+    for other in (glyph(10, 104, 80, 20), glyph(150, 104, 80, 20), glyph(122, 110, 80, 20),
+                  glyph(122, 100, 6, 16), glyph(122, 90, 80, 20)):
+        assert drop_list_markers([five, *handwriting], [other])[1] == [], other
     # A digit of the handwriting's size beside a rejected blob (touching digits, a word) stays.
     big = glyph(100, 240, 28, 40, 5)
     assert drop_list_markers([big, *handwriting], [glyph(134, 240, 80, 42)])[1] == []

@@ -193,22 +193,25 @@ def drop_in_words(digits: list[Digit], rejected: list[Digit],
 
 @dataclass(frozen=True)
 class MarkerOptions:
-    """A printed list's number ("5. Quantity"): a small digit with a word right after it whose top is
-    level with the digit's (labels start with a capital as tall as the numeral). On a photo the
-    label's letters blur into one blob, so ``drop_printed`` (single glyphs) does not see them."""
+    """A printed list's number ("5. Quantity"): a small digit with print right after it, level with
+    it. On a photo the label's letters blur into one blob per word, or the numeral is read only by
+    the string reader, so ``drop_printed`` (single glyphs on one baseline, before the string reader)
+    does not see it."""
 
     enabled: bool = True
     # Small print: at most this share of the page's median digit height. The few handwritten digits
-    # that the rule took on the tuning pages (a digit beside a rejected run of touching digits or
-    # junk) were all the size of the handwriting.
+    # that such a rule took on the tuning pages (beside a rejected run of touching digits or junk)
+    # were all the size of the handwriting.
     small: float = 0.6
-    # The word: starting at most ``reach`` digit heights after the digit, its top within ``top`` of
-    # the digit's height from the digit's, at least ``aspect`` times as wide as tall (a word, not a
-    # letter), and between these multiples of the digit's height tall (descenders make it taller).
+    # The print: a rejected blob starting at most ``reach`` digit heights after the digit, at least
+    # ``min_width`` of its height wide (a letter or a word, not a sliver), its top from ``top[0]``
+    # above to ``top[1]`` below the digit's (a capital or an ascender may stand taller than the
+    # numeral), its bottom from ``bottom[0]`` above to ``bottom[1]`` below (descenders), in digit
+    # heights.
     reach: float = 1.2
-    top: float = 0.15
-    aspect: float = 1.5
-    height_range: tuple[float, float] = (0.85, 1.6)
+    min_width: float = 0.6
+    top: tuple[float, float] = (0.4, 0.15)
+    bottom: tuple[float, float] = (0.15, 0.5)
 
 
 def drop_list_markers(digits: list[Digit], rejected: list[Digit],
@@ -219,15 +222,15 @@ def drop_list_markers(digits: list[Digit], rejected: list[Digit],
     heights = sorted(d.box.h for d in digits)
     typical = heights[len(heights) // 2]
     x, y, w, h = np.array([q.box.as_list() for q in rejected], np.float64).T
-    lo, hi = options.height_range
     kept, markers = [], []
     for digit in digits:
         b = digit.box
         if b.h > options.small * typical:
             kept.append(digit)
             continue
-        gap = x - b.x2
-        word = (gap >= 0) & (gap <= options.reach * b.h) & (np.abs(y - b.y) <= options.top * b.h) \
-            & (w >= options.aspect * h) & (lo * b.h <= h) & (h <= hi * b.h)
-        (markers if word.any() else kept).append(digit)
+        gap, top, bottom = (x - b.x2) / b.h, (y - b.y) / b.h, (y + h - b.y2) / b.h
+        after = (gap >= 0) & (gap <= options.reach) & (w >= options.min_width * b.h) \
+            & (-options.top[0] <= top) & (top <= options.top[1]) \
+            & (-options.bottom[0] <= bottom) & (bottom <= options.bottom[1])
+        (markers if after.any() else kept).append(digit)
     return kept, markers
