@@ -118,6 +118,34 @@ def test_printed_list_numbers_on_a_photographed_form_are_not_reported(recognizer
     assert score_page(page, found_from_reading(reading)).matched >= 0.9 * len(page.digits)
 
 
+def test_handwritten_words_cut_into_letters_give_no_digits(recognizer, digit_bank):
+    """A table's items written joined up (our own pen-path script, as the forms have) beside numbers:
+    the split step would cut each word into letters the model reads as digits (6 here); most of the
+    slices are lowercase, shorter than the word's stems, so each word stays one blob, rejected."""
+    import cv2
+
+    from trainer.synth.documents import _script_word
+
+    rng = np.random.default_rng(11)
+    page = np.full((560, 900), 245, np.uint8)
+    words = []
+    for row, text in enumerate(("apples", "chairs", "boxes", "lamps", "folders", "tape")):
+        ink = _script_word(text, 34, rng)
+        y, x = 30 + 85 * row, 60
+        region = page[y : y + ink.shape[0], x : x + ink.shape[1]]
+        np.minimum(region, 255 - ink, out=region)
+        words.append((x, y, x + ink.shape[1], y + ink.shape[0]))
+    for row in range(3):
+        for k, char in enumerate("4072"):
+            glyph = cv2.resize(digit_bank.sample(int(char), rng), (40, 40))
+            region = page[40 + 160 * row : 80 + 160 * row, 560 + 36 * k : 600 + 36 * k]
+            np.minimum(region, 255 - glyph, out=region)
+    reading = recognizer.read(page)
+    inside = [d for d in reading.digits if any(x0 <= d.box.cx <= x1 and y0 <= d.box.cy <= y1 for x0, y0, x1, y1 in words)]
+    assert not inside, [(d.digit, d.box) for d in inside]
+    assert reading.numbers.count("4072") == 3, reading.numbers
+
+
 def _junk_page(rng: np.random.Generator) -> np.ndarray:
     """Printed letters, ticks, crosses and box borders, 60 px tall, on white paper."""
     items = [marks.printed_glyph(c, 60, rng) for c in "AEKRWmxh"]
