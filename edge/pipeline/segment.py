@@ -57,10 +57,6 @@ WALL_EVEN = 1.35  # the widest gap between neighbouring walls of a row, over the
 # 92.7 -> 93.6%, precision 89.6 -> 89.7%; forms 81-120 (untuned): numbers 77.0 -> 79.0%, recall
 # 93.8 -> 94.4%, precision 90.4 -> 90.6%.
 BOX_HEIGHTS = (0.8, 3.0)
-# A wall the search above missed (it leans a little in a photo, so its straight runs break, or its
-# lines were found in another pass): a thin upright, no thicker than the removed lines plus
-# WALL_THICKER_PX, whose top and bottom both end within WALL_REACH_PX plus a pen width of removed line
-# pixels. A handwritten 1 in a comb box is drawn thicker than printed rules, and rarely reaches both.
 
 # Joining the pieces of broken digits (shares of the typical digit height, or of a group's height).
 GROUP_MAX_HEIGHT = 1.7  # digit sizes vary across a page; two lines on top of each other do not fit
@@ -561,7 +557,13 @@ def _a_rule(cand: Candidate, typical: float) -> bool:
 
 
 def _without_walls(candidates: list[Candidate], lines: np.ndarray, stroke: float) -> list[Candidate]:
-    """The candidates that are no comb wall left standing between removed lines (``lines``)."""
+    """The candidates that are no comb wall left standing between removed lines (``lines``).
+
+    A wall the search in ``_grid_walls`` missed (it leans a little in a photo, so its straight runs
+    break, or its lines were found in different passes) is a thin upright, no thicker than the
+    removed lines plus WALL_THICKER_PX, whose top and bottom both end within WALL_REACH_PX plus a pen
+    width of removed line pixels. A handwritten 1 in a comb box is drawn thicker than printed rules,
+    and rarely reaches both."""
     thin = [c for c in candidates if c.box.w < RULE_ASPECT * c.box.h]
     if not thin:
         return candidates
@@ -620,8 +622,8 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
         if lean is not None and abs(lean) >= SKEW_DEGREES:
             passes.append((_turned_quad(mask.shape, lean), True))
         # ... and the lines that lean with the sheet, looked for on the whole mask made level.
-        for quad, combs_only in passes:
-            _, leaning, more = _remove_lines_on_sheet(mask, stroke, quad)
+        for corners, combs_only in passes:
+            _, leaning, more = _remove_lines_on_sheet(mask, stroke, corners)
             if combs_only:
                 leaning = _within_fields(leaning, more, WALL_REACH_PX + int(np.ceil(stroke)))
             cleaned &= ~leaning
