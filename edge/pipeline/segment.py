@@ -226,16 +226,25 @@ def binarize(ink: np.ndarray, min_contrast: int) -> np.ndarray:
     return _hysteresis(ink, min_contrast)[0]
 
 
-def _long_runs(mask: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+def _long_runs(mask: np.ndarray, length: int, slack: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Pixels on straight horizontal / vertical runs of at least ``length`` (morphological opening).
 
+    With ``slack`` a run may step that many pixels across its direction: the opening looks at the
+    mask thickened across by that much, and keeps the mask's own pixels under it.
     The erosion half of each opening finds out cheaply whether there is any such run at all.
     """
     runs = []
     for shape in ((length, 1), (1, length)):
         kernel = cv2.getStructuringElement(cv2.MORPH_RECT, shape)
-        eroded = cv2.erode(mask, kernel)
-        runs.append(cv2.dilate(eroded, kernel) if cv2.countNonZero(eroded) else eroded)
+        source = mask
+        if slack:
+            source = cv2.dilate(mask, np.ones((2 * slack + 1, 1) if shape[1] == 1 else (1, 2 * slack + 1), np.uint8))
+        eroded = cv2.erode(source, kernel)
+        if not cv2.countNonZero(eroded):
+            runs.append(eroded)
+            continue
+        opened = cv2.dilate(eroded, kernel)
+        runs.append(opened & mask if slack else opened)
     return runs[0], runs[1]
 
 
@@ -244,8 +253,8 @@ def line_length(stroke: float) -> int:
     return max(LINE_MIN_PX, int(round(LINE_PEN_WIDTHS * stroke)))
 
 
-def remove_lines(mask: np.ndarray, stroke: float,
-                 leftover_thickness: float = LINE_RESIDUE_THICKNESS_PX) -> tuple[np.ndarray, np.ndarray, list[Box]]:
+def remove_lines(mask: np.ndarray, stroke: float, leftover_thickness: float = LINE_RESIDUE_THICKNESS_PX,
+                 slack: int = 0) -> tuple[np.ndarray, np.ndarray, list[Box]]:
     """Remove ruled lines and box borders: straight runs far longer than any digit stroke.
 
     A run is a line when it is at least ``LINE_PEN_WIDTHS`` pen widths long and also either spans
@@ -253,20 +262,20 @@ def remove_lines(mask: np.ndarray, stroke: float,
     are restored; their leftovers no thicker than ``leftover_thickness`` go (``_without_leftovers``).
     Returns the cleaned mask, the removed lines, and the comb fields found among them.
     """
-    return _remove_lines(mask, stroke, leftover_thickness)[:3]
+    return _remove_lines(mask, stroke, leftover_thickness, slack)[:3]
 
 
 # The cleaned mask's components (labels, stats), when removing the lines labelled them anyway.
 Labelling = tuple[np.ndarray, np.ndarray]
 
 
-def _remove_lines(mask: np.ndarray, stroke: float, leftover_thickness: float = LINE_RESIDUE_THICKNESS_PX
-                  ) -> tuple[np.ndarray, np.ndarray, list[Box], Labelling | None]:
+def _remove_lines(mask: np.ndarray, stroke: float, leftover_thickness: float = LINE_RESIDUE_THICKNESS_PX,
+                  slack: int = 0) -> tuple[np.ndarray, np.ndarray, list[Box], Labelling | None]:
     """``remove_lines``, and the cleaned mask's labelling when it made one (so the caller need not)."""
     length = line_length(stroke)
     if length >= max(mask.shape):
         return mask, np.zeros_like(mask), [], None
-    horizontal, vertical = _long_runs(mask, length)
+    horizontal, vertical = _long_runs(mask, length, slack)
     runs = horizontal | vertical
     if not runs.any():
         return mask, runs, [], None
@@ -298,7 +307,7 @@ def _remove_lines(mask: np.ndarray, stroke: float, leftover_thickness: float = L
     if not line_mask.any():
         return mask, line_mask, [], None
     thickness = max(thicknesses)
-    walls_h, walls_v, fields = _grid_walls(mask & ~line_mask & 1, line_mask, stroke, max(pen_widths))
+    walls_h, walls_v, fields = _grid_walls(mask & ~line_mask & 1, line_mask, stroke, max(pen_widths), slack)
     if walls_h.any() or walls_v.any():
         line_mask |= walls_h | walls_v
         horizontal, vertical = horizontal | walls_h, vertical | walls_v
@@ -364,8 +373,8 @@ def _without_leftovers(cleaned: np.ndarray, lines: np.ndarray, thickness: float 
     return cleaned, lines, (labels, stats)
 
 
-def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float,
-                thickness: float) -> tuple[np.ndarray, np.ndarray, list[Box]]:
+def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float, thickness: float,
+                slack: int = 0) -> tuple[np.ndarray, np.ndarray, list[Box]]:
     """The walls of comb boxes and table cells: short straight runs, as thin as the lines, that run
     from one line to another, at least ``WALL_ROW`` of them between the same two lines (a handwritten 1
     is slanted, thicker, stops short of a line, and comes alone).
@@ -373,7 +382,7 @@ def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float,
     Returns the horizontal and the vertical walls (uint8 0/1), and the comb fields: the boxes of the
     rows of upright walls (each such row is one field, whose digits make one number)."""
     shortest = max(WALL_MIN_PX, int(round(WALL_PEN_WIDTHS * stroke)))
-    horizontal, vertical = _long_runs(rest, shortest)
+    horizontal, vertical = _long_runs(rest, shortest, slack)
     reach = int(round(thickness)) + WALL_REACH_PX
     near = cv2.dilate(lines, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
     # Which line each wall's ends touch: the walls of one comb run between its own two lines, so
@@ -617,13 +626,14 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     if options.remove_lines and stroke > 0 and stats[1:, WIDTH:HEIGHT + 1].max(initial=0) >= line_length(stroke):
         quad = _skewed_quad(paper, scale, origin) if paper is not None else None
         cleaned, lines, fields, labelling = _remove_lines(mask, stroke)
-        passes = [(quad, False)] if quad is not None else []
+        passes = [(quad, False, 0)] if quad is not None else []
         lean = lines_lean(mask, stroke) if paper is not None else None
         if lean is not None and abs(lean) >= SKEW_DEGREES:
-            passes.append((_turned_quad(mask.shape, lean), True))
+            turned = _turned_quad(mask.shape, lean)
+            passes += [(turned, True, 0), (turned, True, SHEET_SLACK_PX)]
         # ... and the lines that lean with the sheet, looked for on the whole mask made level.
-        for corners, combs_only in passes:
-            _, leaning, more = _remove_lines_on_sheet(mask, stroke, corners)
+        for corners, combs_only, slack in passes:
+            _, leaning, more = _remove_lines_on_sheet(mask, stroke, corners, slack)
             if combs_only:
                 leaning = _within_fields(leaning, more, WALL_REACH_PX + int(np.ceil(stroke)))
             cleaned &= ~leaning
@@ -743,8 +753,18 @@ def _skewed_quad(paper: Paper, scale: float, origin: tuple[int, int]) -> np.ndar
     return quad.astype(np.float32)
 
 
-def _remove_lines_on_sheet(mask: np.ndarray, stroke: float,
-                           quad: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Box]]:
+# On the page made level by the lines' measured lean, a photographed comb's lines may still step a
+# pixel off one row (the lean varies across a sheet in perspective), breaking them into runs too short
+# to pair as a box's top and bottom: the combs-only pass is done again with runs allowed to step this
+# many pixels (px). Alone it missed combs whose digits touch the walls (the thickened strokes join
+# them), so it comes second. Forms 1-80: recall 93.5 -> 94.6%, precision 92.5 -> 93.0%; forms 81-120
+# (untuned): 94.3 -> 95.7%, 93.4 -> 93.7%; on the sheet's own outline (all lines, not only combs) it
+# freed handwritten words from their underlines (81-120: precision 93.4 -> 92.7%).
+SHEET_SLACK_PX = 1
+
+
+def _remove_lines_on_sheet(mask: np.ndarray, stroke: float, quad: np.ndarray,
+                           slack: int = 0) -> tuple[np.ndarray, np.ndarray, list[Box]]:
     """``remove_lines`` on a copy of the mask with the sheet warped to a rectangle; the lines removed
     there are taken out here (with a pixel's margin for the round trip), and the comb fields found
     there come back as the boxes around their corners."""
@@ -758,7 +778,7 @@ def _remove_lines_on_sheet(mask: np.ndarray, stroke: float,
     flat = cv2.warpPerspective(mask, to_sheet, (width, height), flags=cv2.INTER_NEAREST)
     # The corners are known to a pixel or two, so the warped lines still lean a little, and straight
     # runs miss the pixels at their steps, in pieces of any thickness: all the leftovers go.
-    cleaned, lines, fields = remove_lines(flat, stroke, leftover_thickness=np.inf)
+    cleaned, lines, fields = remove_lines(flat, stroke, leftover_thickness=np.inf, slack=slack)
     if not lines.any():
         return mask, np.zeros_like(mask), []
     back = np.linalg.inv(to_sheet)
