@@ -755,6 +755,17 @@ def test_a_small_numeral_with_print_after_it_numbers_a_printed_label():
     assert drop_list_markers([five, *handwriting], [label], MarkerOptions(enabled=False))[1] == []
 
 
+def test_a_list_number_goes_with_a_label_letter_read_as_a_digit():
+    """A photo's "5. Options" whose O was read as a 0: the 0 has print after it, the 5 has the 0."""
+    handwriting = [glyph(300 + 32 * i, 240, 28, 40, 7) for i in range(4)]
+    five, o = glyph(100, 100, 12, 16, 5), glyph(116, 100, 13, 16, 0)
+    rest = glyph(132, 103, 60, 14)  # "ptions": lowercase, its top at the letters' middle height
+    kept, markers = drop_list_markers([five, o, *handwriting], [rest])
+    assert set(map(id, markers)) == {id(five), id(o)} and kept == handwriting
+    # Without print after the chain nothing goes, however small the digits.
+    assert drop_list_markers([five, o, *handwriting], [glyph(10, 100, 60, 15)])[1] == []
+
+
 def test_a_handwritten_number_beside_a_joined_up_word_is_kept():
     number = [glyph(300, 100, 26, 40, 4), glyph(330, 100, 26, 40, 2)]
     word = [glyph(160, 100, 120, 38), glyph(200, 100, 90, 40)]  # cursive words: one wide blob each

@@ -205,32 +205,41 @@ class MarkerOptions:
     small: float = 0.6
     # The print: a rejected blob starting at most ``reach`` digit heights after the digit, at least
     # ``min_width`` of its height wide (a letter or a word, not a sliver), its top from ``top[0]``
-    # above to ``top[1]`` below the digit's (a capital or an ascender may stand taller than the
-    # numeral), its bottom from ``bottom[0]`` above to ``bottom[1]`` below (descenders), in digit
-    # heights.
+    # above (a capital or an ascender may stand taller than the numeral) to ``top[1]`` below the
+    # digit's (a word of lowercase letters, blurred apart from its capital: forms 1-120, 0.15 -> 0.35
+    # left out 14 more list numbers and no handwriting), its bottom from ``bottom[0]`` above to
+    # ``bottom[1]`` below (descenders), in digit heights.
     reach: float = 1.2
     min_width: float = 0.6
-    top: tuple[float, float] = (0.4, 0.15)
+    top: tuple[float, float] = (0.4, 0.35)
     bottom: tuple[float, float] = (0.15, 0.5)
 
 
 def drop_list_markers(digits: list[Digit], rejected: list[Digit],
                       options: MarkerOptions = MarkerOptions()) -> tuple[list[Digit], list[Digit]]:
-    """The digits that number no printed label, and those that do (boxes in one frame)."""
+    """The digits that number no printed label, and those that do (boxes in one frame).
+
+    A marker found counts as print for the digits before it: "5. Options" whose "O" was read as a 0
+    goes whole, the 0 first (print after it), then the 5 (the 0 after it)."""
     if not options.enabled or not digits or not rejected:
         return digits, []
     heights = sorted(d.box.h for d in digits)
     typical = heights[len(heights) // 2]
-    x, y, w, h = np.array([q.box.as_list() for q in rejected], np.float64).T
-    kept, markers = [], []
-    for digit in digits:
-        b = digit.box
-        if b.h > options.small * typical:
-            kept.append(digit)
-            continue
-        gap, top, bottom = (x - b.x2) / b.h, (y - b.y) / b.h, (y + h - b.y2) / b.h
-        after = (gap >= 0) & (gap <= options.reach) & (w >= options.min_width * b.h) \
-            & (-options.top[0] <= top) & (top <= options.top[1]) \
-            & (-options.bottom[0] <= bottom) & (bottom <= options.bottom[1])
-        (markers if after.any() else kept).append(digit)
+    kept, markers = list(digits), []
+    found = rejected
+    while found:
+        x, y, w, h = np.array([q.box.as_list() for q in found], np.float64).T
+        still, found = [], []
+        for digit in kept:
+            b = digit.box
+            if b.h > options.small * typical:
+                still.append(digit)
+                continue
+            gap, top, bottom = (x - b.x2) / b.h, (y - b.y) / b.h, (y + h - b.y2) / b.h
+            after = (gap >= 0) & (gap <= options.reach) & (w >= options.min_width * b.h) \
+                & (-options.top[0] <= top) & (top <= options.top[1]) \
+                & (-options.bottom[0] <= bottom) & (bottom <= options.bottom[1])
+            (found if after.any() else still).append(digit)
+        kept = still
+        markers += found
     return kept, markers
