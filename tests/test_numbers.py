@@ -172,6 +172,24 @@ def test_rescue_reads_digit_sized_blobs_beside_digits_only():
     assert rescue([beside], [], read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600) == nothing
 
 
+def test_rescue_needs_a_sure_digit_of_the_handwritings_size_beside_the_blob():
+    """A handwritten name whose capital was read as a digit, unsurely and twice the digits' size:
+    the rest of the name, one rejected blob, is not read as touching digits on its say-so."""
+    digits = number("5061", x=100, y=400, h=40)  # the page's digits, elsewhere
+    blob = Digit(0, 0.1, Box(170, 100, 60, 40), reject=0.9)  # "aria", joined up
+
+    def read(box: Box):
+        return "466", (0.99, 0.98, 0.99), lambda: [Box(box.x + 20 * i, box.y, 20, box.h) for i in range(3)]
+
+    capital = Digit(1, 0.55, Box(140, 80, 24, 80))  # "M": unsure and twice as tall
+    assert rescue([blob], digits + [capital], read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)[0] == []
+    for sure_but_tall in (Digit(1, 0.97, capital.box), Digit(1, 0.55, Box(140, 100, 24, 40))):
+        assert rescue([blob], digits + [sure_but_tall], read, NumberOptions(), 1.0, (0, 0), (600, 800), 800,
+                      600)[0] == []
+    beside = Digit(1, 0.97, Box(140, 100, 24, 40))  # a digit of the number, sure and of its size
+    assert len(rescue([blob], digits + [beside], read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)[0]) == 3
+
+
 @pytest.fixture(scope="module")
 def string_reader() -> StringReader:
     return StringReader()

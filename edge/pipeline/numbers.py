@@ -69,6 +69,10 @@ class NumberOptions:
     # digits of their number; print and words that the string reader, never taught what is no digit,
     # reads as digits all too surely, mostly stand apart.
     rescue_reach: float = 2.0
+    # ... a digit read at least this surely and no taller than ``letter_height[1]`` typical heights:
+    # a capital of a handwritten name, read as a digit half-surely and twice the digits' size, vouched
+    # for the rest of the name.
+    rescue_sure: float = 0.9
     # ... and not with another rejected blob of letter size (this share of the typical digit height,
     # low and high) on the line within ``letter_reach`` typical heights: words and print are rows of
     # rejected letters, touching digits stand among digits (on the forms' tuning seeds every reading
@@ -184,9 +188,10 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
         if any(d.box.w >= RESCUE_SLIVER * typical for d in shared):
             continue  # a frame or stroke around digits already read: a comb box's walls
         reach = options.rescue_reach * typical
-        if not any(_same_line(d.box, b, typical) and d.box.gap(b) <= reach for d in digits):
-            continue
         short, tall = options.letter_height[0] * typical, options.letter_height[1] * typical
+        if not any(_same_line(d.box, b, typical) and d.box.gap(b) <= reach and d.confidence >= options.rescue_sure
+                   and d.box.h <= tall for d in digits):
+            continue
         if any(other is not blob and _same_line(other.box, b, typical) and short <= other.box.h <= tall
                and other.box.gap(b) <= options.letter_reach * typical for other in rejected):
             continue  # one of a row of things that are no digit: letters of a word
