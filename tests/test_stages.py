@@ -839,6 +839,9 @@ def test_pieces_of_a_broken_edge_are_dropped():
     # Nor is a short stack an edge (a 1 above a 1 in two lines close together).
     assert drop_stacked([*line, *dashes[:2]], [])[1] == []
     assert drop_stacked([], rejected) == ([], [])
+    # A blurred shadow strip's pieces are wider: up to 0.4 of their height.
+    wide = [Digit(1, 0.9, Box(900 - 3 * i, 700 + 50 * i, 19 if i % 2 else 8, 48)) for i in range(4)]
+    assert drop_stacked([*line, *wide], [])[1] == wide
 
 
 def test_pieces_of_an_edge_far_apart_on_one_leaning_line_are_no_digits():
