@@ -207,7 +207,7 @@ class MarkerOptions:
     # ``min_width`` of its height wide (a letter or a word, not a sliver), its top from ``top[0]``
     # above (a capital or an ascender may stand taller than the numeral) to ``top[1]`` below the
     # digit's (a word of lowercase letters, blurred apart from its capital: forms 1-120, 0.15 -> 0.35
-    # left out 14 more list numbers and no handwriting), its bottom from ``bottom[0]`` above to
+    # left out 15 more list numbers and no handwriting), its bottom from ``bottom[0]`` above to
     # ``bottom[1]`` below (descenders), in digit heights.
     reach: float = 1.2
     min_width: float = 0.6
