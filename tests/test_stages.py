@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.pipeline.classify import (Classes, MarkerOptions, PrintedOptions, WordOptions, drop_in_words, drop_list_markers,
+from edge.pipeline.classify import (Classes, LoneOptions, MarkerOptions, PrintedOptions, WordOptions, drop_in_words,
+                                    drop_list_markers, drop_lone_unsure,
                                     drop_printed, to_digits)
 from edge.pipeline.ink import MASK_TO_STRETCHED_WIDTH, measure, stroke_width, working_copy
 from edge.pipeline.layout import (ScaleOptions, StackOptions, arrange, drop_out_of_scale, drop_stacked, group_lines,
@@ -734,6 +735,26 @@ def test_an_unsure_digit_in_a_handwritten_word_is_dropped():
     below = [Digit(0, 0.1, Box(118, 150, 60, 38), reject=0.95)]
     assert drop_in_words([letter], below) == ([letter], [])
     assert drop_in_words([letter], word, WordOptions(enabled=False)) == ([letter], [])
+
+
+def test_an_unsure_digit_alone_among_print_is_dropped():
+    """A label's letter left alone by the reading, read as a 1 at 0.4: print around it, nothing on its
+    line within a height of it."""
+    letter = Digit(1, 0.4, Box(200, 200, 12, 30))
+    labels = [Digit(0, 0.1, Box(80, 160, 90, 20), reject=0.9), Digit(0, 0.1, Box(80, 260, 70, 20), reject=0.9)]
+    kept, dropped = drop_lone_unsure([letter], labels)
+    assert kept == [] and dropped == [letter]
+    sure = Digit(1, 0.9, letter.box)
+    assert drop_lone_unsure([sure], labels) == ([sure], [])
+    # A neighbour on its line, digit or not, is company: a number's digit, a word's other letters.
+    neighbour = Digit(7, 0.95, Box(230, 202, 20, 30))
+    assert drop_lone_unsure([letter, neighbour], labels) == ([letter, neighbour], [])
+    assert drop_lone_unsure([letter], labels + [Digit(0, 0.1, Box(222, 198, 40, 32), reject=0.9)])[1] == []
+    # On a sheet of handwriting (no print around it) an unsure digit alone stays: it is mostly real.
+    assert drop_lone_unsure([letter], labels[:1]) == ([letter], [])
+    far = [Digit(0, 0.1, Box(600, 160 + 40 * i, 90, 20), reject=0.9) for i in range(3)]
+    assert drop_lone_unsure([letter], far) == ([letter], [])
+    assert drop_lone_unsure([letter], labels, LoneOptions(enabled=False)) == ([letter], [])
 
 
 def test_a_small_numeral_with_print_after_it_numbers_a_printed_label():

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from edge.pipeline.classify import (Classes, MarkerOptions, PrintedOptions, WordOptions, drop_in_words, drop_list_markers,
-                                    drop_printed, to_digits)
+from edge.pipeline.classify import (Classes, LoneOptions, MarkerOptions, PrintedOptions, WordOptions, drop_in_words,
+                                    drop_list_markers, drop_lone_unsure, drop_printed, to_digits)
 from edge.pipeline.ink import InkCrop
 from edge.pipeline.layout import ScaleOptions, StackOptions, arrange, drop_out_of_scale, drop_stacked
 from edge.pipeline.normalize import to_model_input
@@ -42,6 +42,7 @@ class RecognizeOptions:
     stacked: StackOptions = field(default_factory=StackOptions)
     words: WordOptions = field(default_factory=WordOptions)
     markers: MarkerOptions = field(default_factory=MarkerOptions)
+    lone: LoneOptions = field(default_factory=LoneOptions)
     numbers: NumberOptions = field(default_factory=NumberOptions)
 
 
@@ -178,6 +179,8 @@ class Recognizer:
         leave_out(letters, "unsure digit(s) in handwritten words")
         digits, markers = drop_list_markers(digits, rejected, self.options.markers)
         leave_out(markers, "printed list number(s)")
+        digits, lone = drop_lone_unsure(digits, rejected, self.options.lone)
+        leave_out(lone, "unsure digit(s) standing alone")
         if trace is not None:
             trace.segmentation = seg
             trace.crops = [p.model_input for p in pieces]
