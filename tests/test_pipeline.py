@@ -11,7 +11,9 @@ from trainer.synth.pages import make_page
 from trainer.synth.scoring import iou, match
 from edge.sources.images import load_image
 from edge.pipeline.layout import StackOptions
+from edge.pipeline.paper import PaperOptions
 from edge.pipeline.recognizer import RecognizeOptions, Recognizer
+from edge.pipeline.segment import SegmentOptions
 
 
 def all_numbers(page) -> list[str]:
@@ -262,6 +264,38 @@ def test_a_rule_broken_into_dashes_gives_no_ones(recognizer, digit_bank):
     assert any("straight edge" in note for note in reading.notes)
     without = RecognizeOptions(stacked=StackOptions(enabled=False))
     assert Recognizer(recognizer.classifier, without).read(page).numbers.count("1") >= 8
+
+
+def test_slivers_on_the_paper_s_edge_are_no_ones(recognizer, digit_bank):
+    """A photo whose sheet is not found (here: the search is off): the paper ends on a darker desk,
+    and its edge's shadow breaks into two short dark slivers, far apart (too few to stack). Each has
+    paper on one side and desk on the other; on a page that is paper on both sides the same slivers
+    read as 1s."""
+    no_search = RecognizeOptions(segment=SegmentOptions(paper=PaperOptions(enabled=False)))
+    whole_frame = Recognizer(recognizer.classifier, no_search, recognizer.strings)
+    rng = np.random.default_rng(7)
+    truth = ["4071", "2589"]
+
+    def page(desk: int) -> np.ndarray:
+        image = np.full((600, 900), 225, np.float32)
+        image[:, 603:] = desk
+        for row, text in enumerate(truth):
+            x = 120
+            for char in text:
+                glyph = digit_bank.sample(int(char), np.random.default_rng(row * 10 + int(char))).astype(np.float32)
+                glyph = cv2.resize(glyph, (int(glyph.shape[1] * 44 / glyph.shape[0]), 44))
+                y = 150 + row * 200
+                region = image[y : y + 44, x : x + glyph.shape[1]]
+                region[:] = np.minimum(region, 225 - glyph / 255 * 190)
+                x += glyph.shape[1] + 14
+        for top in (100, 420):  # the edge's shadow, broken into slivers at the digits' size
+            image[top : top + 40, 600:603] = 70
+        return np.clip(image + rng.normal(0, 4, image.shape), 0, 255).astype(np.uint8)
+
+    on_desk = whole_frame.read(page(desk=150))
+    assert on_desk.numbers == truth, on_desk.numbers
+    assert any("edge of the paper" in note for note in on_desk.notes), on_desk.notes
+    assert whole_frame.read(page(desk=225)).numbers.count("1") == 2
 
 
 def tilted_sheet(digit_bank, degrees: float, rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:

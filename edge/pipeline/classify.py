@@ -56,9 +56,10 @@ class Classes:
 
 
 def to_digits(boxes: list[Box], probs: np.ndarray, classes: Classes, scale: float, width: int,
-              height: int) -> tuple[list[Digit], list[Digit]]:
+              height: int, no_digit: np.ndarray | None = None) -> tuple[list[Digit], list[Digit]]:
     """Digits (and rejected candidates) with boxes moved from working pixels (``scale`` = working
-    size / image size) into the image's, clipped to it."""
+    size / image size) into the image's, clipped to it. ``no_digit``: candidates rejected whatever
+    the model says (pieces of a paper's edge)."""
     digits: list[Digit] = []
     rejected: list[Digit] = []
     if not boxes:
@@ -66,6 +67,8 @@ def to_digits(boxes: list[Box], probs: np.ndarray, classes: Classes, scale: floa
     columns = np.asarray(classes.digit_outputs)
     best = columns[probs[:, columns].argmax(axis=1)]
     is_rejected = classes.rejected(probs)
+    if no_digit is not None:
+        is_rejected = is_rejected | no_digit
     for box, p, index, no_digit in zip(boxes, probs, best.tolist(), is_rejected.tolist()):
         digit = Digit(
             digit=classes.digit_values[classes.digit_outputs.index(index)], confidence=float(p[index]),

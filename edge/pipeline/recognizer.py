@@ -148,7 +148,10 @@ class Recognizer:
         height, width = image.shape[:2]
         ox, oy = seg.origin
         placed = [Box(b.x + ox, b.y + oy, b.w, b.h) for b in boxes] if ox or oy else boxes
-        digits, rejected = to_digits(placed, probs, self.classes, seg.scale, width, height)
+        steps = np.array([b in seg.steps for b in boxes], bool)
+        digits, rejected = to_digits(placed, probs, self.classes, seg.scale, width, height, steps)
+        if steps.any():
+            seg.notes.append(f"left out {int(steps.sum())} sliver(s) on the edge of the paper or its shadow")
         not_digits = list(rejected)  # what the model itself rejected (not the print and marks below)
 
         def leave_out(dropped: list, what: str) -> None:
