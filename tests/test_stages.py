@@ -737,6 +737,17 @@ def test_an_unsure_digit_in_a_handwritten_word_is_dropped():
     assert drop_in_words([letter], word, WordOptions(enabled=False)) == ([letter], [])
 
 
+def test_the_unsure_letters_of_a_word_go_one_after_another():
+    """"Mill": the M rejected, the i and both ls read unsurely as 1s, each beside the one before."""
+    m = Digit(0, 0.1, Box(100, 100, 40, 40), reject=0.95)
+    ill = [Digit(1, 0.5, Box(142 + 24 * i, 100, 10, 40)) for i in range(3)]
+    number = [Digit(4, 0.55, Box(260, 100, 26, 40))]  # a word's space away: stays, however unsure
+    kept, dropped = drop_in_words(ill + number, [m])
+    assert dropped == ill and kept == number
+    sure = Digit(1, 0.95, ill[1].box)  # a sure digit breaks the chain
+    assert drop_in_words([ill[0], sure, ill[2]], [m]) == ([sure, ill[2]], [ill[0]])
+
+
 def test_an_unsure_digit_alone_among_print_is_dropped():
     """A label's letter left alone by the reading, read as a 1 at 0.4: print around it, nothing on its
     line within a height of it."""

@@ -180,17 +180,25 @@ class WordOptions:
 
 def drop_in_words(digits: list[Digit], rejected: list[Digit],
                   options: WordOptions = WordOptions()) -> tuple[list[Digit], list[Digit]]:
-    """The digits that are no unsure letter of a word, and those that are."""
+    """The digits that are no unsure letter of a word, and those that are.
+
+    A letter found counts as the word for the letters beside it: "Mill" whose M was rejected and
+    whose i, l, l were read unsurely as 1s goes whole (forms 1-120: 3 more letters, no digit)."""
     if not options.enabled or not rejected:
         return digits, []
     lo, hi = options.height_range
-    kept, letters = [], []
-    for digit in digits:
-        b = digit.box
-        in_word = digit.confidence < options.unsure and any(
-            abs(r.box.cy - b.cy) <= options.line * b.h and lo * b.h <= r.box.h <= hi * b.h
-            and r.box.gap(b) <= options.reach * b.h for r in rejected)
-        (letters if in_word else kept).append(digit)
+    kept, letters = list(digits), []
+    found = rejected
+    while found:
+        still, new = [], []
+        for digit in kept:
+            b = digit.box
+            in_word = digit.confidence < options.unsure and any(
+                abs(r.box.cy - b.cy) <= options.line * b.h and lo * b.h <= r.box.h <= hi * b.h
+                and r.box.gap(b) <= options.reach * b.h for r in found)
+            (new if in_word else still).append(digit)
+        kept, found = still, new
+        letters += new
     return kept, letters
 
 
