@@ -69,13 +69,13 @@ def to_digits(boxes: list[Box], probs: np.ndarray, classes: Classes, scale: floa
     is_rejected = classes.rejected(probs)
     if no_digit is not None:
         is_rejected = is_rejected | no_digit
-    for box, p, index, no_digit in zip(boxes, probs, best.tolist(), is_rejected.tolist()):
+    for box, p, index, rejected_it in zip(boxes, probs, best.tolist(), is_rejected.tolist()):
         digit = Digit(
             digit=classes.digit_values[classes.digit_outputs.index(index)], confidence=float(p[index]),
             box=_clip(box.scaled(1.0 / scale), width, height), probabilities=tuple(float(v) for v in p),
             reject=float(p[classes.reject]) if classes.reject is not None else 0.0,
         )
-        (rejected if no_digit else digits).append(digit)
+        (rejected if rejected_it else digits).append(digit)
     return digits, rejected
 
 

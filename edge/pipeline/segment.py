@@ -87,6 +87,7 @@ SOLID_MIN_ASPECT = 0.4  # ... checked for blobs at least this wide (width / heig
 # hairline: a faint printed box's broken side, a rule's stub, not handwriting. Two pens on one page
 # differ by up to 2.4x on the tuning pages (a fine pen beside a marker); printed rules by 3-7x.
 HAIRLINE_SHARE = 0.35
+HAIRLINE_MIN_CANDIDATES = 5  # the median means something from this many candidates on
 # An upright sliver (narrower than EDGE_SLIVER_ASPECT of its height) with background on its left and
 # right this different is the step between two surfaces: a paper's edge on a desk, its shadow, a
 # card's corner. The darker side's paper is at most EDGE_STEP_RATIO of the brighter's; a digit's paper
@@ -103,7 +104,6 @@ EDGE_STRIP_SHARE = 0.33
 EDGE_STRIP_PX = 3
 EDGE_PAPER_PERCENTILE = 90
 EDGE_BARE_SHARE = 0.5  # a strip with less of its area this far from ink is not judged
-HAIRLINE_MIN_CANDIDATES = 5  # the median means something from this many candidates on
 # A handwritten digit is 3 to 30 pen widths tall; 40 leaves room for fine pens on big digits, while
 # noise clumps are far thinner than their height suggests.
 MAX_HEIGHT_IN_PEN_WIDTHS = 40
