@@ -335,6 +335,29 @@ def test_no_sheet_in_a_plain_page_or_a_page_under_a_soft_shadow():
         assert find_paper(shadowed) is None
 
 
+def test_a_sliver_on_the_step_between_paper_and_desk_is_marked():
+    """A thin upright with paper on its left and a darker desk on its right is a piece of the
+    paper's edge; the same 1 written on even paper is not, nor is a chalk 1 on a board whose two
+    halves differ a little in light (dark levels, compared as paper brightness)."""
+    image = page(240, 480)
+    draw_text(image, "107", 60, 60, 90, 5, pitch=0.9)
+    edge = image.copy()
+    edge[:, 402:] = 140
+    edge[60:140, 398:402] = 60  # the edge's shadow
+    steps = segment(edge).steps
+    assert len(steps) == 1 and abs(steps[0].x - 398) <= 2, steps
+    even = image.copy()
+    even[60:140, 398:402] = 60
+    assert segment(even).steps == []
+    assert segment(edge, SegmentOptions(edge_steps=False)).steps == []
+    board = np.full((240, 480), 28, np.uint8)
+    board[:, 402:] = 42
+    draw_text(board, "107", 60, 60, 90, 5, ink=220, pitch=0.9)
+    board[60:140, 398:402] = 200
+    seg = segment(board)
+    assert seg.polarity == "light-on-dark" and seg.steps == []
+
+
 def test_segment_reads_inside_the_sheet_only():
     corners = SHEETS[0]
     photo = desk_photo(corners, digits="107")

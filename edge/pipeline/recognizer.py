@@ -148,11 +148,14 @@ class Recognizer:
         height, width = image.shape[:2]
         ox, oy = seg.origin
         placed = [Box(b.x + ox, b.y + oy, b.w, b.h) for b in boxes] if ox or oy else boxes
+        # Pieces of a paper's edge are no digit, whatever the model says (a sliver merged with a
+        # neighbour in the split stage has a new box and is judged by the model alone).
         steps = np.array([b in seg.steps for b in boxes], bool)
         digits, rejected = to_digits(placed, probs, self.classes, seg.scale, width, height, steps)
-        if steps.any():
-            seg.notes.append(f"left out {int(steps.sum())} sliver(s) on the edge of the paper or its shadow")
-        not_digits = list(rejected)  # what the model itself rejected (not the print and marks below)
+        edges = int((steps & ~self.classes.rejected(probs)).sum()) if steps.any() else 0
+        if edges:
+            seg.notes.append(f"left out {edges} sliver(s) on the edge of the paper or its shadow")
+        not_digits = list(rejected)  # the model's rejects and edge slivers (not the print and marks below)
 
         def leave_out(dropped: list, what: str) -> None:
             if dropped:
@@ -189,7 +192,7 @@ class Recognizer:
             trace.crops = [p.model_input for p in pieces]
             trace.boxes = boxes
             trace.probs = probs
-            trace.rejected = self.classes.rejected(probs)
+            trace.rejected = self.classes.rejected(probs) | steps
         fields = [_clip_box(Box(f.x + ox, f.y + oy, f.w, f.h).scaled(1.0 / seg.scale), width, height)
                   for f in seg.fields]
         return Detections(width=width, height=height, digits=digits, rejected=rejected, timings=timings,

@@ -104,6 +104,7 @@ EDGE_STRIP_SHARE = 0.33
 EDGE_STRIP_PX = 3
 EDGE_PAPER_PERCENTILE = 90
 EDGE_BARE_SHARE = 0.5  # a strip with less of its area this far from ink is not judged
+EDGE_MIN_BARE_LINES = 2  # ... nor one with fewer bare pixels than this many of its lines (a sliver's end)
 # A handwritten digit is 3 to 30 pen widths tall; 40 leaves room for fine pens on big digits, while
 # noise clumps are far thinner than their height suggests.
 MAX_HEIGHT_IN_PEN_WIDTHS = 40
@@ -121,6 +122,9 @@ class SegmentOptions:
     # Never report more candidates than this from one image (a page of noise stays cheap).
     max_candidates: int = 500
     remove_lines: bool = True
+    # Upright slivers on the step between paper and desk (or shadow) are read as no digit
+    # (``EDGE_STEP_RATIO``).
+    edge_steps: bool = True
     # Photos of a sheet on a desk: find the sheet and read only inside it.
     paper: PaperOptions = field(default_factory=PaperOptions)
 
@@ -150,7 +154,9 @@ class Segmentation:
     origin: tuple[int, int] = (0, 0)
     fields: list[Box] = field(default_factory=list)  # comb fields (rows of boxes), working pixels
     paper: Paper | None = None  # the sheet, in the input image's pixels
-    steps: list[Box] = field(default_factory=list)  # candidates on the step between two surfaces
+    # Boxes of candidates on the step between two surfaces (working pixels, from ``origin``, as
+    # ``candidates``): read as no digit.
+    steps: list[Box] = field(default_factory=list)
 
 
 def detect_polarity(gray: np.ndarray) -> str:
@@ -603,18 +609,20 @@ def _without_walls(candidates: list[Candidate], lines: np.ndarray, stroke: float
     return [c for c in candidates if id(c) not in walls]
 
 
-def _on_a_step(cand: Candidate, whole: np.ndarray, mask: np.ndarray, origin: tuple[int, int]) -> bool:
+def _on_a_step(cand: Candidate, whole: np.ndarray, mask: np.ndarray, origin: tuple[int, int],
+               polarity: str) -> bool:
     """A sliver standing on the step between two surfaces (see ``EDGE_STEP_RATIO``). ``whole``: the
     working image as it is, of which ``mask`` covers the part from ``origin`` on (the sheet's cut: a
-    sliver along its border has its outer side beyond it)."""
+    sliver along its border has its outer side beyond it). Levels are compared as paper brightness:
+    on light-on-dark pages (a board) the grey is turned round first."""
     b = cand.box
     if b.w >= EDGE_SLIVER_ASPECT * b.h:
         return False
     ox, oy = origin
     strip = max(EDGE_STRIP_PX, int(round(EDGE_STRIP_SHARE * b.h)))
     pad = max(1, int(np.ceil(cand.stroke)))
-    # The ink a pen width wider, on the part of the mask the strips can reach.
-    reach = pad + strip
+    # The ink a pen width wider, on the part of the mask that can grow into the strips.
+    reach = 2 * pad + strip
     ry0, ry1 = max(0, b.y - reach), min(mask.shape[0], b.y2 + reach)
     rx0, rx1 = max(0, b.x - reach), min(mask.shape[1], b.x2 + reach)
     inked = cv2.dilate(mask[ry0:ry1, rx0:rx1], np.ones((2 * pad + 1, 2 * pad + 1), np.uint8))
@@ -630,8 +638,10 @@ def _on_a_step(cand: Candidate, whole: np.ndarray, mask: np.ndarray, origin: tup
         if iy1 > iy0 and ix1 > ix0:
             bare[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = inked[iy0 - ry0 : iy1 - ry0, ix0 - rx0 : ix1 - rx0] == 0
         level = whole[y0 + oy : y1 + oy, x0 + ox : x1 + ox][bare]
-        if level.size < max(2 * strip, EDGE_BARE_SHARE * bare.size):
+        if level.size < max(EDGE_MIN_BARE_LINES * strip, EDGE_BARE_SHARE * bare.size):
             return None  # mostly ink: no paper to judge by
+        if polarity == "light-on-dark":
+            level = 255 - level
         return float(np.percentile(level, EDGE_PAPER_PERCENTILE))
 
     left = paper(b.y, b.y2, b.x - pad - strip, b.x - pad)
@@ -723,7 +733,7 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
         candidates = _without_walls(candidates, removed, stroke)
     # Kept as candidates, read as no digit: an edge's other pieces may be digits to the model, and its
     # pieces are found together (``layout.drop_stacked``).
-    steps = [c.box for c in candidates if _on_a_step(c, whole, mask, origin)]
+    steps = [c.box for c in candidates if _on_a_step(c, whole, mask, origin, polarity)] if options.edge_steps else []
     candidates = _without_hairlines(candidates)
     crops = ((c, candidate_ink(ink, labels, c)) for c in candidates)
     candidates = [replace(c, crop=crop, measured=measure(crop, c.stroke)) for c, crop in crops]
