@@ -178,6 +178,13 @@ class WordOptions:
     reach: float = 0.5
 
 
+def _beside(b: Box, other: Box, line: float, height_range: tuple[float, float], reach: float) -> bool:
+    """``other`` stands beside ``b`` on its line: centres within ``line`` of ``b``'s height, its height
+    within ``height_range`` of ``b``'s, at most ``reach`` of ``b``'s heights apart across."""
+    return (abs(other.cy - b.cy) <= line * b.h and height_range[0] * b.h <= other.h <= height_range[1] * b.h
+            and other.gap(b) <= reach * b.h)
+
+
 def drop_in_words(digits: list[Digit], rejected: list[Digit],
                   options: WordOptions = WordOptions()) -> tuple[list[Digit], list[Digit]]:
     """The digits that are no unsure letter of a word, and those that are.
@@ -186,16 +193,13 @@ def drop_in_words(digits: list[Digit], rejected: list[Digit],
     whose i, l, l were read unsurely as 1s goes whole (forms 1-120: 3 more letters, no digit)."""
     if not options.enabled or not rejected:
         return digits, []
-    lo, hi = options.height_range
     kept, letters = list(digits), []
     found = rejected
     while found:
         still, new = [], []
         for digit in kept:
-            b = digit.box
             in_word = digit.confidence < options.unsure and any(
-                abs(r.box.cy - b.cy) <= options.line * b.h and lo * b.h <= r.box.h <= hi * b.h
-                and r.box.gap(b) <= options.reach * b.h for r in found)
+                _beside(digit.box, r.box, options.line, options.height_range, options.reach) for r in found)
             (new if in_word else still).append(digit)
         kept, found = still, new
         letters += new
@@ -286,7 +290,6 @@ def drop_lone_unsure(digits: list[Digit], rejected: list[Digit],
     ones standing alone among print (boxes in one frame)."""
     if not options.enabled or not digits or len(rejected) < options.company:
         return digits, []
-    lo, hi = options.height_range
     others = digits + rejected
     centres = np.array([(r.box.cx, r.box.cy) for r in rejected], np.float64)
     kept, lone = [], []
@@ -295,7 +298,6 @@ def drop_lone_unsure(digits: list[Digit], rejected: list[Digit],
         among_print = digit.confidence < options.unsure and int(
             (np.abs(centres - (b.cx, b.cy)).max(axis=1) <= options.around * b.h).sum()) >= options.company
         alone = among_print and not any(
-            o is not digit and abs(o.box.cy - b.cy) <= options.line * b.h and lo * b.h <= o.box.h <= hi * b.h
-            and o.box.gap(b) <= options.reach * b.h for o in others)
+            o is not digit and _beside(b, o.box, options.line, options.height_range, options.reach) for o in others)
         (lone if alone else kept).append(digit)
     return kept, lone

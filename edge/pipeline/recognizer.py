@@ -152,7 +152,8 @@ class Recognizer:
         # neighbour in the split stage has a new box and is judged by the model alone).
         steps = np.array([b in seg.steps for b in boxes], bool)
         digits, rejected = to_digits(placed, probs, self.classes, seg.scale, width, height, steps)
-        edges = int((steps & ~self.classes.rejected(probs)).sum()) if steps.any() else 0
+        model_rejects = self.classes.rejected(probs)
+        edges = int((steps & ~model_rejects).sum())
         if edges:
             seg.notes.append(f"left out {edges} sliver(s) on the edge of the paper or its shadow")
         not_digits = list(rejected)  # the model's rejects and edge slivers (not the print and marks below)
@@ -192,7 +193,7 @@ class Recognizer:
             trace.crops = [p.model_input for p in pieces]
             trace.boxes = boxes
             trace.probs = probs
-            trace.rejected = self.classes.rejected(probs) | steps
+            trace.rejected = model_rejects | steps
         fields = [_clip_box(Box(f.x + ox, f.y + oy, f.w, f.h).scaled(1.0 / seg.scale), width, height)
                   for f in seg.fields]
         return Detections(width=width, height=height, digits=digits, rejected=rejected, timings=timings,
