@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge.pipeline.paper import find_paper
 from trainer.synth import marks
 from trainer.synth.documents import card_video, make_document
 from trainer.synth.scoring import found_from_reading, iou, match, score_page
@@ -24,6 +25,22 @@ def test_photos_of_paper_on_a_desk_read_exactly(recognizer, digit_bank, kind, se
     reading = recognizer.read(page.image)
     assert exactly(page, reading), (reading.numbers, page.text)
     assert "read inside the sheet found in the photo" in reading.notes or page.details.get("mode") == "fills"
+
+
+@pytest.mark.parametrize("seed", [89, 95])
+def test_a_sheet_no_bright_region_outlines_is_found_from_its_straight_sides(recognizer, digit_bank, seed):
+    """Form photos where no cut into bright and dark outlines the sheet (a grey fabric desk nearly as
+    bright as the paper, a wooden desk's light grain): its straight sides do, and only the sheet is read."""
+    page = make_document("form", digit_bank, seed)
+    assert page.details["capture"] == "photo"
+    paper = find_paper(page.image)
+    assert paper is not None
+    for corner in np.float32(page.paper):
+        assert np.linalg.norm(paper.corners - corner, axis=1).min() <= 20, (paper.corners, page.paper)
+    reading = recognizer.read(page.image)
+    assert "read inside the sheet found in the photo" in reading.notes
+    sheet = paper.mask(page.image.shape[:2])
+    assert all(sheet[d.box.y + d.box.h // 2, d.box.x + d.box.w // 2] for d in reading.digits)
 
 
 def test_frames_with_the_card_edges_in_view_report_no_digit_that_is_not_there(recognizer, digit_bank):

@@ -11,6 +11,7 @@ Pure functions on grey images; ``PaperTracker`` keeps the sheet from frame to fr
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 
 import cv2
@@ -95,7 +96,9 @@ def find_paper(image: np.ndarray, options: PaperOptions = PaperOptions(), hint: 
     of it) and from growing the brightest surface by small steps (which follows a shadow's soft edge
     but stops at the paper's). A candidate is the sheet when it fills a large convex quadrilateral
     brighter than the desk around it, and every side of it that lies inside the frame is a step in
-    brightness, not a gradient; of those, the one with the sharpest weakest side wins. ``hint`` (the
+    brightness, not a gradient; of those, the one with the sharpest weakest side wins. When no region
+    gives one (a shadow or uneven light cuts the sheet, a grey desk nearly as bright), outlines are
+    built from straight edges instead (``_line_outlines``) and judged the same way. ``hint`` (the
     sheet in the last frame) is checked first, and kept when it still holds.
     """
     if not options.enabled or min(image.shape[:2]) < 32:
@@ -128,6 +131,11 @@ def find_paper(image: np.ndarray, options: PaperOptions = PaperOptions(), hint: 
         judged = _judge(grey, corners, options)
         if judged is not None and (best is None or judged[0] > best[0]):
             best = judged
+    if best is None:
+        for corners in _line_outlines(grey, options):
+            judged = _judge(grey, corners, options)
+            if judged is not None and (best is None or judged[0] > best[0]):
+                best = judged
     return None if best is None else best[1].scaled(1.0 / scale)
 
 
@@ -245,6 +253,13 @@ def _judge(grey: np.ndarray, corners: np.ndarray, options: PaperOptions,
 def _side_step(grey: np.ndarray, corners: np.ndarray, side: int) -> float | None:
     """Median brightness just inside side ``side`` minus just outside it; None for a side that runs
     along the frame's border or out of the frame."""
+    levels = _side_levels(grey, corners, side)
+    return None if levels is None else levels[1]
+
+
+def _side_levels(grey: np.ndarray, corners: np.ndarray, side: int) -> tuple[float, float | None] | None:
+    """(median brightness just inside side ``side``, its step: that minus the brightness just
+    outside), the step None for a side along the frame's border; None for a side too short to judge."""
     h, w = grey.shape
     a, b = corners[side].astype(np.float64), corners[(side + 1) % len(corners)].astype(np.float64)
     along = b - a
@@ -261,12 +276,163 @@ def _side_step(grey: np.ndarray, corners: np.ndarray, side: int) -> float | None
     outer = points - EDGE_OFFSET * normal
     inside_frame = ((outer[:, 0] >= BORDER_PX) & (outer[:, 0] < w - BORDER_PX)
                     & (outer[:, 1] >= BORDER_PX) & (outer[:, 1] < h - BORDER_PX))
-    if inside_frame.mean() < 0.5:
-        return None
-    inner, outer = inner[inside_frame], outer[inside_frame]
     xi, yi = np.clip(inner[:, 0].round().astype(int), 0, w - 1), np.clip(inner[:, 1].round().astype(int), 0, h - 1)
+    inner_levels = grey[yi, xi].astype(np.float32)
+    if inside_frame.mean() < 0.5:
+        return float(np.median(inner_levels)), None
     xo, yo = np.clip(outer[:, 0].round().astype(int), 0, w - 1), np.clip(outer[:, 1].round().astype(int), 0, h - 1)
-    return float(np.median(grey[yi, xi].astype(np.float32) - grey[yo, xo].astype(np.float32)))
+    steps = inner_levels[inside_frame] - grey[yo, xo][inside_frame].astype(np.float32)
+    return float(np.median(inner_levels[inside_frame])), float(np.median(steps))
+
+
+# Outlines from straight edges. Edges are found on the blurred search copy with these hysteresis
+# levels (0-255): a paper edge of the least contrast (18) passes, paper grain does not.
+LINE_EDGE_LEVELS = (10, 30)
+# A straight line needs votes from edge pixels on this share of the copy's short side, and the
+# strongest this many lines are looked at (print and table rules come first on a form; the sheet's
+# sides are among them).
+LINE_VOTES = 0.2
+LINE_MOST = 150
+# A line is a side of the sheet when, along an unbroken run of this share of the copy's short side,
+# one side of it is brighter than the other by half the minimum contrast (a printed rule is dark on
+# paper both sides, so it is no step).
+SIDE_RUN = 0.25
+# Lines within this many pixels and radians of a longer one are the same side.
+SIDE_SAME_PX = 6
+SIDE_SAME_ANGLE = 0.06
+# The longest runs kept for each side of the sheet (top, bottom, left, right); with the frame's own
+# border for each, at most (3 + 1) ** 4 outlines are tried.
+SIDES_KEPT = 3
+# A side facing into the sheet this close to straight down, up, right or left (the cosine) is its
+# top, bottom, left or right side: sheets in photos lean by less than 45 degrees.
+SIDE_FACING = 0.7
+# A stretch of the frame's border taken for a side must have paper along it: at least this share of
+# the sides' step above the desk (light falls off towards a photo's corners, so not all of it).
+BORDER_PAPER_SHARE = 0.33
+
+
+def _side_lines(grey: np.ndarray, options: PaperOptions) -> dict[str, list[tuple[float, float]]]:
+    """Straight lines that may be the sheet's top, bottom, left and right sides, as (rho, theta) of
+    ``x cos(theta) + y sin(theta) = rho``, the longest step first."""
+    h, w = grey.shape
+    sides: dict[str, list[tuple[int, float, float]]] = {role: [] for role in "tblr"}
+    edges = cv2.Canny(grey, *LINE_EDGE_LEVELS)
+    lines = cv2.HoughLines(edges, 1, np.pi / 180, max(8, int(LINE_VOTES * min(h, w))))
+    if lines is None:
+        return {role: [] for role in "tblr"}
+    reach = 2 * max(h, w)
+    t = np.arange(-reach, reach, 2.0)[:, None]
+    min_run = SIDE_RUN * min(h, w) / 2  # in samples, 2 px apart
+    for rho, theta in lines[:LINE_MOST, 0]:
+        normal = np.array([np.cos(theta), np.sin(theta)])
+        points = normal * rho + t * np.array([-normal[1], normal[0]])
+        keep = ((points[:, 0] >= BORDER_PX + EDGE_OFFSET) & (points[:, 0] < w - BORDER_PX - EDGE_OFFSET)
+                & (points[:, 1] >= BORDER_PX + EDGE_OFFSET) & (points[:, 1] < h - BORDER_PX - EDGE_OFFSET))
+        points = points[keep]
+        if len(points) < min_run:
+            continue
+        ahead = np.round(points + EDGE_OFFSET * normal).astype(int)
+        behind = np.round(points - EDGE_OFFSET * normal).astype(int)
+        step = grey[ahead[:, 1], ahead[:, 0]].astype(np.int16) - grey[behind[:, 1], behind[:, 0]]
+        for sign in (1, -1):
+            run = _longest_run(sign * step >= options.min_contrast / 2)
+            if run < min_run:
+                continue
+            inward = sign * normal
+            role = ("t" if inward[1] > SIDE_FACING else "b" if inward[1] < -SIDE_FACING
+                    else "l" if inward[0] > SIDE_FACING else "r" if inward[0] < -SIDE_FACING else None)
+            if role is None or any(abs(rho - r) < SIDE_SAME_PX and abs(theta - a) < SIDE_SAME_ANGLE
+                                   for _, r, a in sides[role]):
+                continue
+            sides[role].append((run, float(rho), float(theta)))
+    edge_points = np.argwhere(edges > 0)[:, ::-1].astype(np.float32)  # (x, y)
+    return {role: [_refined(edge_points, r, a) for _, r, a in sorted(found, key=lambda s: -s[0])[:SIDES_KEPT]]
+            for role, found in sides.items()}
+
+
+# The Hough lines come in whole degrees, which over a sheet's side is pixels off at full size (and
+# the sheet's outline steers the search for comb boxes): each kept line is fitted again to the edge
+# pixels within this many pixels of it.
+REFINE_PX = 2.0
+
+
+def _refined(edge_points: np.ndarray, rho: float, theta: float) -> tuple[float, float]:
+    """The (rho, theta) line fitted (robustly) to the edge pixels near a Hough line."""
+    normal = np.array([np.cos(theta), np.sin(theta)], np.float32)
+    near = edge_points[np.abs(edge_points @ normal - rho) <= REFINE_PX]
+    if len(near) < 8:
+        return rho, theta
+    vx, vy, x0, y0 = cv2.fitLine(near, cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+    fitted = np.array([-vy, vx])
+    if fitted @ normal < 0:
+        fitted = -fitted  # the same side of the line stays its front
+    return float(fitted @ np.array([x0, y0])), float(np.arctan2(fitted[1], fitted[0]))
+
+
+def _longest_run(flags: np.ndarray) -> int:
+    """Length of the longest run of True in a 1-D bool array."""
+    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return int((ends - starts).max()) if len(starts) else 0
+
+
+def _meet(a: tuple[float, float], b: tuple[float, float]) -> np.ndarray | None:
+    """Where two (rho, theta) lines cross; None for parallel ones."""
+    system = np.array([[np.cos(a[1]), np.sin(a[1])], [np.cos(b[1]), np.sin(b[1])]])
+    if abs(np.linalg.det(system)) < 1e-3:
+        return None
+    return np.linalg.solve(system, [a[0], b[0]])
+
+
+def _line_outlines(grey: np.ndarray, options: PaperOptions):
+    """Convex outlines made of four side lines, each a line found or the frame's own border (the
+    sheet runs out of the picture there), cut to the frame; only those whose sides inside the frame
+    are all steps and whose stretches of frame border have paper along them, not desk."""
+    h, w = grey.shape
+    border = {"t": (0.0, np.pi / 2), "b": (h - 1.0, np.pi / 2), "l": (0.0, 0.0), "r": (w - 1.0, 0.0)}
+    found = _side_lines(grey, options)
+    choices = [found[role] + [border[role]] for role in "tblr"]
+    frame = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float32)
+    known: dict[tuple, tuple[float, float | None] | None] = {}  # outlines share sides: each is judged once
+
+    def levels(polygon: np.ndarray, i: int) -> tuple[float, float | None] | None:
+        (ax, ay), (bx, by) = polygon[i].tolist(), polygon[(i + 1) % len(polygon)].tolist()
+        cx, cy = polygon.mean(axis=0).tolist()
+        inside = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax) > 0
+        key = (round(ax, 2), round(ay, 2), round(bx, 2), round(by, 2), inside)
+        if key not in known:
+            known[key] = _side_levels(grey, polygon, i)
+        return known[key]
+
+    meets = {(a, b): _meet(a, b) for a in choices[0] + choices[1] for b in choices[2] + choices[3]}
+    for top, bottom, left, right in itertools.product(*choices):
+        if sum(line is not border[role] for line, role in zip((top, bottom, left, right), "tblr")) < 2:
+            continue  # two sides at least must be the sheet's own
+        corners = [meets[top, left], meets[top, right], meets[bottom, right], meets[bottom, left]]
+        if any(c is None for c in corners):
+            continue
+        quad = np.array(corners, np.float32)
+        if not cv2.isContourConvex(quad.reshape(-1, 1, 2)):
+            continue
+        area, polygon = cv2.intersectConvexConvex(quad, frame)
+        if polygon is None or not options.min_area <= area / (h * w) <= options.max_area:
+            continue
+        polygon = polygon.reshape(-1, 2)
+        judged = []
+        for i in range(len(polygon)):
+            side = levels(polygon, i)
+            if side is not None and side[1] is not None and side[1] < options.min_contrast / 2:
+                break  # a side inside the frame that is no step
+            if side is not None:
+                judged.append(side)
+        else:
+            steps = [side for side in judged if side[1] is not None]
+            if not steps:
+                continue
+            paper = float(np.median([inner for inner, _ in steps]))
+            step = float(np.median([step for _, step in steps]))
+            if all(inner >= paper - (1 - BORDER_PAPER_SHARE) * step for inner, s in judged if s is None):
+                yield polygon  # else desk along a stretch of the frame's border taken for a side
 
 
 def fill_outside(gray: np.ndarray, mask: np.ndarray, work_side: int = 160) -> np.ndarray:
