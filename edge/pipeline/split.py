@@ -48,6 +48,10 @@ class SplitOptions:
     # ... but a blob the model reads as no digit at all (two touching digits are no one digit) is
     # lost unless cut, so its parts need only this, and to be read as digits rather than rejected.
     min_confidence_rejected: float = 0.25
+    # A rejected blob cut into this many parts or more, mostly 1s and the rest unsure, is two bold
+    # serif letters' stems and bowls (RM, RD in a form's title); touching digits cut into three parts
+    # that way were real (a 1, an unsure 2 and a 4 read as 1: touching tuning pages 200-203).
+    stem_parts: int = 4
     # Blobs narrower than this (width / height) are never cut (two touching 1s are about 0.7).
     min_aspect: float = 0.7
     # "Clearly wider than tall" (width / height): such blobs are always tried; narrower ones only
@@ -263,9 +267,10 @@ def split_touching(pieces: list[Piece], probs: np.ndarray, digit_height: float, 
         if split < whole + margin or confidences.min() < floor or any(slice_rejected[key] for key in path):
             continue
         # Cut into nothing but 1s, a blob the model calls no digit is a letter's stems (m, W, E, h),
-        # not touching 1s (those read as a digit, a 4 or an 11, before they are cut).
+        # not touching 1s (those read as a digit, a 4 or an 11, before they are cut); so is one cut
+        # mostly into 1s whose other parts are unsure (a bold serif R or M: stems and a bowl).
         if no_digit[index] and judge.digits is not None \
-                and all(int(v) == 1 for v in judge.digits(np.array([slice_probs[key] for key in path]))):
+                and _stems(judge.digits(np.array([slice_probs[key] for key in path])), confidences, options):
             continue
         if aspect < options.wide_aspect and _max_overlap([slices[key].box for key in path]) > options.max_overlap:
             continue
@@ -280,6 +285,16 @@ def split_touching(pieces: list[Piece], probs: np.ndarray, digit_height: float, 
             new_pieces.append(part)
             new_probs.append(p)
     return new_pieces, np.array(new_probs)
+
+
+def _stems(digits: np.ndarray, confidences: np.ndarray, options: SplitOptions) -> bool:
+    """Whether the parts of a rejected blob look like a letter's stems: all 1s, or (in ``stem_parts``
+    parts or more) mostly 1s with every other part read under ``min_confidence``."""
+    ones = digits == 1
+    if ones.all():
+        return True
+    return len(digits) >= options.stem_parts and 2 * int(ones.sum()) > len(digits) \
+        and bool((confidences[~ones] < options.min_confidence).all())
 
 
 def best_cuts(index: int, cuts: list[int], sure: dict[tuple[int, int, int], float]) -> list | None:
