@@ -12,6 +12,7 @@ Pure functions on grey images; ``PaperTracker`` keeps the sheet from frame to fr
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import cv2
@@ -123,20 +124,17 @@ def find_paper(image: np.ndarray, options: PaperOptions = PaperOptions(), hint: 
             return hint
         if not _darker_around(grey, options):
             return None
-    best: tuple[float, Paper] | None = None
-    for region in _candidates(small, grey, options):
-        corners = _outline(region, options)
-        if corners is None:
-            continue
-        judged = _judge(grey, corners, options)
-        if judged is not None and (best is None or judged[0] > best[0]):
-            best = judged
+    outlines = (_outline(region, options) for region in _candidates(small, grey, options))
+    best = _best(grey, (c for c in outlines if c is not None), options)
     if best is None:
-        for corners in _line_outlines(grey, options):
-            judged = _judge(grey, corners, options)
-            if judged is not None and (best is None or judged[0] > best[0]):
-                best = judged
-    return None if best is None else best[1].scaled(1.0 / scale)
+        best = _best(grey, _line_outlines(grey, options), options)
+    return None if best is None else best.scaled(1.0 / scale)
+
+
+def _best(grey: np.ndarray, outlines: Iterable[np.ndarray], options: PaperOptions) -> Paper | None:
+    """Of the outlines judged a sheet, the one with the sharpest weakest side."""
+    judged = (_judge(grey, corners, options) for corners in outlines)
+    return max((j for j in judged if j is not None), key=lambda j: j[0], default=(None, None))[1]
 
 
 # Cut each map at these multiples of its Otsu level: lower takes in a shadowed part of the sheet,
@@ -319,7 +317,7 @@ def _side_lines(grey: np.ndarray, options: PaperOptions) -> dict[str, list[tuple
     edges = cv2.Canny(grey, *LINE_EDGE_LEVELS)
     lines = cv2.HoughLines(edges, 1, np.pi / 180, max(8, int(LINE_VOTES * min(h, w))))
     if lines is None:
-        return {role: [] for role in "tblr"}
+        return {role: [] for role in sides}
     reach = 2 * max(h, w)
     t = np.arange(-reach, reach, 2.0)[:, None]
     min_run = SIDE_RUN * min(h, w) / 2  # in samples, 2 px apart
