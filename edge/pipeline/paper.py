@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from edge.pipeline.ink import working_copy
+from edge.pipeline.ink import to_gray, working_copy
 
 
 @dataclass(frozen=True)
@@ -97,13 +97,16 @@ def find_paper(image: np.ndarray, options: PaperOptions = PaperOptions(), hint: 
     of it) and from growing the brightest surface by small steps (which follows a shadow's soft edge
     but stops at the paper's). A candidate is the sheet when it fills a large convex quadrilateral
     brighter than the desk around it, and every side of it that lies inside the frame is a step in
-    brightness, not a gradient; of those, the one with the sharpest weakest side wins. When no region
+    brightness, not a gradient; of those, the one with the sharpest weakest side wins, unless writing
+    runs on across one of its sides (that side is a shadow's edge on the sheet, ``_writing_crosses``,
+    looked for on ``grey``: the caller's grey copy of the image at its working size). When no region
     gives one (a shadow or uneven light cuts the sheet, a grey desk nearly as bright), outlines are
     built from straight edges instead (``_line_outlines``) and judged the same way. ``hint`` (the
     sheet in the last frame) is checked first, and kept when it still holds.
     """
     if not options.enabled or min(image.shape[:2]) < 32:
         return None
+    full = grey
     if hint is None and grey is not None:
         # A first look at a coarse sample of the grey copy the caller has anyway: most images (scans,
         # pages filling the frame) have nothing darker around them and cost nothing more.
@@ -124,17 +127,32 @@ def find_paper(image: np.ndarray, options: PaperOptions = PaperOptions(), hint: 
             return hint
         if not _darker_around(grey, options):
             return None
+    if full is None:
+        full = to_gray(image)
     outlines = (_outline(region, options) for region in _candidates(small, grey, options))
-    best = _best(grey, (c for c in outlines if c is not None), options)
+    best, least = _best(grey, (c for c in outlines if c is not None), options, full)
     if best is None:
-        best = _best(grey, _line_outlines(grey, options), options)
+        best, _ = _best(grey, _line_outlines(grey, options), options, full, least)
     return None if best is None else best.scaled(1.0 / scale)
 
 
-def _best(grey: np.ndarray, outlines: Iterable[np.ndarray], options: PaperOptions) -> Paper | None:
-    """Of the outlines judged a sheet, the one with the sharpest weakest side."""
-    judged = (_judge(grey, corners, options) for corners in outlines)
-    return max((j for j in judged if j is not None), key=lambda j: j[0], default=(None, None))[1]
+def _best(grey: np.ndarray, outlines: Iterable[np.ndarray], options: PaperOptions, full: np.ndarray,
+          least: float = 0.0) -> tuple[Paper | None, float]:
+    """Of the outlines judged a sheet, the one with the sharpest weakest side that no writing
+    crosses (looked for on ``full``, a larger grey copy of the image); and the area an outline must
+    exceed: once one is crossed, a smaller one is no answer either (mostly another piece of the sheet
+    that the same shadow cuts). ``least``: that area from an earlier search."""
+    judged = sorted((j for j in (_judge(grey, corners, options) for corners in outlines) if j is not None),
+                    key=lambda j: -j[0])
+    factor = full.shape[1] / grey.shape[1]
+    for _, paper in judged:
+        area = cv2.contourArea(paper.corners)
+        if area <= least:
+            continue
+        if not _writing_crosses(full, paper.corners * factor):
+            return paper, least
+        least = area
+    return None, least
 
 
 # Cut each map at these multiples of its Otsu level: lower takes in a shadowed part of the sheet,
@@ -283,6 +301,77 @@ def _side_levels(grey: np.ndarray, corners: np.ndarray, side: int) -> tuple[floa
     return float(np.median(inner_levels[inside_frame])), float(np.median(steps))
 
 
+# Handwriting never runs off a sheet's side, but it runs on across the edge of a shadow falling on
+# the sheet (a hand's, a phone's), which is otherwise a step in brightness just like a side. Ink is
+# a pixel this much darker (0-255) than the brightest within a pen's reach (a black-hat, with a
+# square this share of the image's short side: wider than a stroke, narrower than a digit).
+CROSS_INK = 30
+CROSS_STROKE = 1 / 60
+# A stroke crosses the side when ink runs unbroken this share of the short side on both sides of
+# it (the side's own dark line and a texture at its edge stay on one side), along at most a pen's
+# reach of it. A side is cut by writing when more than ``CROSS_MOST`` strokes cross it (a stray mark
+# or a scratch in the desk may cross a real side once).
+CROSS_REACH = 1 / 150
+CROSS_MOST = 1
+# Only a side whose far side keeps this share of the near side's brightness (beyond the strokes'
+# reach) can be a shadow's edge: a shadow leaves paper lit by the room (the generated hand shadows
+# take 25-50%), while a desk is mostly far darker than the sheet. Where a region's outline runs a
+# few pixels inside a real side, writing near that side and the sheet's shadow on the desk would
+# otherwise seem to cross it.
+CROSS_SHADOW = 0.6
+
+
+def _writing_crosses(grey: np.ndarray, corners: np.ndarray) -> bool:
+    """Whether strokes of writing cross a side of the outline (in ``grey``'s pixels) that lies
+    inside the frame into a shadow: that side is a shadow's edge on the sheet, not the sheet's own."""
+    h, w = grey.shape
+    short = min(h, w)
+    reach = max(3, int(CROSS_REACH * short))
+    k = max(5, int(CROSS_STROKE * short)) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    offsets = np.arange(-reach, reach + 1, dtype=np.float64)
+    centre = corners.mean(axis=0)
+    for i in range(len(corners)):
+        a, b = corners[i].astype(np.float64), corners[(i + 1) % len(corners)].astype(np.float64)
+        along = b - a
+        length = float(np.hypot(*along))
+        if length < 4 * k:
+            continue
+        normal = np.array([-along[1], along[0]]) / length
+        if np.dot(centre - a, normal) < 0:
+            normal = -normal  # into the sheet: offsets run from outside to inside
+        points = a + np.arange(0.03 * length, 0.97 * length)[:, None] / length * along  # 1 px apart
+        samples = np.round(points[:, None, :] + offsets[None, :, None] * normal).astype(np.int64)
+        in_frame = ((samples >= 0) & (samples < (w, h))).all(axis=(1, 2))
+        if in_frame.mean() < 0.5:
+            continue  # a side along the frame's border: the sheet runs out of the picture there
+        samples = samples[in_frame]
+        x0, y0 = np.maximum(samples.min(axis=(0, 1)) - k, 0)
+        x1, y1 = samples.max(axis=(0, 1)) + k + 1
+        ys, xs = samples[..., 1] - y0, samples[..., 0] - x0
+        crop = grey[y0:y1, x0:x1]
+        beyond = np.round(points[in_frame] - (reach + k) * normal).astype(np.int64)
+        within = np.round(points[in_frame] + (reach + k) * normal).astype(np.int64)
+        keep = ((beyond >= 0) & (beyond < (w, h)) & (within >= 0) & (within < (w, h))).all(axis=1)
+        if not keep.any():
+            continue
+        far = float(np.median(grey[beyond[keep, 1], beyond[keep, 0]]))
+        near = float(np.median(grey[within[keep, 1], within[keep, 0]]))
+        if far < CROSS_SHADOW * near:
+            continue  # desk beyond: a side of the sheet, whatever seems to cross it
+        ink = cv2.morphologyEx(crop, cv2.MORPH_BLACKHAT, kernel)[ys, xs] >= CROSS_INK
+        crossed = sum(1 for start, end in _runs(ink.all(axis=1)) if end - start <= k)
+        if crossed > CROSS_MOST:
+            return True
+    return False
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each run of True in a 1-D bool array."""
+    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
 # Outlines from straight edges. Edges are found on the blurred search copy with these hysteresis
 # levels (0-255): a paper edge of the least contrast (18) passes, paper grain does not.
 LINE_EDGE_LEVELS = (10, 30)
@@ -369,9 +458,7 @@ def _refined(edge_points: np.ndarray, rho: float, theta: float) -> tuple[float, 
 
 def _longest_run(flags: np.ndarray) -> int:
     """Length of the longest run of True in a 1-D bool array."""
-    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return int((ends - starts).max()) if len(starts) else 0
+    return max((end - start for start, end in _runs(flags)), default=0)
 
 
 def _meet(a: tuple[float, float], b: tuple[float, float]) -> np.ndarray | None:
