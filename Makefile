@@ -96,6 +96,9 @@ bench: $(VENV)/litert/.ok $(VENV)/edge/.ok $(VENV)/train/.ok
 		$(VENV)/litert/bin/pip install $(PIP_FLAGS) --no-deps 'rapidocr-onnxruntime==1.4.4'; \
 	else echo "RapidOCR has no wheel for this Python: the benchmark leaves it out"; fi
 	test -f benchmarks/models/seed_int8.tflite || $(MAKE) bench-models
+	command -v tesseract >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& apt-get update -qq && apt-get install -y -qq tesseract-ocr >/dev/null; } \
+		|| echo "Tesseract is not installed (apt-get install tesseract-ocr): the benchmark leaves it out"
 	$(VENV)/litert/bin/python -m benchmarks.run
 
 # The Raspberry Pi install proved under aarch64 emulation (.ci/pi-check/pi_check.py): Debian bookworm
