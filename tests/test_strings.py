@@ -293,3 +293,24 @@ def test_trainer_smoke_run_converts_and_verifies(tmp_path, mnist_dir):
     summary = json.loads((out / "conversion.json").read_text())
     assert {"keras", "float", "int8", "int8_float_agreement"} <= set(summary)
     assert (tmp_path / "models" / "report" / "strings" / "REPORT.md").is_file()
+
+
+
+def test_report_names_every_run_a_string_reader_went_on_from():
+    """A reader trained in runs, each going on from the last (``--init``), keeps the whole chain in
+    its metadata; the report lists each run with its seeds and learning rate, the latest first."""
+    pytest.importorskip("tensorflow")
+    from trainer.strings import report_markdown
+
+    first = {"epochs": 5, "train_strings": 200000, "train_seeds": [0, 200000], "learning_rate": 0.003,
+             "training_seconds": 1679.7, "continued_from": None}
+    second = {"epochs": 3, "train_strings": 200000, "train_seeds": [200000, 400000], "learning_rate": 0.001,
+              "training_seconds": 958.9, "continued_from": first}
+    record = {"epochs": 3, "train_strings": 200000, "train_seeds": [400000, 600000], "learning_rate": 0.0005,
+              "seed": 1, "training_seconds": 1422.1, "cpu_count": 2, "continued_from": second}
+    summary = json.loads((default_string_model_path().parent / "report" / "strings" / "conversion.json").read_text())
+    lines = [line for line in report_markdown(record, summary).splitlines() if "learning rate" in line]
+    assert len(lines) == 3, lines
+    for line, run in zip(lines, (record, second, first)):
+        assert f"seeds {run['train_seeds'][0]}-{run['train_seeds'][1]}" in line, line
+        assert f"learning rate {run['learning_rate']}" in line, line

@@ -601,6 +601,19 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _lineage(record: dict) -> list[str]:
+    """One report line per earlier run this one went on from, the latest first."""
+    lines = []
+    previous = record.get("continued_from")
+    while previous:
+        seeds = previous.get("train_seeds") or ["?", "?"]
+        lines.append(f"- continued from a run of {previous.get('epochs', '?')} epochs on "
+                     f"{previous.get('train_strings', '?')} other strings (seeds {seeds[0]}-{seeds[1]}, learning "
+                     f"rate {previous.get('learning_rate', '?')}, {previous.get('training_seconds', '?')} s)")
+        previous = previous.get("continued_from")
+    return lines
+
+
 def report_markdown(record: dict, summary: dict) -> str:
     lines = [
         "# String reader report",
@@ -610,11 +623,10 @@ def report_markdown(record: dict, summary: dict) -> str:
         f"- parameters: {record.get('parameters', '?')}, multiply-accumulates per 128-pixel-wide region "
         f"(about 5 digits): {record.get('macs_per_region_128px', '?')}",
         f"- trained {record.get('epochs', '?')} epochs on {record.get('train_strings', '?')} generated strings "
-        f"(MNIST training digits), seed {record.get('seed', '?')}, in {record.get('training_seconds', '?')} s "
-        f"on {record.get('cpu_count', '?')} CPU cores",
-        *([f"- continued from a run of {record['continued_from'].get('epochs', '?')} epochs on "
-           f"{record['continued_from'].get('train_strings', '?')} other strings "
-           f"({record['continued_from'].get('training_seconds', '?')} s)"] if record.get("continued_from") else []),
+        f"(MNIST training digits, seeds {'-'.join(map(str, record.get('train_seeds') or ['?', '?']))}, learning "
+        f"rate {record.get('learning_rate', '?')}), seed {record.get('seed', '?')}, in "
+        f"{record.get('training_seconds', '?')} s on {record.get('cpu_count', '?')} CPU cores",
+        *_lineage(record),
         f"- tested on {summary['test_strings']} held-out generated strings of MNIST *test* digits "
         "(other seeds), with touching digits, underlines, boxes, security backgrounds and punctuation",
         "",
