@@ -295,7 +295,6 @@ def test_trainer_smoke_run_converts_and_verifies(tmp_path, mnist_dir):
     assert (tmp_path / "models" / "report" / "strings" / "REPORT.md").is_file()
 
 
-
 def test_report_names_every_run_a_string_reader_went_on_from():
     """A reader trained in runs, each going on from the last (``--init``), keeps the whole chain in
     its metadata; the report lists each run with its seeds and learning rate, the latest first."""

@@ -273,19 +273,25 @@ def _side_step(grey: np.ndarray, corners: np.ndarray, side: int) -> float | None
     return None if levels is None else levels[1]
 
 
+def _side_axes(corners: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """Side ``side`` of an outline: its start, its vector, its length and its unit normal pointing
+    into the outline."""
+    a, b = corners[side].astype(np.float64), corners[(side + 1) % len(corners)].astype(np.float64)
+    along = b - a
+    length = float(np.hypot(*along))
+    normal = np.array([-along[1], along[0]]) / max(length, 1e-9)
+    if np.dot(corners.mean(axis=0) - a, normal) < 0:
+        normal = -normal
+    return a, along, length, normal
+
+
 def _side_levels(grey: np.ndarray, corners: np.ndarray, side: int) -> tuple[float, float | None] | None:
     """(median brightness just inside side ``side``, its step: that minus the brightness just
     outside), the step None for a side along the frame's border; None for a side too short to judge."""
     h, w = grey.shape
-    a, b = corners[side].astype(np.float64), corners[(side + 1) % len(corners)].astype(np.float64)
-    along = b - a
-    length = float(np.hypot(*along))
+    a, along, length, normal = _side_axes(corners, side)
     if length < 4:
         return None
-    centre = corners.mean(axis=0)
-    normal = np.array([-along[1], along[0]]) / length
-    if np.dot(centre - a, normal) < 0:
-        normal = -normal  # pointing into the sheet
     t = np.linspace(0.1, 0.9, max(8, int(length // 4)))[:, None]
     points = a + t * along
     inner = points + EDGE_OFFSET * normal
@@ -329,27 +335,17 @@ def _writing_crosses(grey: np.ndarray, corners: np.ndarray) -> bool:
     reach = max(3, int(CROSS_REACH * short))
     k = max(5, int(CROSS_STROKE * short)) | 1
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
-    offsets = np.arange(-reach, reach + 1, dtype=np.float64)
-    centre = corners.mean(axis=0)
+    offsets = np.arange(-reach, reach + 1, dtype=np.float64)  # from outside the sheet to inside
     for i in range(len(corners)):
-        a, b = corners[i].astype(np.float64), corners[(i + 1) % len(corners)].astype(np.float64)
-        along = b - a
-        length = float(np.hypot(*along))
+        a, along, length, normal = _side_axes(corners, i)
         if length < 4 * k:
             continue
-        normal = np.array([-along[1], along[0]]) / length
-        if np.dot(centre - a, normal) < 0:
-            normal = -normal  # into the sheet: offsets run from outside to inside
         points = a + np.arange(0.03 * length, 0.97 * length)[:, None] / length * along  # 1 px apart
         samples = np.round(points[:, None, :] + offsets[None, :, None] * normal).astype(np.int64)
         in_frame = ((samples >= 0) & (samples < (w, h))).all(axis=(1, 2))
         if in_frame.mean() < 0.5:
             continue  # a side along the frame's border: the sheet runs out of the picture there
         samples = samples[in_frame]
-        x0, y0 = np.maximum(samples.min(axis=(0, 1)) - k, 0)
-        x1, y1 = samples.max(axis=(0, 1)) + k + 1
-        ys, xs = samples[..., 1] - y0, samples[..., 0] - x0
-        crop = grey[y0:y1, x0:x1]
         beyond = np.round(points[in_frame] - (reach + k) * normal).astype(np.int64)
         within = np.round(points[in_frame] + (reach + k) * normal).astype(np.int64)
         keep = ((beyond >= 0) & (beyond < (w, h)) & (within >= 0) & (within < (w, h))).all(axis=1)
@@ -359,7 +355,10 @@ def _writing_crosses(grey: np.ndarray, corners: np.ndarray) -> bool:
         near = float(np.median(grey[within[keep, 1], within[keep, 0]]))
         if far < CROSS_SHADOW * near:
             continue  # desk beyond: a side of the sheet, whatever seems to cross it
-        ink = cv2.morphologyEx(crop, cv2.MORPH_BLACKHAT, kernel)[ys, xs] >= CROSS_INK
+        x0, y0 = np.maximum(samples.min(axis=(0, 1)) - k, 0)
+        x1, y1 = samples.max(axis=(0, 1)) + k + 1
+        black_hat = cv2.morphologyEx(grey[y0:y1, x0:x1], cv2.MORPH_BLACKHAT, kernel)
+        ink = black_hat[samples[..., 1] - y0, samples[..., 0] - x0] >= CROSS_INK
         crossed = sum(1 for start, end in _runs(ink.all(axis=1)) if end - start <= k)
         if crossed > CROSS_MOST:
             return True
