@@ -160,7 +160,7 @@ def test_rescue_reads_digit_sized_blobs_beside_digits_only():
                   600)[1] == [beside]
 
     def unsure(box: Box):
-        return "47", (0.99, 0.8), lambda: [box, box]
+        return "47", (0.99, 0.75), lambda: [box, box]
 
     def one_digit(box: Box):
         return "4", (0.99,), lambda: [box]
@@ -188,6 +188,22 @@ def test_rescue_needs_a_sure_digit_of_the_handwritings_size_beside_the_blob():
                       600)[0] == []
     beside = Digit(1, 0.97, Box(140, 100, 24, 40))  # a digit of the number, sure and of its size
     assert len(rescue([blob], digits + [beside], read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)[0]) == 3
+
+
+def test_rescue_measures_a_blob_against_the_digits_of_its_own_line():
+    """A line written larger than the rest of the page: its touching pair is its digits' size, though
+    half as tall again as the page's typical digit."""
+    page = number("5061", y=400) + number("2718", y=500)  # 40 px tall
+    line = number("931", x=100, y=100, h=60)  # x 100..186, 60 px tall
+    blob = Digit(0, 0.1, Box(190, 100, 80, 60), reject=0.9)
+
+    def read(box: Box):
+        return "47", (0.99, 0.95), lambda: [Box(box.x, box.y, 40, box.h), Box(box.x + 40, box.y, 40, box.h)]
+
+    found, blobs, _ = rescue([blob], page + line, read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)
+    assert blobs == [blob] and [d.digit for d in found] == [4, 7]
+    # With two digits on its line, the page's size rules: 60 px is too tall for its 40 px digits.
+    assert rescue([blob], page + line[:2], read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)[0] == []
 
 
 @pytest.fixture(scope="module")
