@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import cv2
 import numpy as np
@@ -25,7 +26,7 @@ from edge.pipeline.layout import (ScaleOptions, StackOptions, arrange, drop_out_
 from edge.pipeline.normalize import to_model_input
 from edge.pipeline.paper import Paper, PaperOptions, PaperTracker, find_paper
 from edge.pipeline.results import Box, Detections, Digit
-from edge.pipeline.segment import SegmentOptions, segment
+from edge.pipeline.segment import SegmentOptions, lines_lean, segment
 from edge.pipeline.split import (Judge, Piece, SplitOptions, cut_paths, cut_positions, merge_split_strokes,
                                  split_touching)
 from edge.pipeline.stabilize import StabilizeOptions, TrackerState, stable_digits, step
@@ -188,6 +189,17 @@ def test_ruled_lines_are_removed_and_the_digits_stay():
     assert not seg.mask[189:193, 400:].any()  # the line itself is gone
     kept = segment(image, SegmentOptions(remove_lines=False))
     assert any(c.box.w > 500 for c in kept.candidates)  # ... which it is not without line removal
+
+
+def test_lines_lean_is_none_without_a_long_row_of_ink():
+    """A sheet of digits and no ruled line: no lean, quietly (no NaN, no empty-slice warning)."""
+    mask = np.zeros((480, 640), np.uint8)
+    mask[100:140, 100:104] = 1  # a 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert lines_lean(mask, 3.0) is None
+    mask[300:303, 40:600] = 1  # a level ruled line
+    assert abs(lines_lean(mask, 3.0)) <= 1.0
 
 
 def test_an_upright_one_standing_on_a_ruled_line_is_kept():

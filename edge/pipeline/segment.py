@@ -775,7 +775,7 @@ def lines_lean(mask: np.ndarray, stroke: float) -> float | None:
     off = np.radians(LEAN_RANGE_DEGREES)
     found = cv2.HoughLines(mask, 1, np.radians(LEAN_STEP_DEGREES), votes, min_theta=np.pi / 2 - off,
                            max_theta=np.pi / 2 + off)
-    if found is None:
+    if found is None or not len(found):  # OpenCV 5 answers an empty array where 4 answered None
         return None
     return float(np.median(np.degrees(found[:LEAN_LINES, 0, 1]))) - 90.0
 
