@@ -135,6 +135,9 @@ def test_rescue_reads_digit_sized_blobs_beside_digits_only():
                                   (0, 0), (600, 800), 800, 600)
     assert blobs == [beside] and read_boxes == [beside.box] and pieces == []
     assert [(d.digit, d.box) for d in found] == [(4, Box(226, 100, 24, 40)), (7, Box(250, 100, 26, 40))]
+    # A gap of a few digits' width (2.5 digit heights) still counts as beside: an amount's groups.
+    gap = Digit(0, 0.1, Box(316, 100, 50, 40), reject=0.9)
+    assert rescue([gap], digits, read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)[1] == [gap]
 
     # A sliver of the blob the cutting read as a digit is replaced by the whole reading; a digit the
     # reading's margin took from a neighbour already found is not read twice.
