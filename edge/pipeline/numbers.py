@@ -186,8 +186,10 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
     h, w = shape
     for blob in rejected:
         b = blob.box
+        if b.w < options.rescue_aspect * b.h:
+            continue  # most rejected blobs: letters, strokes; no need to size their line
         typical = _line_height(b, digits, page_typical)
-        if not (lo * typical <= b.h <= hi * typical and b.w >= options.rescue_aspect * b.h):
+        if not lo * typical <= b.h <= hi * typical:
             continue
         shared = [d for d in digits if b.overlap(d.box) > RESCUE_MAX_SHARED * d.box.w * d.box.h]
         if any(d.box.w >= RESCUE_SLIVER * typical for d in shared):
