@@ -794,6 +794,18 @@ def test_an_unsure_digit_in_a_handwritten_word_is_dropped():
     assert drop_in_words([letter], word, WordOptions(enabled=False)) == ([letter], [])
 
 
+def test_a_sure_digit_between_two_letters_of_a_word_is_dropped():
+    """An l read surely as a 1, inside a word whose letters left and right of it were rejected."""
+    el = Digit(1, 0.97, Box(100, 100, 10, 40))
+    left = Digit(0, 0.1, Box(70, 110, 26, 30), reject=0.9)  # 4 px off: a tenth of its height
+    right = Digit(0, 0.1, Box(116, 110, 30, 30), reject=0.9)
+    assert drop_in_words([el], [left, right]) == ([], [el])
+    assert drop_in_words([el], [left]) == ([el], [])  # one side only: a digit after a word
+    far = Digit(0, 0.1, Box(124, 110, 30, 30), reject=0.9)  # 14 px off: over 0.3 of its height
+    assert drop_in_words([el], [left, far]) == ([el], [])
+    assert drop_in_words([el], [left, right], WordOptions(flanked=0.0)) == ([el], [])
+
+
 def test_the_unsure_letters_of_a_word_go_one_after_another():
     """"Mill": the M rejected, the i and both ls read unsurely as 1s, each beside the one before."""
     m = Digit(0, 0.1, Box(100, 100, 40, 40), reject=0.95)
