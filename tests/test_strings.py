@@ -79,7 +79,7 @@ def test_touching_strings_read_exactly(reader, bank):
 def test_digit_boxes_of_touching_strings_sit_on_their_digits(reader, bank):
     # CTC marks a digit before its middle; boxes cut at the marks alone left 91% of the digits of
     # these 200 touching strings (those read exactly) with a box on them (IoU >= 0.5), and 93%
-    # once the centres are moved by PEAK_LEAD.
+    # once the centres are moved by the lead (now the metadata's peak_lead).
     options = replace(clean_options(), touching_share=1.0)
     on, digits = 0, 0
     for seed in range(7000, 7200):
@@ -215,6 +215,7 @@ def test_string_metadata_round_trip(tmp_path):
     (dict(strings=StringSpec(width_policy="stretchy")), "unknown width policy"),
     (dict(strings=StringSpec(width_step=6)), "multiples of the column stride"),
     (dict(strings=StringSpec(alphabet="0012345678")), "repeats a character"),
+    (dict(strings=StringSpec(peak_lead=0.8)), "peak_lead 0.8 is outside"),
     (dict(kind="string-writer"), "unknown model kind"),
 ])
 def test_bad_string_metadata_is_refused_in_one_line(change, message):
@@ -222,6 +223,28 @@ def test_bad_string_metadata_is_refused_in_one_line(change, message):
     with pytest.raises(MetadataError, match=message) as caught:
         parse_metadata(data)
     assert "\n" not in str(caught.value)
+
+
+def test_string_metadata_from_before_the_peak_lead_reads_with_the_lead_then_measured(reader):
+    """Files written before the trainer measured where CTC fires take 0.078 digit heights (0.06 crop
+    heights), as the edge did then; the shipped file holds its own measurement."""
+    raw = json.loads(metadata_path(reader.path).read_text())
+    assert parse_metadata(raw).strings.peak_lead == raw["strings"]["peak_lead"]
+    del raw["strings"]["peak_lead"]
+    assert parse_metadata(raw).strings.peak_lead == 0.078
+    assert 0.078 / (1 + 2 * parse_metadata(raw).strings.region_margin) == pytest.approx(0.06)
+
+
+def test_the_trainer_measures_the_peak_lead_the_shipped_metadata_holds(reader, mnist):
+    """Where a character's centre lies against its columns, measured as the trainer does on its own
+    test strings: the value written in the shipped metadata, and not nothing (CTC fires early)."""
+    from trainer.strings import generate_set, measure_peak_lead
+    from trainer.synth.strings import TEST_SEEDS
+
+    test = generate_set(mnist.x_test, mnist.y_test, TEST_SEEDS, 400, keep_crops=True, workers=1)
+    lead = measure_peak_lead(reader, test)
+    assert lead >= 0.03
+    assert abs(lead - reader.metadata.strings.peak_lead) <= 0.015
 
 
 def test_digit_metadata_loads_unchanged_and_declares_no_strings(shipped_model_path):

@@ -341,6 +341,21 @@ def read_with(reader, data: StringSet) -> list[str]:
     return [reader.read_crop(crop).text for crop in data.crops]
 
 
+def measure_peak_lead(reader, data: StringSet) -> float:
+    """How far right of its columns' middle a character's centre lies, in the character's heights
+    (the median over the test strings the edge ``reader`` reads exactly; 0.0 when it reads none):
+    the metadata's ``StringSpec.peak_lead``."""
+    offsets = []
+    for crop, boxes, text in zip(data.crops, data.boxes, data.texts):
+        reading = reader.read_crop(crop, fit_boxes=False)
+        if reading.text != text:
+            continue
+        columns_px = reader.stride / reader.prepare(crop).scale  # crop pixels per output column
+        offsets += [(box.cx - (first + last + 1) / 2 * columns_px) / box.h
+                    for (first, last), box in zip(reading.spans, boxes)]
+    return round(float(np.median(offsets)), 3) if offsets else 0.0
+
+
 def mnist_single_digit_accuracy(reader, images: np.ndarray, labels: np.ndarray) -> float:
     """The reader's accuracy on MNIST test digits read as one-digit strings (exactly that digit)."""
     right = 0
@@ -385,8 +400,9 @@ def to_tflite(model, calibration: list[np.ndarray] | None) -> bytes:
         return converter.convert()
 
 
-def build_metadata(model_path: Path, provenance: dict) -> ModelMetadata:
-    """Metadata for a written string model, quantisation read back from the file."""
+def build_metadata(model_path: Path, provenance: dict, peak_lead: float = 0.0) -> ModelMetadata:
+    """Metadata for a written string model, quantisation read back from the file; ``peak_lead`` as
+    ``measure_peak_lead`` measured it."""
     from .conversion import _io_details, _quant
 
     inp, out = _io_details(model_path)
@@ -410,6 +426,7 @@ def build_metadata(model_path: Path, provenance: dict) -> ModelMetadata:
         strings=StringSpec(
             alphabet=ALPHABET, blank_index=BLANK, width_policy="variable", width_step=WIDTH_STEP,
             min_width=MIN_WIDTH, max_width=MAX_WIDTH, column_stride=STRIDE, region_margin=REGION_MARGIN,
+            peak_lead=peak_lead,
         ),
         provenance=provenance,
     )
@@ -557,6 +574,7 @@ def convert_and_verify(args, model, record: dict, data, val: StringSet, test: St
         summary[kind]["bytes"] = path.stat().st_size
         summary[kind]["verified_with"] = str(reader.backend)
         summary[kind]["us_per_region"] = speed(reader, test)
+        summary[kind]["peak_lead"] = measure_peak_lead(reader, test)
         readers[kind] = reader
         log.info("%s: exact %.2f%%, CER %.2f%%, MNIST single digits %.2f%%, %d bytes", kind,
                  100 * summary[kind]["exact"], 100 * summary[kind]["cer"],
@@ -574,7 +592,7 @@ def convert_and_verify(args, model, record: dict, data, val: StringSet, test: St
             accuracy=accuracy, mnist_single_digit=round(summary[kind]["mnist_single_digit"], 6),
             model_bytes=path.stat().st_size,
         )
-        write_metadata(build_metadata(path, meta_provenance), path.with_suffix(".json"))
+        write_metadata(build_metadata(path, meta_provenance, summary[kind]["peak_lead"]), path.with_suffix(".json"))
     (out / "conversion.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "REPORT.md").write_text(report_markdown(record, summary))
     return summary
@@ -643,7 +661,9 @@ def report_markdown(record: dict, summary: dict) -> str:
     lines += [
         "",
         f"int8 readings agree with float on {100 * summary['int8_float_agreement']:.2f}% of test strings. "
-        f"CPU: {summary['int8']['us_per_region']['cpu']}, 1 thread.",
+        f"CPU: {summary['int8']['us_per_region']['cpu']}, 1 thread. A character's centre lies "
+        f"{summary['int8'].get('peak_lead', '?')} digit heights right of its columns' middle (int8; the "
+        "metadata's peak_lead, which places the digit boxes).",
         "",
         "Exact strings of the int8 model by style and distractor:",
         "",

@@ -41,11 +41,6 @@ LINE_SHARE = 0.92
 SHORT_BOX = 0.6
 # Pieces of ink smaller than this share of the region's height are specks, not digit parts.
 MIN_PIECE_HEIGHT = 0.2
-# CTC fires a digit's column before the digit's middle: on 600 generated strings (seeds 5000-5599,
-# read exactly) both string models' peaks lie 0.073-0.078 digit heights left of the true centre.
-# Digit boxes take each digit's centre this share of the crop's height (1.3 digit heights) right
-# of its columns, so the cut between touching digits falls between them, not inside the left one.
-PEAK_LEAD = 0.06
 
 
 @dataclass(frozen=True)
@@ -187,11 +182,14 @@ def _ink_mask(crop: np.ndarray) -> np.ndarray:
 
 
 def digit_boxes(crop: np.ndarray, chars: list[DecodedChar], stride: int, scale: float, origin: Box,
-                mask: np.ndarray | None = None) -> list[Box]:
+                mask: np.ndarray | None = None, lead: float = 0.0) -> list[Box]:
     """One box per decoded character, in the coordinates of the image ``origin`` is in.
 
     ``crop`` is the ink the reader saw (before scaling); ``stride`` input pixels per output column;
-    ``scale`` model-input pixels per crop pixel. ``mask`` (same shape as ``crop``), when given, is
+    ``scale`` model-input pixels per crop pixel; ``lead`` how far right of its columns' middle a
+    character's centre lies, in crop heights (the model's ``StringSpec.peak_lead``: CTC fires before
+    the middle, and a cut between touching digits at the columns' middles falls inside the left
+    one). ``mask`` (same shape as ``crop``), when given, is
     the ink to fit boxes to (the segmentation's mask, without ruled lines); otherwise the crop's
     clear ink is used. A connected piece of ink holding one character's columns belongs to it
     whole; a piece holding several is cut at the faintest ink columns between them; a piece beside
@@ -204,10 +202,9 @@ def digit_boxes(crop: np.ndarray, chars: list[DecodedChar], stride: int, scale: 
     ink = _ink_mask(crop) if mask is None else (np.asarray(mask) > 0).view(np.uint8)
     # Grana's algorithm named explicitly, as edge.pipeline.segment does (OpenCV 5's default is slower).
     n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(ink, 8, cv2.CV_32S, cv2.CCL_GRANA)
-    # The centre of each character (its columns' middle, moved by PEAK_LEAD), in crop pixels, and
+    # The centre of each character (its columns' middle, moved by the lead), in crop pixels, and
     # the cuts between neighbours.
-    lead = PEAK_LEAD * h
-    centres = [min(w - 1, max(0, int(((c.first + c.last + 1) / 2) * stride / scale + lead))) for c in chars]
+    centres = [min(w - 1, max(0, int(((c.first + c.last + 1) / 2) * stride / scale + lead * h))) for c in chars]
     profile = ink.sum(axis=0, dtype=np.int32)
     cuts = [0] + [_cut_between(profile, a, b) for a, b in zip(centres, centres[1:])] + [w]
     spans: list[list[tuple[int, int, int, int]]] = [[] for _ in chars]  # x0, y0, x1, y1 per char
@@ -267,13 +264,14 @@ def column_boxes(crop: np.ndarray, chars: list[DecodedChar], stride: int, scale:
 
 def reading_from_probs(probs: np.ndarray, crop: np.ndarray, prepared: PreparedCrop, origin: Box,
                        alphabet: str, blank: int, stride: int, mask: np.ndarray | None = None,
-                       fit_boxes: bool = True) -> StringReading:
+                       fit_boxes: bool = True, lead: float = 0.0) -> StringReading:
     """Decode one region's posteriors ``(columns, labels)`` into a ``StringReading``; boxes fitted to
-    the ink (``digit_boxes``) or, with ``fit_boxes`` False, from the columns (``column_boxes``)."""
+    the ink (``digit_boxes``, ``lead`` as there) or, with ``fit_boxes`` False, from the columns
+    (``column_boxes``)."""
     columns = -(-prepared.content_width // stride)  # padding columns hold nothing of the region
     chars, confidence = greedy_decode(probs[: max(1, columns)], alphabet, blank)
     if fit_boxes:
-        boxes = digit_boxes(crop, chars, stride, prepared.scale, origin, mask)
+        boxes = digit_boxes(crop, chars, stride, prepared.scale, origin, mask, lead)
     else:
         boxes = column_boxes(crop, chars, stride, prepared.scale, origin)
     return StringReading(

@@ -76,6 +76,9 @@ class StringReader:
         self.width_step = spec.width_step
         self.width_limits = (spec.min_width, spec.max_width)
         self.margin = spec.region_margin
+        # In crop heights, as ``digit_boxes`` takes it: the region (about a digit high) is the crop
+        # less its margins.
+        self.lead = spec.peak_lead / (1 + 2 * spec.region_margin)
         self.fixed_width = meta.input.width if spec.width_policy == "fixed" else None
         # Load and run once at the smallest width: a corrupt file or a model whose shapes disagree
         # with the metadata is refused now, not at the first region.
@@ -167,7 +170,7 @@ class StringReader:
         prepared = self.prepare(crop)
         probs = self.posteriors(prepared.image)
         return reading_from_probs(probs, crop, prepared, origin, self.alphabet, self.blank, self.stride, mask,
-                                  fit_boxes)
+                                  fit_boxes, self.lead)
 
     def read(self, ink: np.ndarray, box: Box, mask: np.ndarray | None = None, fit_boxes: bool = True) -> StringReading:
         """Read the number whose ink lies in ``box`` of ``ink`` (e.g. ``Segmentation.ink``: 0 paper ..
@@ -185,7 +188,7 @@ class StringReader:
         crop, origin, sub = self._region(ink, box, mask)
         chars = [DecodedChar(c, p, first, last) for c, p, (first, last) in
                  zip(reading.text, reading.confidences, reading.spans)]
-        return tuple(digit_boxes(crop, chars, self.stride, self.prepare(crop).scale, origin, sub))
+        return tuple(digit_boxes(crop, chars, self.stride, self.prepare(crop).scale, origin, sub, self.lead))
 
     def _region(self, ink: np.ndarray, box: Box, mask: np.ndarray | None):
         crop, origin = crop_region(ink, box, self.margin if self.margin is not None else REGION_MARGIN)
