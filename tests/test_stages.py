@@ -913,10 +913,11 @@ def test_marks_far_from_the_handwriting_size_are_dropped():
     stub = Digit(1, 0.95, Box(int(line[1].box.x2 + 2), 125, 2, 15))  # a box wall's stub in the line
     label = Digit(1, 0.8, Box(20, 30, 6, 14))  # a label's letter, on a line of its own
     signature = Digit(6, 0.95, Box(40, 200, 90, 110))  # a scrawl on the signature line
+    fragment = Digit(1, 0.95, Box(500, 600, 4, 19))  # under half the page's digits: a line's stub
     more = row_of("5067", 300, 100, h=42)
-    kept, dropped = drop_out_of_scale([*line, stub, label, signature, *more])
+    kept, dropped = drop_out_of_scale([*line, stub, label, signature, fragment, *more])
     assert sorted(d.box.x for d in kept) == sorted(d.box.x for d in line + more)
-    assert {d.box for d in dropped} == {stub.box, label.box, signature.box}
+    assert {d.box for d in dropped} == {stub.box, label.box, signature.box, fragment.box}
     # With few digits the page's median means nothing: only the line's own scale is judged.
     kept, dropped = drop_out_of_scale([line[0], line[1], stub, signature])
     assert dropped == [stub] and signature in kept

@@ -104,9 +104,12 @@ class ScaleOptions:
     # Under this share of its line's median digit height: a stroke fragment (a box wall's stub below
     # a comb, a label's full stop, a letter's tail), not a digit; digits in one line vary far less.
     small_in_line: float = 0.5
-    # Under this share of the page's median digit height: a printed label's letter or a dot on a line
-    # of its own (handwriting on one page varies by less than 2x on the tuning pages) ...
-    small_on_page: float = 0.4
+    # Under this share of the page's median digit height: a printed label's letter, a dot on a line
+    # of its own, a stub of a removed line (handwriting on one page varies by less than 2x on the
+    # tuning pages). Against 0.4, with the check made again on the string reader's digits: forms
+    # 1-80 false digits 142 -> 121, 81-120 (untuned) 77 -> 74, touching 208-239 55 -> 46, broken
+    # sheets 3 -> 2; no true digit lost on any kind's tuning pages ...
+    small_on_page: float = 0.5
     # ... and over this multiple: a signature or a scribble;
     large_on_page: float = 2.0
     # both judged only when the page has this many digits, so that its median means something.

@@ -181,6 +181,10 @@ class Recognizer:
                 rejected = [r for r in rejected if all(r is not blob for blob in blobs)]
                 seg.notes.append(f"read {len(found)} digit(s) in {len(blobs)} blob(s) the classifier called no digit")
             timings["numbers"] = _ms_since(start)
+            # The string reader fits boxes to what ink it finds: a sliver or a stub it read is as
+            # far off the handwriting's size as the cutting's.
+            digits, off_scale = drop_out_of_scale(digits, self.options.scale)
+            leave_out(off_scale, "mark(s) far from the handwriting's size")
         # After the string reader: touching digits it found are no word's letters.
         digits, letters = drop_in_words(digits, rejected, self.options.words)
         leave_out(letters, "unsure digit(s) in handwritten words")
