@@ -785,7 +785,7 @@ def test_an_unsure_digit_in_a_handwritten_word_is_dropped():
     word = [Digit(0, 0.1, Box(118, 102, 60, 38), reject=0.95)]  # the rest of the word, joined up
     kept, dropped = drop_in_words([letter], word)
     assert kept == [] and dropped == [letter]
-    sure = Digit(1, 0.97, letter.box)  # a digit the model is sure of stays, whatever is beside it
+    sure = Digit(4, 0.97, letter.box)  # a digit the model is sure of stays beside one letter
     assert drop_in_words([sure], word) == ([sure], [])
     apart = [Digit(0, 0.1, Box(140, 102, 60, 38), reject=0.95)]  # 26 px off: beyond half its height
     assert drop_in_words([letter], apart) == ([letter], [])
@@ -795,8 +795,8 @@ def test_an_unsure_digit_in_a_handwritten_word_is_dropped():
 
 
 def test_a_sure_digit_between_two_letters_of_a_word_is_dropped():
-    """An l read surely as a 1, inside a word whose letters left and right of it were rejected."""
-    el = Digit(1, 0.97, Box(100, 100, 10, 40))
+    """An a read surely as a 4, inside a word whose letters left and right of it were rejected."""
+    el = Digit(4, 0.97, Box(100, 100, 10, 40))
     left = Digit(0, 0.1, Box(70, 110, 26, 30), reject=0.9)  # 4 px off: a tenth of its height
     right = Digit(0, 0.1, Box(116, 110, 30, 30), reject=0.9)
     assert drop_in_words([el], [left, right]) == ([], [el])
@@ -804,6 +804,21 @@ def test_a_sure_digit_between_two_letters_of_a_word_is_dropped():
     far = Digit(0, 0.1, Box(124, 110, 30, 30), reject=0.9)  # 14 px off: over 0.3 of its height
     assert drop_in_words([el], [left, far]) == ([el], [])
     assert drop_in_words([el], [left, right], WordOptions(flanked=0.0)) == ([el], [])
+
+
+def test_a_lone_1_right_beside_a_letter_is_dropped():
+    """A signature's tall first stroke, or the l of "lamps" cut off the rest of the word: read surely
+    as a 1, a rejected letter right after it, no digit on its line."""
+    el = Digit(1, 0.98, Box(100, 100, 10, 40))
+    rest = Digit(0, 0.1, Box(114, 112, 60, 28), reject=0.9)  # 4 px off: a tenth of its height
+    assert drop_in_words([el], [rest]) == ([], [el])
+    seven = Digit(7, 0.98, el.box)  # only a 1 is one stroke, like a letter's stem
+    assert drop_in_words([seven], [rest]) == ([seven], [])
+    number = [Digit(4, 0.95, Box(64, 100, 28, 40)), el]  # a number ending in 1, a letter after it
+    assert drop_in_words(number, [rest]) == (number, [])
+    spaced = Digit(0, 0.1, Box(134, 112, 60, 28), reject=0.9)  # a word's space off: a 1 after a word
+    assert drop_in_words([el], [spaced]) == ([el], [])
+    assert drop_in_words([el], [rest], WordOptions(one_reach=0.0)) == ([el], [])
 
 
 def test_the_unsure_letters_of_a_word_go_one_after_another():
