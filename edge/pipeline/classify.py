@@ -163,8 +163,9 @@ def drop_printed(digits: list[Digit], rejected: list[Digit],
 
 @dataclass(frozen=True)
 class WordOptions:
-    """A letter of a handwritten word that the model half takes for a digit: unsure, and right beside
-    a blob it rejected (another letter of the word, or the rest of it joined up)."""
+    """A letter of a handwritten word (or a signature) that the model takes for a digit: unsure, and
+    right beside a blob it rejected (another letter of the word, or the rest of it joined up); or,
+    however sure, between two such blobs, or a 1 alone on its line beside one."""
 
     enabled: bool = True
     # Less sure than this: letters read as digits mostly are (under 0.6 on the forms' tuning seeds),
@@ -199,7 +200,7 @@ def _beside(b: Box, other: Box, line: float, height_range: tuple[float, float], 
 
 def drop_in_words(digits: list[Digit], rejected: list[Digit],
                   options: WordOptions = WordOptions()) -> tuple[list[Digit], list[Digit]]:
-    """The digits that are no unsure letter of a word, and those that are.
+    """The digits that are no letter of a word (see ``WordOptions``), and those that are.
 
     A letter found counts as the word for the letters beside it: "Mill" whose M was rejected and
     whose i, l, l were read unsurely as 1s goes whole (forms 1-120: 3 more letters, no digit)."""

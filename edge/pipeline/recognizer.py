@@ -187,7 +187,7 @@ class Recognizer:
             leave_out(off_scale, "mark(s) far from the handwriting's size")
         # After the string reader: touching digits it found are no word's letters.
         digits, letters = drop_in_words(digits, rejected, self.options.words)
-        leave_out(letters, "unsure digit(s) in handwritten words")
+        leave_out(letters, "digit(s) that are letters of handwritten words")
         digits, markers = drop_list_markers(digits, rejected, self.options.markers)
         leave_out(markers, "printed list number(s)")
         digits, lone = drop_lone_unsure(digits, rejected, self.options.lone)

@@ -758,8 +758,8 @@ SKEW_DEGREES = 1.0
 # by it a photographed comb's lines can still lean too far for straight runs. On the photos
 # of forms 1-40 the measure is mostly within a degree of the sheet's turn (its tilt adds a little);
 # 3-9 ms a page. Where the frame cuts the sheet's outline, this pass alone finds the lines, and it
-# takes all of them: taking only combs' left numbers written on underlines joined to their line, one
-# blob read as no digit. Taking all frees words and signatures from their underlines too, which the
+# takes all of them: taking only the combs' lines left numbers written on underlines joined to their
+# line, one blob read as no digit. Taking all frees words and signatures from their underlines too, which the
 # word and scale rules mostly catch: forms 1-80 recall 94.97 -> 96.43%, digits 94.71 -> 96.17%,
 # numbers 80.44 -> 83.37%, false digits 138 -> 145; forms 81-120 (untuned) 96.84 -> 98.42%, 96.25 ->
 # 97.96%, 83.48 -> 85.41%, 71 -> 77; every other kind read the same.

@@ -187,14 +187,14 @@ def digit_boxes(crop: np.ndarray, chars: list[DecodedChar], stride: int, scale: 
 
     ``crop`` is the ink the reader saw (before scaling); ``stride`` input pixels per output column;
     ``scale`` model-input pixels per crop pixel; ``lead`` how far right of its columns' middle a
-    character's centre lies, in crop heights (the model's ``StringSpec.peak_lead``: CTC fires before
-    the middle, and a cut between touching digits at the columns' middles falls inside the left
-    one). ``mask`` (same shape as ``crop``), when given, is
-    the ink to fit boxes to (the segmentation's mask, without ruled lines); otherwise the crop's
-    clear ink is used. A connected piece of ink holding one character's columns belongs to it
-    whole; a piece holding several is cut at the faintest ink columns between them; a piece beside
-    all columns (a 5's detached bar) joins the slot holding most of it; specks and dots are left
-    out. Characters whose slot holds no ink keep the box of their slot over the crop's height.
+    character's centre lies, in crop heights (from the model's ``StringSpec.peak_lead``: CTC fires
+    before the middle, and a cut at the columns' middles falls inside the left one of two touching
+    digits). ``mask`` (same shape as ``crop``), when given, is the ink to fit boxes to (the
+    segmentation's mask, without ruled lines); otherwise the crop's clear ink is used. A connected
+    piece of ink holding one character's columns belongs to it whole; a piece holding several is
+    cut at the faintest ink columns between them; a piece beside all columns (a 5's detached bar)
+    joins the slot holding most of it; specks and dots are left out. Characters whose slot holds
+    no ink keep the box of their slot over the crop's height.
     """
     if not chars:
         return []
