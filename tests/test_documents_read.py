@@ -187,13 +187,13 @@ def test_handwritten_words_cut_into_letters_give_no_digits(recognizer, digit_ban
     slices are lowercase, shorter than the word's stems, so each word stays one blob, rejected."""
     import cv2
 
-    from trainer.synth.documents import _script_word
+    from trainer.synth.documents import script_word
 
     rng = np.random.default_rng(11)
     page = np.full((560, 900), 245, np.uint8)
     words = []
     for row, text in enumerate(("apples", "chairs", "boxes", "lamps", "folders", "tape")):
-        ink = _script_word(text, 34, rng)
+        ink = script_word(text, 34, rng)
         y, x = 30 + 85 * row, 60
         region = page[y : y + ink.shape[0], x : x + ink.shape[1]]
         np.minimum(region, 255 - ink, out=region)

@@ -62,7 +62,8 @@ def test_build_writes_models_metadata_and_reports(smoke_run):
     assert 0 < prov["accuracy"]["int8_tflite_accuracy"] <= 1
     conversion = json.loads((smoke_run / "conversion.json").read_text())
     assert set(conversion["negatives_rejected"]["int8"]) == {
-        "digit-piece", "digit-pair", "letter", "symbol", "pen-mark", "box-line", "paper-edge", "texture"}
+        "digit-piece", "digit-pair", "letter", "symbol", "pen-mark", "box-line", "paper-edge", "texture",
+        "script-piece"}
     assert max(conversion["keras_float_max_difference"].values()) <= conversion["float_tolerance"]
     report = (smoke_run / "REPORT.md").read_text()
     assert "Held-out negatives" in report and "test digits rejected" in report

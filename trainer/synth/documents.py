@@ -224,6 +224,8 @@ _LETTERS: dict[str, tuple[tuple[tuple[float, float], ...], float]] = {
     "y": (((0, .2), (.15, .9), (.15, .2), (.35, 0), (.55, .4), (.6, .95), (.55, -.8), (.25, -.9), (.2, -.5), (.8, .15)), .85),
     "z": (((0, .9), (.55, .95), (.1, .05), (.5, 0), (.6, -.5), (.35, -.6), (.75, .1)), .8),
 }
+# The lower-case letters the cursive hand can write (capitals are tall lower case).
+CURSIVE_LETTERS = "".join(sorted(_LETTERS))
 # Marks lifted off the paper: i and j dots, the t bar, the x's second stroke.
 _EXTRA_STROKES = {"i": (((.25, 1.4), (.28, 1.45)),), "j": (((.3, 1.4), (.33, 1.45)),),
                   "t": (((.05, 1.05), (.55, 1.1)),), "x": (((.1, .05), (.7, .95)),)}
@@ -270,7 +272,7 @@ def _cursive_paths(text: str, rng: np.random.Generator, jitter: float = 0.05, sq
     return paths
 
 
-def _script_word(text: str, height: int, rng: np.random.Generator, jitter: float = 0.05,
+def script_word(text: str, height: int, rng: np.random.Generator, jitter: float = 0.05,
                  squeeze: float = 1.0) -> np.ndarray:
     """Joined-up handwriting of ``text`` about ``height`` pixels from ascender to descender, cropped to its ink."""
     xh = height / 2.2  # x-height: about half a digit; ascenders reach 2.1 of it, descenders 0.9 below
@@ -354,7 +356,7 @@ class _Sheet:
 
     def word(self, text: str, x: int, bottom: int, height: int) -> Box:
         """Handwritten ``text`` with its lowest ink at ``bottom``, as a word written on a line."""
-        glyph = _script_word(text, height, self.rng)
+        glyph = script_word(text, height, self.rng)
         y = bottom - glyph.shape[0]
         self.stamp(glyph, x, y)
         return Box(x, y, glyph.shape[1], glyph.shape[0])
@@ -692,7 +694,7 @@ def _signature(sheet: _Sheet, x: int, y: int, height: int) -> None:
     """A signature: a name scrawled fast (squeezed, shaky, tall capitals) and a stroke under it."""
     rng = sheet.rng
     name = str(_NAMES[int(rng.integers(len(_NAMES)))])
-    glyph = _script_word(name, height, rng, jitter=0.15, squeeze=rng.uniform(0.5, 0.8))
+    glyph = script_word(name, height, rng, jitter=0.15, squeeze=rng.uniform(0.5, 0.8))
     sheet.stamp(glyph, x, y)
     gy = y + glyph.shape[0] * rng.uniform(0.7, 1.0)
     sheet.strokes([np.float64([[x - 10, gy + 8], [x + glyph.shape[1] * 0.5, gy + rng.uniform(-6, 6)],

@@ -1,8 +1,9 @@
 """Examples of the "not a digit" class, made the way the edge would see them.
 
 The segmenter hands the classifier every blob of ink it finds: pieces of digits, two digits that
-touch, letters and symbols printed on a form, ticks and crossings-out, box borders and pieces of
-ruled lines, the edge of a sheet with its shadow, wood or cloth under the paper. Each kind here
+touch, letters and symbols printed on a form, pieces of handwritten words the splitter cut apart,
+ticks and crossings-out, box borders and pieces of ruled lines, the edge of a sheet with its
+shadow, wood or cloth under the paper. Each kind here
 draws such ink (``trainer.synth.marks``), passes it through a model of the camera and segmenter
 (contrast, blur, noise, a threshold, one blob kept and cut to its box, 20-120 px tall) and then
 through the edge's own normaliser, so a negative reaches the model exactly as a real one would.
@@ -27,9 +28,11 @@ import cv2
 import numpy as np
 
 from edge.pipeline.normalize import to_model_input
+from edge.pipeline.split import cut_paths, cut_positions
 from edge.runtime.metadata import InputSpec
 
 from . import marks
+from .documents import CURSIVE_LETTERS, script_word
 
 NEGATIVE_KINDS = (
     "digit-piece",  # a stroke or part cut off a digit, under half its ink
@@ -40,6 +43,7 @@ NEGATIVE_KINDS = (
     "box-line",  # box corners and borders, rows of character boxes, ruled-line pieces
     "paper-edge",  # the edge of a sheet with its soft shadow; shadow strips
     "texture",  # wood grain, woven fabric, paper fibres, thresholded
+    "script-piece",  # a letter or two cut out of a joined-up handwritten word
 )
 
 # Height of the blob as the segmenter finds it, in pixels: small print on a scan to a close photo.
@@ -63,6 +67,20 @@ SPECK = 3
 # A piece of a digit keeps this share of the digit's ink: enough to be a real stroke, under half so
 # that no one would still read it as the digit it came from.
 PIECE_SHARE = (0.12, 0.4)
+
+# Joined-up words for the script-piece kind: this many letters, a capital first this often, written
+# this tall (ascender to descender, as a share of a digit written beside them: a form's words and
+# numbers are written at about the same size).
+SCRIPT_LETTERS = (2, 8)
+SCRIPT_CAPITAL_SHARE = 0.3
+SCRIPT_HEIGHT = (0.8, 1.3)
+# A piece spans this many of the word's cut intervals (the edge's own ``cut_positions``, at the
+# word's height), cut along the edge's ``cut_paths``, and is this wide (share of the word's height):
+# what the splitter hands the classifier when it cuts a word it takes for touching digits.
+SCRIPT_SPAN = (1, 4)
+SCRIPT_WIDTH = (0.2, 1.1)
+# Cut paths may wander this far from their column (share of the word's height), as the splitter's do.
+SCRIPT_CUT_RADIUS = 0.15
 
 # Glyphs are left out when at least GLYPH_INSIDE_LIMIT of their renders lie "inside the digits"
 # (``glyph_evidence``: closer to an MNIST training digit than the median test digit is), measured
@@ -322,6 +340,36 @@ def _symbol(rng: np.random.Generator, _digits) -> np.ndarray | None:
     return segmenter_view(ink, rng, pick="all") if ink.size else None
 
 
+def _script_piece(rng: np.random.Generator, _digits) -> np.ndarray | None:
+    """A piece of a joined-up word of random letters, cut where the edge's splitter would cut it.
+
+    The letters are random, not words from the forms the benchmark writes, and the hand is the
+    trainer's own cursive model (``documents.script_word``), never a handwriting font.
+    """
+    count = int(rng.integers(SCRIPT_LETTERS[0], SCRIPT_LETTERS[1] + 1))
+    text = "".join(CURSIVE_LETTERS[i] for i in rng.integers(len(CURSIVE_LETTERS), size=count))
+    if rng.random() < SCRIPT_CAPITAL_SHARE:
+        text = text[0].upper() + text[1:]
+    height = int(rng.integers(*BLOB_HEIGHT) * rng.uniform(*SCRIPT_HEIGHT))
+    jitter, squeeze = rng.uniform(0.03, 0.12), rng.uniform(0.6, 1.1)
+    word = script_word(text, height, rng, jitter=jitter, squeeze=squeeze)
+    cuts = cut_positions(word, word.shape[0])
+    span = int(rng.integers(SCRIPT_SPAN[0], SCRIPT_SPAN[1] + 1))
+    if len(cuts) < 2:
+        return None
+    first = int(rng.integers(max(1, len(cuts) - span)))
+    xs = [cuts[first], cuts[min(len(cuts) - 1, first + span)]]
+    if not SCRIPT_WIDTH[0] <= (xs[1] - xs[0]) / word.shape[0] <= SCRIPT_WIDTH[1]:
+        return None
+    left, right = cut_paths(word, xs, max(1, int(SCRIPT_CUT_RADIUS * word.shape[0])))
+    columns = np.arange(word.shape[1])
+    between = (columns[None, :] >= left[:, None]) & (columns[None, :] < right[:, None])
+    piece = np.where(between, word, 0).astype(np.uint8)
+    if piece.max() == 0:
+        return None
+    return segmenter_view(piece, rng, pick="largest" if rng.random() < 0.5 else "all")
+
+
 def _pen_mark(rng: np.random.Generator, _digits) -> np.ndarray | None:
     size = int(rng.integers(*BLOB_HEIGHT))
     draw = (marks.tick, marks.cross, marks.scribble, marks.underline)[int(rng.integers(4))]
@@ -366,11 +414,12 @@ _MAKERS = {
     "box-line": _box_line,
     "paper-edge": _paper_edge,
     "texture": _texture,
+    "script-piece": _script_piece,
 }
 # Kinds whose examples are cut from digits: any loop of theirs may read as a 0, 6 or 9.
 _CHECK_LOOPS = ("digit-piece",)
 # Kinds that can draw a lone ring by chance (box borders are square, with corners no 0 has).
-_CHECK_RINGS = ("letter", "symbol", "pen-mark", "texture")
+_CHECK_RINGS = ("letter", "symbol", "pen-mark", "texture", "script-piece")
 # Attempts allowed per example before giving up (a kind whose checks refuse nearly everything is a bug).
 MAX_ATTEMPTS = 50
 
