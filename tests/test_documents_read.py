@@ -72,7 +72,8 @@ def test_frames_with_the_card_edges_in_view_report_no_digit_that_is_not_there(re
 
 def test_form_comb_fields_are_one_number(recognizer, digit_bank):
     """A flat scan of a form: each comb field (a row of boxes, one digit each) is read as one number."""
-    page = make_document("form", digit_bank, 2)
+    page = make_document("form", digit_bank, 4)
+    assert page.details["capture"] == "scan" and len(page.details["combs"]) == 5
     reading = recognizer.read(page.image)
     for comb in page.details["combs"]:
         truth = "".join(str(page.digits[i][0]) for i in page.numbers[comb["number"]])

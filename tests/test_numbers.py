@@ -220,8 +220,8 @@ def truth_numbers(page) -> list[str]:
 
 # Seeds whose pages read alike under every backend (the digit bank, and so the page, follows the
 # interpreter's int8 arithmetic, which differs slightly between tflite-runtime and LiteRT).
-@pytest.mark.parametrize("kind, seed, mended", [("touching", 2, "49206"), ("broken", 5, "74088"),
-                                                ("broken", 8, "02141")])
+@pytest.mark.parametrize("kind, seed, mended", [("touching", 3, "30201"), ("broken", 5, "06534"),
+                                                ("broken", 10, "18858")])
 def test_the_string_reader_mends_numbers_the_cutting_got_wrong(classifier, string_reader, digit_bank, kind, seed,
                                                                mended):
     page = make_page(kind, digit_bank, seed)
@@ -230,7 +230,7 @@ def test_the_string_reader_mends_numbers_the_cutting_got_wrong(classifier, strin
     assert mended not in Recognizer(classifier).read(page.image).numbers
 
 
-@pytest.mark.parametrize("seed, rescued", [(2, "90120"), (6, "84216"), (10, "8801")])
+@pytest.mark.parametrize("seed, rescued", [(2, "90120"), (6, "84216"), (11, "48516")])
 def test_touching_digits_the_classifier_rejects_are_read_whole(classifier, string_reader, digit_bank, seed, rescued):
     page = make_page("touching", digit_bank, seed)
     assert rescued in truth_numbers(page)

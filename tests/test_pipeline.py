@@ -142,7 +142,7 @@ def _sized(glyph: np.ndarray, height: int) -> np.ndarray:
     return cv2.resize(glyph, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-@pytest.mark.parametrize("seed", [1, 6])
+@pytest.mark.parametrize("seed", [3, 6])
 def test_digits_broken_by_a_skipping_pen_read_whole(recognizer, digit_bank, seed):
     """Every digit cut across by a gap; a broken 1's halves must join each other, not the wide
     digit written close beside them."""
