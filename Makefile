@@ -93,6 +93,9 @@ bench-models: $(VENV)/train/.ok
 
 # RapidOCR, the second competitor: its dependencies from the bench extra, itself without its
 # opencv-python requirement (it would shadow opencv-python-headless); skipped on Python 3.13+.
+# Debian handwriting fonts the benchmark reads pages in (benchmarks/fonts.py): evaluation only, never training.
+HANDWRITING_FONTS = fonts-dkg-handwriting fonts-breip fonts-ecolier-court fonts-dancingscript fonts-kristi
+
 bench: $(VENV)/litert/.ok $(VENV)/edge/.ok $(VENV)/train/.ok
 	if $(VENV)/litert/bin/python -c 'import sys; sys.exit(sys.version_info >= (3, 13))'; then \
 		$(VENV)/litert/bin/pip install $(PIP_FLAGS) '.[bench]' && \
@@ -102,6 +105,9 @@ bench: $(VENV)/litert/.ok $(VENV)/edge/.ok $(VENV)/train/.ok
 	command -v tesseract >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 		&& apt-get update -qq && apt-get install -y -qq tesseract-ocr >/dev/null; } \
 		|| echo "Tesseract is not installed (apt-get install tesseract-ocr): the benchmark leaves it out"
+	test -f /usr/share/fonts/truetype/kristi/Kristi.ttf || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& apt-get install -y -qq $(HANDWRITING_FONTS) >/dev/null; } \
+		|| echo "Handwriting fonts are not installed (apt-get install $(HANDWRITING_FONTS)): the benchmark leaves them out"
 	$(VENV)/litert/bin/python -m benchmarks.run
 
 # The Raspberry Pi install proved under aarch64 emulation (.ci/pi-check/pi_check.py): Debian bookworm

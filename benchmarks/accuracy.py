@@ -49,9 +49,10 @@ class KindResult:
     confidences: list[tuple[bool, float]] = field(default_factory=list)
 
 
-def evaluate_pages(reader, bank: DigitBank, kinds=KINDS, pages_per_kind: int = 5,
-                   first_seed: int = BENCHMARK_FIRST_SEED):
-    """Score ``reader`` on ``pages_per_kind`` pages of each kind (same seeds for every reader).
+def evaluate_pages(reader, bank: DigitBank | None, kinds=KINDS, pages_per_kind: int = 5,
+                   first_seed: int = BENCHMARK_FIRST_SEED, make=make_any):
+    """Score ``reader`` on ``pages_per_kind`` pages of each kind (same seeds for every reader), made
+    by ``make(kind, bank, seed)``.
 
     A reader has ``read(image) -> list[Found]``; one that also has ``read_with_confidence(image) ->
     (list[Found], list[float])`` has its confidences kept, for the ``--min-confidence`` curve.
@@ -60,7 +61,7 @@ def evaluate_pages(reader, bank: DigitBank, kinds=KINDS, pages_per_kind: int = 5
     for kind in kinds:
         result = KindResult(kind)
         for seed in range(first_seed, first_seed + pages_per_kind):
-            page = make_any(kind, bank, seed)
+            page = make(kind, bank, seed)
             start = time.perf_counter()
             if hasattr(reader, "read_with_confidence"):
                 found, confidence = reader.read_with_confidence(page.image)

@@ -281,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
                       ("Pipeline speed (one interpreter thread)", lambda: pipeline_section(args, recognizer, bank)),
                       ("Cost against the floor (CPU time)", lambda: floor_section(args)),
                       ("Numbers read whole (the string reader)", lambda: strings_section(args)),
-                      ("Accuracy on generated pages", lambda: pages_section(args, recognizer, bank))):
+                      ("Accuracy on generated pages", lambda: pages_section(args, recognizer, bank)),
+                      ("Handwriting fonts (evaluation only)", lambda: fonts_section(args, recognizer, data))):
         print(f"== {title}", file=sys.stderr)
         text, data[title] = fn()
         sections.append((title, text))
@@ -298,6 +299,37 @@ def main(argv: list[str] | None = None) -> int:
     args.out.with_name("results.json").write_text(json.dumps(data, indent=2, default=float) + "\n")
     print(report)
     return 0
+
+
+def fonts_section(args, recognizer, data) -> tuple[str, dict]:
+    """Words and numbers in Debian handwriting fonts, never trained on: every reader, the same pages."""
+    from .accuracy import evaluate_pages, table
+    from .fonts import HANDWRITING_FONTS, font_kinds, installed_fonts, make_font_page
+    from .readers import OurReader, RapidOCRReader, TesseractReader, rapidocr_version
+
+    fonts = installed_fonts()
+    missing = [package for package in HANDWRITING_FONTS if package not in fonts]
+    if not fonts:
+        return "No handwriting font installed (`apt-get install " + " ".join(missing) + "`): not measured.", {}
+    kinds = font_kinds(fonts)
+    readers = [(OurReader(recognizer), "edge-digits", "ours")]
+    pages = data.get("Accuracy on generated pages", {})
+    if pages.get("tesseract_psm") is not None:
+        readers.append((TesseractReader(pages["tesseract_psm"]), f"{pages['tesseract_version']}, --psm "
+                        f"{pages['tesseract_psm']}, digits only", "tesseract"))
+    if rapidocr_version() is not None and not args.no_rapidocr:
+        reader = RapidOCRReader()
+        readers.append((reader, reader.name, "rapidocr"))
+    parts = [f"{args.pages} pages a font of handwritten words with numbers beside them (`benchmarks/fonts.py`), "
+             "in fonts from Debian packages (" + ", ".join(fonts) + "): hands no model was trained on, "
+             "printed-style handwriting whose l, e, s and b look like 1, 2, 5 and 6, and joined-up scripts."
+             + (" Not installed, left out: " + ", ".join(missing) + "." if missing else "")]
+    result = {"fonts": list(fonts), "pages_per_font": args.pages}
+    for reader, title, key in readers:
+        scores = evaluate_pages(reader, None, kinds, args.pages, make=make_font_page)
+        parts += ["", table(scores, title)]
+        result[key] = {k: vars(r.score) for k, r in scores.items()}
+    return "\n".join(parts), result
 
 
 def floor_section(args) -> tuple[str, dict]:

@@ -37,3 +37,32 @@ def test_page_scoring_reads_a_sheet_and_a_form_with_our_reader(tmp_path, mnist_d
     assert form["truth"] > 10 and form["matched"] > 0
     curve = scores["curve"]["all"]["0.5"]
     assert curve["true"] == clean["matched"] + form["matched"] and 0.0 <= curve["false_removed"] <= 1.0
+
+
+
+FONT_PAGE_CHECK = """
+import cv2, numpy as np
+from benchmarks.fonts import font_page
+from trainer.synth import marks
+font = next(p for p in marks.find_fonts() if p.name == "DejaVuSans.ttf")
+page = font_page(font, 3)
+assert np.array_equal(page.image, font_page(font, 3).image), "not seeded"
+assert len(page.numbers) >= 3 and sum(map(len, page.numbers)) == len(page.digits), page.numbers
+assert ["".join(str(page.digits[i][0]) for i in n) for n in page.numbers] == [n for l in page.lines for n in l]
+ink = cv2.cvtColor(page.image, cv2.COLOR_BGR2GRAY) < 128
+for _, b in page.digits:
+    inside = ink[b.y : b.y2, b.x : b.x2]
+    assert inside[0].any() and inside[-1].any() and inside[:, 0].any() and inside[:, -1].any(), b
+boxes = [b for _, b in page.digits]
+assert all(a.gap(b) > 0 for a, b in zip(boxes, boxes[1:]) if abs(a.cy - b.cy) < a.h), boxes
+print(len(page.digits))
+"""
+
+
+def test_font_pages_box_every_digit_they_write():
+    """The handwriting-font pages' truth: each digit's box is tight on its ink and apart from its
+    neighbours, numbers are runs of those digits, and a seed always writes the same page. Any font
+    serves to check that (the benchmark's own are Debian handwriting fonts)."""
+    result = run_in_checkout("-c", FONT_PAGE_CHECK)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert int(result.stdout.split()[-1]) >= 10
