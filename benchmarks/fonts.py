@@ -38,6 +38,10 @@ TEXT_HEIGHT = (44, 70)  # font size in pixels: handwriting 8-13 mm tall at that 
 LINE_SPACING = 2.0  # baseline to baseline, in font sizes
 NUMBER_SHARE = 0.6  # chance that a word is followed by a number
 DIGIT_GAP = 0.12  # between the digits of a number, in font sizes: written apart, as on a form
+# A hand does not keep to a baseline or a size as type does: each word and each digit sits up to
+# this share of the font size above or below the line, and each digit is drawn this much larger or smaller.
+BASELINE_WANDER = 0.08
+DIGIT_SIZE_WANDER = 0.08
 PAPER, INK = 245, 30
 
 
@@ -63,15 +67,19 @@ def font_page(font: Path, seed: int) -> Page:
         x, line = 40, []
         for _ in range(2):
             words = " ".join(rng.choice(WORDS, size=int(rng.integers(1, 3))))
-            draw.text((x, y), words, font=face, fill=INK)
-            x = draw.textbbox((x, y), words, font=face)[2] + int(0.8 * size)
+            wy = y + int(round(rng.uniform(-BASELINE_WANDER, BASELINE_WANDER) * size))
+            draw.text((x, wy), words, font=face, fill=INK)
+            x = draw.textbbox((x, wy), words, font=face)[2] + int(0.8 * size)
             if rng.random() >= NUMBER_SHARE:
                 continue
             text = "".join(str(v) for v in rng.integers(0, 10, size=int(rng.integers(1, 5))))
             indices = []
             for char in text:
-                draw.text((x, y), char, font=face, fill=INK)
-                left, top, right, bottom = draw.textbbox((x, y), char, font=face)
+                scale = rng.uniform(1 - DIGIT_SIZE_WANDER, 1 + DIGIT_SIZE_WANDER)
+                glyph = ImageFont.truetype(str(font), int(round(size * scale)))
+                dy = y + int(round(rng.uniform(-BASELINE_WANDER, BASELINE_WANDER) * size))
+                draw.text((x, dy), char, font=glyph, fill=INK)
+                left, top, right, bottom = draw.textbbox((x, dy), char, font=glyph)
                 ink = _ink_box(np.asarray(image), left, top, right, bottom)
                 indices.append(len(digits))
                 digits.append((int(char), ink))
