@@ -780,6 +780,24 @@ def test_small_print_with_a_wandering_baseline_is_print():
     assert drop_printed([one, *handwriting], [glyph(124, 122, 16, 15), glyph(600, 240, 30, 40)])[1] == []
 
 
+def test_a_handwritten_number_a_word_space_from_handwritten_words_is_no_print():
+    """Print-style handwriting ("apples 352" in separate letters, all on one baseline): the number
+    stands a word space from the word, at the page's handwriting size, and is kept; an l of the word
+    read as 1, and a number written right against the word, stay print."""
+    word = [glyph(x, 140, 22, h) for x, h in ((40, 22), (66, 30), (92, 30), (144, 22), (170, 22))]
+    one = glyph(120, 140, 10, 40, 1)  # the word's l
+    number = [glyph(230 + 30 * i, 140, 26, 40, d) for i, d in enumerate((3, 5, 2))]  # 38 px from the word
+    kept, printed = drop_printed([one, *number], word)
+    assert kept == number and printed == [one]
+    # Its digits are one run: the last one, far from the word on its own, goes with the first.
+    close = [glyph(x, 140, 26, 40, d.digit) for x, d in zip((200, 230, 260), number)]
+    assert drop_printed([one, *close], word)[0] == []
+    # Small beside the page's handwriting, a word space is no sign of a hand: a form's printed label.
+    small = [glyph(212 + 14 * i, 140, 12, 18, d) for i, d in enumerate((3, 5))]  # 20 px: a word space
+    assert drop_printed([*small, *(glyph(500 + 30 * i, 300, 26, 40, 7) for i in range(4))], word)[1] == small
+    assert drop_printed([one, *number], word, PrintedOptions(word_space=99.0))[0] == []
+
+
 def test_an_unsure_digit_in_a_handwritten_word_is_dropped():
     letter = Digit(1, 0.45, Box(100, 100, 14, 40))
     word = [Digit(0, 0.1, Box(118, 102, 60, 38), reject=0.95)]  # the rest of the word, joined up

@@ -113,6 +113,41 @@ class PrintedOptions:
     # it is enough (a list's "1." before its label).
     small_centre: float = 0.5
     small_neighbours: int = 1
+    # Handwriting beside handwritten words is no print: a digit at least ``word_space`` of its
+    # height from the nearest letter of its row (a word space of a hand; print keeps its label's
+    # digits closer) and at least ``hand_size`` of the page's median digit height (a form's print is
+    # smaller than the hand that fills it in) stays, whatever stands further along its row.
+    word_space: float = 0.8
+    hand_size: float = 0.8
+
+
+def _digit_runs(digits: list[Digit], options: PrintedOptions) -> dict[int, list[Box]]:
+    """For each digit (by id), the boxes of the run of digits it stands in: digits on one baseline,
+    each closer than a word space to the next. A printed word read as digits is one run with its
+    letters; a handwritten number is one run, a word space from the words beside it."""
+    parent = list(range(len(digits)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    boxes = [d.box for d in digits]
+    order = sorted(range(len(boxes)), key=lambda i: boxes[i].x)
+    for n, i in enumerate(order):
+        a = boxes[i]
+        for j in order[n + 1 :]:
+            b = boxes[j]
+            tall = max(a.h, b.h)
+            if b.x - a.x2 >= options.word_space * tall:
+                break  # sorted by left edge: every later box starts further right
+            if a.gap(b) < options.word_space * tall and abs(a.y2 - b.y2) <= max(options.baseline_px, options.baseline * tall):
+                parent[root(j)] = root(i)
+    members: dict[int, list[Box]] = {}
+    for i in range(len(boxes)):
+        members.setdefault(root(i), []).append(boxes[i])
+    return {id(d): members[root(i)] for i, d in enumerate(digits)}
 
 
 def drop_printed(digits: list[Digit], rejected: list[Digit],
@@ -127,6 +162,7 @@ def drop_printed(digits: list[Digit], rejected: list[Digit],
     # The rejected blobs' geometry as arrays: a form has hundreds of them for each digit to look at.
     x, y, w, h = np.array([q.box.as_list() for q in rejected], np.float64).T
     centre_x, centre_y, bottom = x + w / 2, y + h / 2, y + h
+    runs = _digit_runs(digits, options)
     for digit in digits:
         b = digit.box
         tolerance = max(options.baseline_px, options.baseline * b.h)
@@ -141,6 +177,10 @@ def drop_printed(digits: list[Digit], rejected: list[Digit],
             offset, allowed = np.abs(bottom - b.y2), tolerance
         on_row = (offset <= allowed + options.slope * np.abs(centre_x - b.cx)) & (lo * b.h <= h) & (h <= hi * b.h)
         row = [rejected[i].box for i in np.flatnonzero(on_row)]
+        if row and b.h >= options.hand_size * typical and min(
+                r.gap(q) for r in row for q in runs[id(digit)]) >= options.word_space * b.h:
+            kept.append(digit)
+            continue
         reach = options.reach * b.h
         hops: dict[int, int] = {}  # row index -> links from the digit
         frontier = [(b, 0)]
