@@ -50,11 +50,11 @@ def test_build_writes_models_metadata_and_reports(smoke_run):
     # What training did, recorded by the trainer (the stroke width is measured on its own digits).
     training = json.loads((smoke_run / "training.json").read_text())
     assert training["input"]["stroke_width"] == meta["input"]["stroke_width"]
-    # 100 negatives of each of 8 kinds; an epoch shows the recipe's share per digit, at most the pool.
+    # 100 negatives of each of 9 kinds; an epoch shows the recipe's share per digit, at most the pool.
     from trainer.architectures import RECIPES
 
-    assert training["negatives"]["pool"] == 800
-    assert training["negatives"]["per_epoch"] == min(800, round(RECIPES["edge-deep"].negatives * 3500))
+    assert training["negatives"]["pool"] == 900
+    assert training["negatives"]["per_epoch"] == min(900, round(RECIPES["edge-deep"].negatives * 3500))
     prov = meta["provenance"]
     assert prov["architecture"] == "edge-deep" and prov["epochs"] == 1 and prov["seed"] == 1
     assert prov["train_images"] == 3500 and prov["validation_images"] == 500
@@ -126,7 +126,7 @@ def test_evaluate_command_reports_tflite_and_keras(smoke_run, mnist_dir, tmp_pat
     assert np.array(report["confusion_matrix"]).sum() == 10000
     assert 0 <= report["rejected"] <= 1 and report["digit_only_accuracy"] >= report["accuracy"]
     negatives = json.loads((tmp_path / "model.negatives.json").read_text())
-    assert sum(negatives["examples_per_kind"].values()) == 80
+    assert sum(negatives["examples_per_kind"].values()) == 90  # 10 of each of 9 kinds
     assert (tmp_path / "model.confusion.png").is_file()
 
 

@@ -99,7 +99,7 @@ def _adamw_cosine(steps: int) -> keras.optimizers.Optimizer:
 
 
 # Three reject examples for every ten digits each epoch: the reject class then comes up about three
-# times as often as any one digit, fair for a class that must cover eight kinds of ink (about 2,000
+# times as often as any one digit, fair for a class that must cover nine kinds of ink (about 1,800
 # examples of each kind an epoch; a 5-epoch pilot at 0.2 left pieces of digits and textures at
 # 90-92% rejected, the other kinds at 94-99%), while more than three in four training images stay
 # digits, whose accuracy is the first target (the pilot rejected 0.05% of test digits), and an
