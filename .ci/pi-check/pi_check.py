@@ -61,9 +61,11 @@ ROOT_MAX_AGE_DAYS = 30
 # Arm and x86 kernels (OpenCV resize, thresholds) may round a pixel differently.
 BOX_TOLERANCE_PX = 2
 # int8 outputs step by 1/256 (0.0039). Emulated Arm kernels and x86 ones agree on almost every digit;
-# a few unsure digits (confidence near 0.5) moved by up to 4 steps (0.016). Kernels that compute
-# wrongly (qemu's default CPU model) turn every digit into another, far beyond this.
-CONFIDENCE_TOLERANCE = 0.05
+# a few unsure digits moved: by up to 4 steps (0.016) with the first digit model, and with the one
+# retrained on 2026-12-03, one unsure 3 of a ruled page (0.77 on x86 LiteRT) by 13 steps (0.051)
+# under LiteRT on Arm, its digit, box and number the same. Kernels that compute wrongly (qemu's
+# default CPU model) turn every digit into another, far beyond this.
+CONFIDENCE_TOLERANCE = 0.06
 # Limits in seconds (emulated, on a loaded 2-core machine), so that a stuck download or a hang ends
 # the check instead of the CI run: making a root, one pip install, reading the inputs.
 ROOT_TIMEOUT_S = 45 * 60
