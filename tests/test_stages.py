@@ -23,6 +23,7 @@ from edge.pipeline.ink import MASK_TO_STRETCHED_WIDTH, measure, stroke_width, wo
 from edge.pipeline.layout import (ScaleOptions, StackOptions, arrange, drop_out_of_scale, drop_stacked, group_lines,
                                   layout, mark_uncertain,
                                   split_numbers)
+from edge.pipeline.links import groups
 from edge.pipeline.normalize import to_model_input
 from edge.pipeline.paper import Paper, PaperOptions, PaperTracker, find_paper
 from edge.pipeline.results import Box, Detections, Digit
@@ -957,6 +958,12 @@ def test_marks_far_from_the_handwriting_size_are_dropped():
     everything = [*line, stub, label, signature, *more]
     assert drop_out_of_scale(everything, ScaleOptions(enabled=False)) == (everything, [])
     assert drop_out_of_scale([]) == ([], [])
+
+
+def test_groups_follow_links_through_other_members():
+    assert groups(6, [(4, 2), (0, 5), (2, 1)]) == [[0, 5], [1, 2, 4], [3]]
+    assert groups(3, iter([])) == [[0], [1], [2]]
+    assert groups(0, []) == []
 
 
 def test_pieces_of_a_broken_edge_are_dropped():

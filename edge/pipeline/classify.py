@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from edge.pipeline.links import groups
 from edge.pipeline.results import Box, Digit
 from edge.runtime.metadata import ModelMetadata
 
@@ -121,33 +122,32 @@ class PrintedOptions:
     hand_size: float = 0.8
 
 
-def _digit_runs(digits: list[Digit], options: PrintedOptions) -> dict[int, list[Box]]:
-    """For each digit (by id), the boxes of the run of digits it stands in: digits on one baseline,
-    each closer than a word space to the next. A printed word read as digits is one run with its
-    letters; a handwritten number is one run, a word space from the words beside it."""
-    parent = list(range(len(digits)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+def _digit_runs(digits: list[Digit], options: PrintedOptions) -> list[list[Box]]:
+    """For each digit, the boxes of the run of digits it stands in: digits on one baseline, each
+    closer than a word space to the next. A printed word read as digits is one run with its letters;
+    a handwritten number is one run, a word space from the words beside it."""
     boxes = [d.box for d in digits]
     order = sorted(range(len(boxes)), key=lambda i: boxes[i].x)
-    for n, i in enumerate(order):
-        a = boxes[i]
-        for j in order[n + 1 :]:
-            b = boxes[j]
-            tall = max(a.h, b.h)
-            if b.x - a.x2 >= options.word_space * tall:
-                break  # sorted by left edge: every later box starts further right
-            if a.gap(b) < options.word_space * tall and abs(a.y2 - b.y2) <= max(options.baseline_px, options.baseline * tall):
-                parent[root(j)] = root(i)
-    members: dict[int, list[Box]] = {}
-    for i in range(len(boxes)):
-        members.setdefault(root(i), []).append(boxes[i])
-    return {id(d): members[root(i)] for i, d in enumerate(digits)}
+    # Sorted by left edge, nothing starting a word space of the tallest digit beyond a box links to it.
+    reach = options.word_space * max(b.h for b in boxes)
+
+    def links():
+        for n, i in enumerate(order):
+            a = boxes[i]
+            for j in order[n + 1 :]:
+                b = boxes[j]
+                if b.x - a.x2 >= reach:
+                    break
+                tall = max(a.h, b.h)
+                if a.gap(b) < options.word_space * tall and abs(a.y2 - b.y2) <= max(options.baseline_px, options.baseline * tall):
+                    yield i, j
+
+    runs: list[list[Box]] = [[] for _ in digits]
+    for members in groups(len(boxes), links()):
+        run = [boxes[i] for i in members]
+        for i in members:
+            runs[i] = run
+    return runs
 
 
 def drop_printed(digits: list[Digit], rejected: list[Digit],
@@ -163,7 +163,7 @@ def drop_printed(digits: list[Digit], rejected: list[Digit],
     x, y, w, h = np.array([q.box.as_list() for q in rejected], np.float64).T
     centre_x, centre_y, bottom = x + w / 2, y + h / 2, y + h
     runs = _digit_runs(digits, options)
-    for digit in digits:
+    for digit, run in zip(digits, runs):
         b = digit.box
         tolerance = max(options.baseline_px, options.baseline * b.h)
         small = b.h < options.small_print * typical
@@ -178,7 +178,7 @@ def drop_printed(digits: list[Digit], rejected: list[Digit],
         on_row = (offset <= allowed + options.slope * np.abs(centre_x - b.cx)) & (lo * b.h <= h) & (h <= hi * b.h)
         row = [rejected[i].box for i in np.flatnonzero(on_row)]
         if row and b.h >= options.hand_size * typical and min(
-                r.gap(q) for r in row for q in runs[id(digit)]) >= options.word_space * b.h:
+                r.gap(q) for r in row for q in run) >= options.word_space * b.h:
             kept.append(digit)
             continue
         reach = options.reach * b.h
@@ -248,8 +248,7 @@ def drop_in_words(digits: list[Digit], rejected: list[Digit],
         return digits, []
     kept, letters = [], []
     for digit in digits:
-        (letters if _flanked(digit.box, rejected, options) or _lone_one(digit, digits, rejected, options)
-         else kept).append(digit)
+        (letters if _flanked(digit.box, rejected, options) or _lone_one(digit, digits, rejected, options) else kept).append(digit)
     found = rejected + letters
     while found:
         still, new = [], []

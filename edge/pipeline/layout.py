@@ -11,6 +11,7 @@ from typing import Iterable
 
 import numpy as np
 
+from edge.pipeline.links import groups
 from edge.pipeline.results import Box, Detections, Digit, Line, Reading
 
 
@@ -178,31 +179,24 @@ def drop_stacked(digits: list[Digit], rejected: list[Digit],
                   key=lambda d: d.box.y)
     if len(thin) < options.pieces:
         return digits, []
-    parent = list(range(len(thin)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
     reach = options.gap * max(d.box.h for d in thin)  # sorted by top: nothing further down links
-    for i, a in enumerate(thin):
-        for j in range(i + 1, len(thin)):
-            b = thin[j]
-            if b.box.y - a.box.y2 > reach:
-                break
-            if b.box.y - a.box.y2 > options.gap * max(a.box.h, b.box.h):
-                continue
-            sideways = abs(b.box.cx - a.box.cx)
-            if sideways <= options.lean * abs(b.box.cy - a.box.cy) + options.drift_px + 0.5 * max(a.box.w, b.box.w):
-                parent[root(j)] = root(i)
-    columns: dict[int, list[Digit]] = {}
-    for i, d in enumerate(thin):
-        columns.setdefault(root(i), []).append(d)
+
+    def links():
+        for i, a in enumerate(thin):
+            for j in range(i + 1, len(thin)):
+                b = thin[j]
+                if b.box.y - a.box.y2 > reach:
+                    break
+                if b.box.y - a.box.y2 > options.gap * max(a.box.h, b.box.h):
+                    continue
+                sideways = abs(b.box.cx - a.box.cx)
+                if sideways <= options.lean * abs(b.box.cy - a.box.cy) + options.drift_px + 0.5 * max(a.box.w, b.box.w):
+                    yield i, j
+
+    columns = [[thin[i] for i in members] for members in groups(len(thin), links())]
     typical = median(d.box.h for d in digits)
     edge: set[int] = set()
-    for column in columns.values():
+    for column in columns:
         top, bottom = min(d.box.y for d in column), max(d.box.y2 for d in column)
         if len(column) >= options.pieces and bottom - top >= options.span * typical:
             edge.update(id(d) for d in column)

@@ -319,15 +319,20 @@ def best_cuts(index: int, cuts: list[int], sure: dict[tuple[int, int, int], floa
     return max(options, key=lambda item: item[0])[1]
 
 
+def between_paths(left: np.ndarray, right: np.ndarray, x0: int, x1: int) -> np.ndarray:
+    """A mask of columns ``x0 .. x1 - 1`` per row: true from the ``left`` path (a column per row) up
+    to, not including, the ``right`` one."""
+    columns = np.arange(x0, x1)
+    return (columns[None, :] >= left[:, None]) & (columns[None, :] < right[:, None])
+
+
 def _slice(piece: Piece, left: np.ndarray, right: np.ndarray, judge: Judge, options: SplitOptions) -> Piece | None:
     """The blob's ink between two cut paths (each a column per row)."""
     # Only the columns the two paths enclose somewhere: a slice of a long blob is a small part of it.
     x0, x1 = int(left.min()), int(right.max())
     if x1 <= x0:
         return None
-    columns = np.arange(x0, x1)
-    between = (columns[None, :] >= left[:, None]) & (columns[None, :] < right[:, None])
-    sub = piece.crop[:, x0:x1] * between
+    sub = piece.crop[:, x0:x1] * between_paths(left, right, x0, x1)
     x, y, w, h = cv2.boundingRect(sub)
     if w == 0 or h < options.min_slice_height * piece.box.h:
         return None

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from edge.pipeline.normalize import to_model_input
-from edge.pipeline.split import cut_paths, cut_positions
+from edge.pipeline.split import between_paths, cut_paths, cut_positions
 from edge.runtime.metadata import InputSpec
 
 from . import marks
@@ -362,9 +362,8 @@ def _script_piece(rng: np.random.Generator, _digits) -> np.ndarray | None:
     if not SCRIPT_WIDTH[0] <= (xs[1] - xs[0]) / word.shape[0] <= SCRIPT_WIDTH[1]:
         return None
     left, right = cut_paths(word, xs, max(1, int(SCRIPT_CUT_RADIUS * word.shape[0])))
-    columns = np.arange(word.shape[1])
-    between = (columns[None, :] >= left[:, None]) & (columns[None, :] < right[:, None])
-    piece = np.where(between, word, 0).astype(np.uint8)
+    # The whole word's width, cleared outside the paths: the segmenter's view adds its noise to it.
+    piece = np.where(between_paths(left, right, 0, word.shape[1]), word, 0).astype(np.uint8)
     if piece.max() == 0:
         return None
     return segmenter_view(piece, rng, pick="largest" if rng.random() < 0.5 else "all")
