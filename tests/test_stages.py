@@ -840,6 +840,25 @@ def test_a_lone_1_right_beside_a_letter_is_dropped():
     assert drop_in_words([el], [rest], WordOptions(one_reach=0.0)) == ([el], [])
 
 
+def test_a_1_standing_on_a_signature_is_its_capital_s_stem():
+    """"Lena Lind" signed in one go but for the L's stem, drawn apart: a sure 1 whose foot rests on
+    the rejected word under it (forms 46 and 109 of the tuning pages)."""
+    stem = Digit(1, 0.95, Box(440, 674, 18, 60))
+    word = Digit(0, 0.1, Box(427, 737, 93, 46), reject=0.9)
+    assert drop_in_words([stem], [word]) == ([], [stem])
+    assert drop_in_words([stem], [word], WordOptions(stem_word=9.0)) == ([stem], [])
+    # Not a number written just above the next line's words: its 1 has digits beside it ...
+    number = [stem, Digit(9, 0.95, Box(462, 672, 26, 60)), Digit(9, 0.95, Box(492, 674, 26, 60))]
+    assert drop_in_words(number, [word]) == (number, [])
+    # ... nor another digit, nor a 1 standing on an underline (too thin) or off the word's end.
+    four = Digit(4, 0.95, stem.box)
+    assert drop_in_words([four], [word]) == ([four], [])
+    underline = Digit(0, 0.1, Box(380, 734, 200, 6), reject=0.9)
+    assert drop_in_words([stem], [underline]) == ([stem], [])
+    beside = Digit(0, 0.1, Box(470, 737, 93, 46), reject=0.9)
+    assert drop_in_words([stem], [beside]) == ([stem], [])
+
+
 def test_the_unsure_letters_of_a_word_go_one_after_another():
     """"Mill": the M rejected, the i and both ls read unsurely as 1s, each beside the one before."""
     m = Digit(0, 0.1, Box(100, 100, 40, 40), reject=0.95)

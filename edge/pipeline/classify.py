@@ -229,6 +229,17 @@ class WordOptions:
     # digit lost; touching 272-335 (untuned) lost 2 of 6,418; the other kinds read the same.
     one_reach: float = 0.5
     one_alone: float = 2.0
+    # ... and a 1 standing on a word, alone on its line as above: the stem of a signature's or a
+    # word's capital drawn apart from the rest (the L of "Lena", the T of "Tom"). The word: a rejected
+    # blob at least ``stem_word`` of the 1's heights wide and ``stem_thick`` of them tall (a ruled line
+    # or an underline is thinner), under the 1's centre; the 1's foot from ``stem_foot[0]`` of its
+    # heights above the word's top to ``stem_foot[1]`` of the word's height into it, its top at least
+    # ``stem_rise`` of its heights above the word's. (Any digit, or one with digits beside it, takes
+    # numbers written just above the next line's words: forms 1-120 lost 20 digits for 3 stems.)
+    stem_word: float = 1.0
+    stem_thick: float = 0.3
+    stem_foot: tuple[float, float] = (0.3, 0.6)
+    stem_rise: float = 0.3
 
 
 def _beside(b: Box, other: Box, line: float, height_range: tuple[float, float], reach: float) -> bool:
@@ -262,13 +273,21 @@ def drop_in_words(digits: list[Digit], rejected: list[Digit],
 
 
 def _lone_one(digit: Digit, digits: list[Digit], rejected: list[Digit], options: WordOptions) -> bool:
-    """A 1 with a letter-sized rejected blob right beside it, and no digit beside it on its line."""
+    """A 1 with a letter-sized rejected blob right beside it or a word under it (a capital's stem),
+    and no digit beside it on its line."""
     b = digit.box
     if digit.digit != 1 or not any(_beside(b, r.box, options.line, options.height_range, options.one_reach)
-                                   for r in rejected):
+                                   or _stem_on(b, r.box, options) for r in rejected):
         return False
     return not any(d is not digit and _beside(b, d.box, options.line, options.height_range, options.one_alone)
                    for d in digits)
+
+
+def _stem_on(b: Box, word: Box, options: WordOptions) -> bool:
+    """``b`` stands on ``word`` as a capital's stem does (see ``WordOptions.stem_word``)."""
+    above, into = options.stem_foot
+    return (word.w >= options.stem_word * b.h and word.h >= options.stem_thick * b.h and word.x <= b.cx <= word.x2
+            and word.y - above * b.h <= b.y2 <= word.y + into * word.h and b.y <= word.y - options.stem_rise * b.h)
 
 
 def _flanked(b: Box, rejected: list[Digit], options: WordOptions) -> bool:
