@@ -229,6 +229,9 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
 # string reader reads as digits beside it. Touching digits beside a number only graze its boxes.
 RESCUE_MAX_SHARED = 0.2
 RESCUE_SLIVER = 0.35
+# Pieces of one over-cut digit touch or nearly; a comb box's walls stand at least this many of their
+# heights from the digit inside (a box is about 1.3 digit heights wide).
+APART = 0.2
 # A digit with at least this share of its box inside another digit's is that digit's ink read again.
 READ_TWICE = 0.5
 # A line with at least this many digits found on it sets its own digit height: people write each
@@ -258,12 +261,17 @@ def _segmented_boxes(placed: list[Digit], classified: tuple[Digit, ...]) -> list
     """``placed`` with the segmentation's box wherever the classifier read the same digit there, once
     (one classified digit of that value with its centre inside the placed box): the string reader's
     boxes take in whatever ink lies in its columns, a comb box's wall stub or a sliver the cutting
-    left, while the segmentation's is the digit's own. Two of the same value there are pieces of
-    one over-cut digit, and the reader's box is the whole digit."""
+    left, while the segmentation's is the digit's own. Two or more of the same value there are pieces
+    of one over-cut digit, and the reader's box is the whole digit; unless they stand apart (see
+    ``APART``): then they are a digit between its comb box's walls, read as 1s too, and the digit is
+    the one nearest the middle of the reader's box."""
     out = []
     for digit in placed:
         b = digit.box
-        same = [d for d in classified if d.digit == digit.digit and b.x <= d.box.cx <= b.x2 and b.y <= d.box.cy <= b.y2]
+        same = sorted((d for d in classified if d.digit == digit.digit and b.x <= d.box.cx <= b.x2 and b.y <= d.box.cy <= b.y2),
+                      key=lambda d: d.box.x)
+        if len(same) > 1 and all(q.box.x - p.box.x2 >= APART * max(p.box.h, q.box.h) for p, q in zip(same, same[1:])):
+            same = [min(same, key=lambda d: abs(d.box.cx - b.cx))]
         out.append(replace(digit, box=same[0].box) if len(same) == 1 else digit)
     return out
 
