@@ -267,6 +267,31 @@ def test_comb_walls_are_removed_and_the_comb_is_one_field():
     assert all(seg.mask[b.y : b.y2, b.x : b.x2].any() for b in truth)
 
 
+@pytest.mark.parametrize("blur, drop", [(0.0, 2), (1.5, 0), (1.5, 1)])
+def test_digits_touching_a_photographed_comb_keep_their_own_boxes(blur, drop):
+    """A comb whose rules fall ``drop`` px along its length, blurred as in a photo: removing the
+    rules leaves a pixel's rim of them, and where a digit touches the top rule the rim joined digit
+    and box into one blob as wide as the box."""
+    image = page(240, 500)
+    x0, y0, box = 100, 90, 44
+
+    def at(x: float, y: float) -> tuple[int, int]:
+        return int(x), int(y + drop * (x - x0) / (5 * box))
+
+    for y in (y0, y0 + box):
+        cv2.line(image, at(x0, y), at(x0 + 5 * box, y), 90, 2)
+    for i in range(6):
+        cv2.line(image, at(x0 + i * box, y0), at(x0 + i * box, y0 + box), 90, 2)
+    drawn = []
+    for i, char in zip((0, 1, 3), "357"):  # 34 px tall from 2 px under the top rule: they touch it
+        drawn += draw_text(image, char, x0 + (i + 0.5) * box - 0.275 * 34, y0 + 2, 34, 5)
+    if blur:
+        image = cv2.GaussianBlur(image, (0, 0), blur)
+    seg = segment(image)
+    found = sorted((c.box for c in seg.candidates), key=lambda b: b.x)
+    assert len(found) == 3 and all(near(f, t, 5) for f, t in zip(found, drawn)), found
+
+
 def test_a_two_box_comb_too_short_for_a_line_is_still_removed():
     """A date's two boxes: rules 90 px long, under three digit heights, so no line on their own; a
     box's top and bottom of one length, a box's height apart, are. The walls go, the digits stay."""

@@ -40,6 +40,11 @@ LINE_MAX_THICKNESS = 25
 # LINE_RESIDUE_THICKNESS_PX (a sliver along it, not a digit's stroke along the line), is its leftover.
 LINE_RESIDUE_PX = 3
 LINE_RESIDUE_THICKNESS_PX = 2
+# Such a sliver may touch a digit (a comb box's line left a pixel's rim where the digit meets it, and
+# the two became one blob, as wide as the box): ink near a removed line that holds no square of
+# LINE_RESIDUE_THICKNESS_PX + 1 pixels is cut off first. Only under a pen at least SLIVER_MIN_PEN_PX
+# wide, whose strokes hold such squares everywhere: a thin pen's strokes would lose their ends.
+SLIVER_MIN_PEN_PX = 4.0
 # Walls of comb boxes and table cells, between two lines: straight runs at least WALL_PEN_WIDTHS pen
 # widths (and WALL_MIN_PX) long, at most WALL_THICKER_PX thicker than the lines (printed rules are
 # all one width; a pen stroke that happens to run from line to line is rarely that thin), whose ends
@@ -343,7 +348,10 @@ def _remove_lines(mask: np.ndarray, stroke: float, leftover_thickness: float = L
         before = cv2.dilate(rest, kernel, anchor=(kernel.shape[1] - 1, kernel.shape[0] - 1))
         after = cv2.dilate(rest, kernel, anchor=(0, 0))
         restored |= line_mask & runs_of & before & after
-    cleaned, removed, labelling = _without_leftovers(rest | restored, line_mask & ~restored & 1, leftover_thickness)
+    cleaned, removed = rest | restored, line_mask & ~restored & 1
+    if stroke >= SLIVER_MIN_PEN_PX and fields:
+        cleaned = _without_slivers(cleaned, removed, fields)
+    cleaned, removed, labelling = _without_leftovers(cleaned, removed, leftover_thickness)
     return cleaned, removed, fields, labelling
 
 
@@ -365,6 +373,19 @@ def _own_pixels(labels: np.ndarray, stats: np.ndarray, i: int) -> tuple[tuple[sl
     x, y, w, h = (int(v) for v in stats[i, :4])
     box = (slice(y, y + h), slice(x, x + w))
     return box, labels[box] == i
+
+
+def _without_slivers(cleaned: np.ndarray, lines: np.ndarray, fields: list[Box]) -> np.ndarray:
+    """``cleaned`` without the ink within ``LINE_RESIDUE_PX`` of a removed line of a comb field that
+    is no more than ``LINE_RESIDUE_THICKNESS_PX`` thick (see ``SLIVER_MIN_PEN_PX``)."""
+    band = cv2.dilate(lines, np.ones((2 * LINE_RESIDUE_PX + 1, 2 * LINE_RESIDUE_PX + 1), np.uint8))
+    inside = np.zeros_like(band)
+    for f in fields:
+        inside[max(0, f.y - LINE_RESIDUE_PX) : f.y2 + LINE_RESIDUE_PX, max(0, f.x - LINE_RESIDUE_PX) : f.x2 + LINE_RESIDUE_PX] = 1
+    band &= inside
+    side = LINE_RESIDUE_THICKNESS_PX + 1
+    solid = cv2.morphologyEx(cleaned, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
+    return cleaned & ~(band & ~solid & 1)
 
 
 def _without_leftovers(cleaned: np.ndarray, lines: np.ndarray, thickness: float = LINE_RESIDUE_THICKNESS_PX
