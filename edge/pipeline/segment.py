@@ -16,6 +16,7 @@ import numpy as np
 
 from edge.pipeline.ink import (AREA, HEIGHT, LEFT, TOP, WIDTH, InkCrop, components, measure, stroke_width, to_gray,
                               working_copy)
+from edge.pipeline.links import groups
 from edge.pipeline.paper import Paper, PaperOptions, fill_outside, find_paper
 from edge.pipeline.results import Box
 
@@ -45,6 +46,10 @@ LINE_RESIDUE_THICKNESS_PX = 2
 # LINE_RESIDUE_THICKNESS_PX + 1 pixels is cut off first. Only under a pen at least SLIVER_MIN_PEN_PX
 # wide, whose strokes hold such squares everywhere: a thin pen's strokes would lose their ends.
 SLIVER_MIN_PEN_PX = 4.0
+# Parts of one comb found apart: on one row (sharing this share of the lower part's rows) and at
+# most FIELD_JOIN_GAP of their height apart (overlapping, mostly: each pass finds some walls).
+FIELD_SHARED_ROWS = 0.6
+FIELD_JOIN_GAP = 0.1
 # Walls of comb boxes and table cells, between two lines: straight runs at least WALL_PEN_WIDTHS pen
 # widths (and WALL_MIN_PX) long, at most WALL_THICKER_PX thicker than the lines (printed rules are
 # all one width; a pen stroke that happens to run from line to line is rarely that thin), whose ends
@@ -373,6 +378,28 @@ def _own_pixels(labels: np.ndarray, stats: np.ndarray, i: int) -> tuple[tuple[sl
     x, y, w, h = (int(v) for v in stats[i, :4])
     box = (slice(y, y + h), slice(x, x + w))
     return box, labels[box] == i
+
+
+def joined_fields(fields: list[Box]) -> list[Box]:
+    """Comb fields found in parts (each pass over a photographed comb may find some of its walls) as
+    one field each: parts on one row (sharing at least FIELD_SHARED_ROWS of the lower one's rows)
+    that overlap or meet (at most FIELD_JOIN_GAP of their height apart) are one comb. Two combs side
+    by side (a date's DD MM YYYY) stand further apart than that."""
+    def links():
+        for i, a in enumerate(fields):
+            for j in range(i + 1, len(fields)):
+                b = fields[j]
+                rows = min(a.y2, b.y2) - max(a.y, b.y)
+                if rows >= FIELD_SHARED_ROWS * min(a.h, b.h) and a.gap(b) <= FIELD_JOIN_GAP * min(a.h, b.h):
+                    yield i, j
+
+    joined = []
+    for members in groups(len(fields), links()):
+        box = fields[members[0]]
+        for i in members[1:]:
+            box = box.union(fields[i])
+        joined.append(box)
+    return joined
 
 
 def _without_slivers(cleaned: np.ndarray, lines: np.ndarray, fields: list[Box]) -> np.ndarray:
@@ -721,9 +748,10 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
             _, leaning, more = _remove_lines_on_sheet(mask, stroke, corners, slack)
             cleaned &= ~leaning
             lines |= leaning
-            fields += [f for f in more if not any(f.overlap(g) for g in fields)]
+            fields += more
             labelling = None
         mask = cleaned
+        fields = joined_fields(fields)
         if lines.any():
             removed = lines
             notes.append("removed ruled lines or borders")
