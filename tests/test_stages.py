@@ -27,7 +27,7 @@ from edge.pipeline.links import groups
 from edge.pipeline.normalize import to_model_input
 from edge.pipeline.paper import Paper, PaperOptions, PaperTracker, find_paper
 from edge.pipeline.results import Box, Detections, Digit
-from edge.pipeline.segment import SegmentOptions, lines_lean, segment
+from edge.pipeline.segment import SegmentOptions, joined_fields, lines_lean, segment
 from edge.pipeline.split import (Judge, Piece, SplitOptions, cut_paths, cut_positions, merge_split_strokes,
                                  split_touching)
 from edge.pipeline.stabilize import StabilizeOptions, TrackerState, stable_digits, step
@@ -980,10 +980,28 @@ def test_split_numbers_at_gaps_and_by_comb_fields():
     assert len(split_numbers(spaced)) == 4
     comb = Box(-5, -5, 200, 60)  # around the first three
     assert [[d.digit for d in n] for n in split_numbers(spaced, [comb])] == [[2, 0, 2], [4]]  # ends with the field
-    beside = spaced[:3] + row_of("7", 200, 0)  # right after the field, as close as its digits, but outside it
+    # Right after the field, outside it but as close as its digits are to each other: the rest of a
+    # comb whose walls the segmenter found only in part (photos of forms 1-120: 32 numbers split so).
+    beside = spaced[:3] + row_of("7", 200, 0)
     assert len(split_numbers(beside)) == 3
-    assert [[d.digit for d in n] for n in split_numbers(beside, [comb])] == [[2, 0, 2], [7]]
+    assert [[d.digit for d in n] for n in split_numbers(beside, [comb])] == [[2, 0, 2, 7]]
+    # Two fields side by side (a date's DD MM) are two numbers, however close.
+    date = row_of("0312", 0, 0)
+    assert [[d.digit for d in n] for n in split_numbers(date, [Box(-5, -5, 75, 60), Box(75, -5, 80, 60)])] == \
+        [[0, 3], [1, 2]]
     assert split_numbers([]) == []
+
+
+def test_parts_of_one_comb_are_joined_into_one_field():
+    """Passes over a photographed comb find some of its walls each: overlapping or meeting parts on
+    one row are one field; a date's combs a gap apart, or combs on other rows, stay apart."""
+    parts = [Box(342, 460, 239, 60), Box(400, 463, 475, 60), Box(875, 462, 60, 58)]
+    assert joined_fields(parts) == [Box(342, 460, 593, 63)]
+    date = [Box(100, 100, 90, 44), Box(220, 100, 90, 44)]  # 30 px apart: two combs
+    assert joined_fields(date) == date
+    rows = [Box(100, 100, 200, 44), Box(150, 150, 200, 44)]  # one under the other
+    assert joined_fields(rows) == rows
+    assert joined_fields([]) == []
 
 
 def test_marks_far_from_the_handwriting_size_are_dropped():

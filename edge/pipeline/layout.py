@@ -246,16 +246,18 @@ def _on_one_line(pieces: list[Digit], typical: float, options: StackOptions) -> 
 
 def split_numbers(members: list[Digit], fields: list[Box] = ()) -> list[list[Digit]]:
     """A gap wider than a typical digit of the line starts a new number; the digits in one comb field
-    (a row of boxes) are one number, whatever the gaps, and end where the field does."""
+    (a row of boxes) are one number, whatever the gaps, and end where the field does when another
+    field follows (a date's DD MM YYYY). A digit beside a field but in none is judged by its gap:
+    in a photo, the segmenter often finds only part of a comb's walls, and so part of the comb."""
     if not members:
         return []
     typical = max(median(d.box.w for d in members), MIN_TYPICAL_WIDTH * median(d.box.h for d in members))
     where = [_field_of(d, fields) for d in members]
     numbers = [[members[0]]]
     for (prev, prev_field), (digit, field_index) in zip(zip(members, where), zip(members[1:], where[1:])):
-        if field_index != prev_field:
+        if field_index != prev_field and field_index is not None and prev_field is not None:
             together = False
-        elif field_index is not None:
+        elif field_index is not None and field_index == prev_field:
             together = True
         else:
             together = digit.box.x - prev.box.x2 <= typical
