@@ -20,9 +20,8 @@ from edge.pipeline.classify import (Classes, LoneOptions, MarkerOptions, Printed
                                     drop_list_markers, drop_lone_unsure,
                                     drop_printed, to_digits)
 from edge.pipeline.ink import MASK_TO_STRETCHED_WIDTH, measure, stroke_width, working_copy
-from edge.pipeline.layout import (ScaleOptions, StackOptions, arrange, drop_out_of_scale, drop_stacked, group_lines,
-                                  layout, mark_uncertain,
-                                  split_numbers)
+from edge.pipeline.layout import (ScaleOptions, StackOptions, WallOptions, arrange, drop_out_of_scale, drop_stacked,
+                                  drop_walls, group_lines, layout, mark_uncertain, split_numbers)
 from edge.pipeline.links import groups
 from edge.pipeline.normalize import to_model_input
 from edge.pipeline.paper import Paper, PaperOptions, PaperTracker, find_paper
@@ -1026,6 +1025,22 @@ def test_groups_follow_links_through_other_members():
     assert groups(6, [(4, 2), (0, 5), (2, 1)]) == [[0, 5], [1, 2, 4], [3]]
     assert groups(3, iter([])) == [[0], [1], [2]]
     assert groups(0, []) == []
+
+
+def test_a_comb_wall_read_as_1_between_two_boxed_digits_is_dropped():
+    """A comb of 36 px boxes in a field 50 px tall: digits in the boxes' middles, a wall left standing
+    between two of them (form 66 of the tuning pages); a 1 written in a box stands a whole box from
+    its neighbours."""
+    field = Box(100, 100, 180, 50)
+    four, seven, nine = (Digit(v, 0.95, Box(107 + 36 * i, 108, 22, 34)) for v, i in ((4, 0), (7, 1), (9, 3)))
+    wall = Digit(1, 0.99, Box(134, 102, 5, 46))
+    one = Digit(1, 0.95, Box(187, 108, 7, 34))  # box 2, between the 7 and the 9
+    kept, dropped = drop_walls([four, wall, seven, one, nine], [field])
+    assert dropped == [wall] and kept == [four, seven, one, nine]
+    assert drop_walls([four, wall, seven], []) == ([four, wall, seven], [])  # no field found
+    assert drop_walls([four, wall], [field]) == ([four, wall], [])  # a digit on one side only
+    assert drop_walls([four, wall, seven], [field], WallOptions(enabled=False)) == ([four, wall, seven], [])
+    assert drop_walls([four, wall, seven], [field], WallOptions(half_box=0.2))[1] == []
 
 
 def test_pieces_of_a_broken_edge_are_dropped():

@@ -209,6 +209,41 @@ def drop_stacked(digits: list[Digit], rejected: list[Digit],
     return [d for d in digits if id(d) not in edge], [d for d in digits if id(d) in edge]
 
 
+@dataclass(frozen=True)
+class WallOptions:
+    """A wall of a comb box left standing, read as a 1: thin, in a comb field, with a digit on each
+    side in the field half a box away. A 1 written in a box stands a whole box from its neighbours."""
+
+    enabled: bool = True
+    # Thin: at most this wide per height (walls on forms 1-120: 0.15-0.26; 1s in boxes are mostly
+    # wider, being slanted).
+    thin_aspect: float = 0.3
+    # The neighbours' centres at most this many field heights from the 1's (walls: 0.18-0.39 on
+    # forms 1-120; a box is about a field's height wide, so a 1 in one stands 0.8-1.1 away; 0.4 took
+    # 4 walls, no digit; 0.5 took 2 digits written off their box's middle).
+    half_box: float = 0.4
+
+
+def drop_walls(digits: list[Digit], fields: list[Box],
+               options: WallOptions = WallOptions()) -> tuple[list[Digit], list[Digit]]:
+    """The digits that are no comb wall (see ``WallOptions``), and those that are (boxes and fields
+    in one frame)."""
+    if not options.enabled or not fields:
+        return digits, []
+    kept, walls = [], []
+    for digit in digits:
+        b = digit.box
+        field = next((f for f in fields if f.x <= b.cx <= f.x2 and f.y <= b.cy <= f.y2), None)
+        wall = False
+        if digit.digit == 1 and field is not None and b.w <= options.thin_aspect * b.h:
+            reach = options.half_box * field.h
+            near = [d.box.cx - b.cx for d in digits if d is not digit and field.x <= d.box.cx <= field.x2
+                    and field.y <= d.box.cy <= field.y2 and abs(d.box.cx - b.cx) <= reach]
+            wall = any(x < 0 for x in near) and any(x > 0 for x in near)
+        (walls if wall else kept).append(digit)
+    return kept, walls
+
+
 def _alone(piece: Digit, digits: list[Digit], reach: float) -> bool:
     """No other digit beside ``piece`` on its line within ``reach`` pixels."""
     box = piece.box

@@ -14,7 +14,8 @@ import numpy as np
 from edge.pipeline.classify import (Classes, LoneOptions, MarkerOptions, PrintedOptions, WordOptions, drop_in_words,
                                     drop_list_markers, drop_lone_unsure, drop_printed, to_digits)
 from edge.pipeline.ink import InkCrop
-from edge.pipeline.layout import ScaleOptions, StackOptions, arrange, drop_out_of_scale, drop_stacked
+from edge.pipeline.layout import (ScaleOptions, StackOptions, WallOptions, arrange, drop_out_of_scale, drop_stacked,
+                                  drop_walls)
 from edge.pipeline.normalize import to_model_input
 from edge.pipeline.numbers import NumberOptions, reread, rescue
 from edge.pipeline.paper import Paper
@@ -43,6 +44,7 @@ class RecognizeOptions:
     words: WordOptions = field(default_factory=WordOptions)
     markers: MarkerOptions = field(default_factory=MarkerOptions)
     lone: LoneOptions = field(default_factory=LoneOptions)
+    walls: WallOptions = field(default_factory=WallOptions)
     numbers: NumberOptions = field(default_factory=NumberOptions)
 
 
@@ -192,14 +194,16 @@ class Recognizer:
         leave_out(markers, "printed list number(s)")
         digits, lone = drop_lone_unsure(digits, rejected, self.options.lone)
         leave_out(lone, "unsure digit(s) standing alone")
+        fields = [_clip_box(Box(f.x + ox, f.y + oy, f.w, f.h).scaled(1.0 / seg.scale), width, height)
+                  for f in seg.fields]
+        digits, walls = drop_walls(digits, fields, self.options.walls)
+        leave_out(walls, "comb box wall(s) read as 1")
         if trace is not None:
             trace.segmentation = seg
             trace.crops = [p.model_input for p in pieces]
             trace.boxes = boxes
             trace.probs = probs
             trace.rejected = model_rejects | steps
-        fields = [_clip_box(Box(f.x + ox, f.y + oy, f.w, f.h).scaled(1.0 / seg.scale), width, height)
-                  for f in seg.fields]
         return Detections(width=width, height=height, digits=digits, rejected=rejected, timings=timings,
                           notes=list(seg.notes), paper=seg.paper, fields=fields)
 
