@@ -139,7 +139,8 @@ def _digit_runs(digits: list[Digit], options: PrintedOptions) -> list[list[Box]]
                 if b.x - a.x2 >= reach:
                     break
                 tall = max(a.h, b.h)
-                if a.gap(b) < options.word_space * tall and abs(a.y2 - b.y2) <= max(options.baseline_px, options.baseline * tall):
+                level = abs(a.y2 - b.y2) <= max(options.baseline_px, options.baseline * tall)
+                if level and a.gap(b) < options.word_space * tall:
                     yield i, j
 
     runs: list[list[Box]] = [[] for _ in digits]
@@ -259,7 +260,8 @@ def drop_in_words(digits: list[Digit], rejected: list[Digit],
         return digits, []
     kept, letters = [], []
     for digit in digits:
-        (letters if _flanked(digit.box, rejected, options) or _lone_one(digit, digits, rejected, options) else kept).append(digit)
+        (letters if _flanked(digit.box, rejected, options) or _lone_one(digit, digits, rejected, options)
+         else kept).append(digit)
     found = rejected + letters
     while found:
         still, new = [], []

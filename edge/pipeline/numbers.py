@@ -268,8 +268,8 @@ def _segmented_boxes(placed: list[Digit], classified: tuple[Digit, ...]) -> list
     out = []
     for digit in placed:
         b = digit.box
-        same = sorted((d for d in classified if d.digit == digit.digit and b.x <= d.box.cx <= b.x2 and b.y <= d.box.cy <= b.y2),
-                      key=lambda d: d.box.x)
+        same = sorted((d for d in classified if d.digit == digit.digit
+                       and b.x <= d.box.cx <= b.x2 and b.y <= d.box.cy <= b.y2), key=lambda d: d.box.x)
         if len(same) > 1 and all(q.box.x - p.box.x2 >= APART * max(p.box.h, q.box.h) for p, q in zip(same, same[1:])):
             same = [min(same, key=lambda d: abs(d.box.cx - b.cx))]
         out.append(replace(digit, box=same[0].box) if len(same) == 1 else digit)

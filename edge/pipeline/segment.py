@@ -46,7 +46,7 @@ LINE_RESIDUE_THICKNESS_PX = 2
 # LINE_RESIDUE_THICKNESS_PX + 1 pixels is cut off first. Only under a pen at least SLIVER_MIN_PEN_PX
 # wide, whose strokes hold such squares everywhere: a thin pen's strokes would lose their ends.
 SLIVER_MIN_PEN_PX = 4.0
-# Parts of one comb found apart: on one row (sharing this share of the lower part's rows) and at
+# Parts of one comb found apart: on one row (sharing this share of the shorter part's rows) and at
 # most FIELD_JOIN_GAP of their height apart (overlapping, mostly: each pass finds some walls).
 FIELD_SHARED_ROWS = 0.6
 FIELD_JOIN_GAP = 0.1
@@ -382,7 +382,7 @@ def _own_pixels(labels: np.ndarray, stats: np.ndarray, i: int) -> tuple[tuple[sl
 
 def joined_fields(fields: list[Box]) -> list[Box]:
     """Comb fields found in parts (each pass over a photographed comb may find some of its walls) as
-    one field each: parts on one row (sharing at least FIELD_SHARED_ROWS of the lower one's rows)
+    one field each: parts on one row (sharing at least FIELD_SHARED_ROWS of the shorter one's rows)
     that overlap or meet (at most FIELD_JOIN_GAP of their height apart) are one comb. Two combs side
     by side (a date's DD MM YYYY) stand further apart than that."""
     def links():
