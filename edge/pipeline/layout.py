@@ -233,12 +233,12 @@ def drop_walls(digits: list[Digit], fields: list[Box],
     kept, walls = [], []
     for digit in digits:
         b = digit.box
-        field = next((f for f in fields if f.x <= b.cx <= f.x2 and f.y <= b.cy <= f.y2), None)
+        field = next((f for f in fields if _inside(b, f)), None)
         wall = False
         if digit.digit == 1 and field is not None and b.w <= options.thin_aspect * b.h:
             reach = options.half_box * field.h
-            near = [d.box.cx - b.cx for d in digits if d is not digit and field.x <= d.box.cx <= field.x2
-                    and field.y <= d.box.cy <= field.y2 and abs(d.box.cx - b.cx) <= reach]
+            near = [d.box.cx - b.cx for d in digits
+                    if d is not digit and _inside(d.box, field) and abs(d.box.cx - b.cx) <= reach]
             wall = any(x < 0 for x in near) and any(x > 0 for x in near)
         (walls if wall else kept).append(digit)
     return kept, walls
@@ -304,11 +304,12 @@ def split_numbers(members: list[Digit], fields: list[Box] = ()) -> list[list[Dig
 
 
 def _field_of(digit: Digit, fields: list[Box]) -> int | None:
-    x, y = digit.box.cx, digit.box.cy
-    for index, f in enumerate(fields):
-        if f.x <= x <= f.x2 and f.y <= y <= f.y2:
-            return index
-    return None
+    return next((index for index, f in enumerate(fields) if _inside(digit.box, f)), None)
+
+
+def _inside(box: Box, field: Box) -> bool:
+    """``box``'s centre lies in ``field``: a digit is in the comb box it is mostly written in."""
+    return field.x <= box.cx <= field.x2 and field.y <= box.cy <= field.y2
 
 
 def layout(digits: list[Digit], fields: list[Box] = ()) -> list[Line]:

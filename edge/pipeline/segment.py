@@ -354,9 +354,10 @@ def _remove_lines(mask: np.ndarray, stroke: float, leftover_thickness: float = L
         after = cv2.dilate(rest, kernel, anchor=(0, 0))
         restored |= line_mask & runs_of & before & after
     cleaned, removed = rest | restored, line_mask & ~restored & 1
+    band = cv2.dilate(removed, np.ones((2 * LINE_RESIDUE_PX + 1, 2 * LINE_RESIDUE_PX + 1), np.uint8))
     if stroke >= SLIVER_MIN_PEN_PX and fields:
-        cleaned = _without_slivers(cleaned, removed, fields)
-    cleaned, removed, labelling = _without_leftovers(cleaned, removed, leftover_thickness)
+        cleaned = _without_slivers(cleaned, band, fields)
+    cleaned, removed, labelling = _without_leftovers(cleaned, removed, band, leftover_thickness)
     return cleaned, removed, fields, labelling
 
 
@@ -402,22 +403,22 @@ def joined_fields(fields: list[Box]) -> list[Box]:
     return joined
 
 
-def _without_slivers(cleaned: np.ndarray, lines: np.ndarray, fields: list[Box]) -> np.ndarray:
-    """``cleaned`` without the ink within ``LINE_RESIDUE_PX`` of a removed line of a comb field that
-    is no more than ``LINE_RESIDUE_THICKNESS_PX`` thick (see ``SLIVER_MIN_PEN_PX``)."""
-    band = cv2.dilate(lines, np.ones((2 * LINE_RESIDUE_PX + 1, 2 * LINE_RESIDUE_PX + 1), np.uint8))
+def _without_slivers(cleaned: np.ndarray, band: np.ndarray, fields: list[Box]) -> np.ndarray:
+    """``cleaned`` without the ink in ``band`` (within ``LINE_RESIDUE_PX`` of a removed line) of a
+    comb field that is no more than ``LINE_RESIDUE_THICKNESS_PX`` thick (see ``SLIVER_MIN_PEN_PX``)."""
     inside = np.zeros_like(band)
     for f in fields:
-        inside[max(0, f.y - LINE_RESIDUE_PX) : f.y2 + LINE_RESIDUE_PX, max(0, f.x - LINE_RESIDUE_PX) : f.x2 + LINE_RESIDUE_PX] = 1
-    band &= inside
+        pad = LINE_RESIDUE_PX
+        inside[max(0, f.y - pad) : f.y2 + pad, max(0, f.x - pad) : f.x2 + pad] = 1
+    band = band & inside
     side = LINE_RESIDUE_THICKNESS_PX + 1
     solid = cv2.morphologyEx(cleaned, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
     return cleaned & ~(band & ~solid & 1)
 
 
-def _without_leftovers(cleaned: np.ndarray, lines: np.ndarray, thickness: float = LINE_RESIDUE_THICKNESS_PX
-                       ) -> tuple[np.ndarray, np.ndarray, Labelling]:
-    """Ink lying wholly within ``LINE_RESIDUE_PX`` of a removed line, no thicker on average than
+def _without_leftovers(cleaned: np.ndarray, lines: np.ndarray, band: np.ndarray,
+                       thickness: float = LINE_RESIDUE_THICKNESS_PX) -> tuple[np.ndarray, np.ndarray, Labelling]:
+    """Ink lying wholly within ``band`` (``LINE_RESIDUE_PX`` of a removed line), no thicker on average than
     ``thickness`` pixels, is its leftover and goes with it: the rows of a border's soft edge that no
     straight run covers (grouped with the digit in a comb box, they made its box the whole box), or
     the pixels at the steps of a line that leans. A stroke crossing the line reaches beyond, and
@@ -426,7 +427,6 @@ def _without_leftovers(cleaned: np.ndarray, lines: np.ndarray, thickness: float 
     Also returns the components of what is left: the leftovers' labels cleared and their stats zeroed
     (as ``_hysteresis`` does), the rest numbered as before, so they serve as a fresh labelling."""
     n, labels, stats = components(cleaned)
-    band = cv2.dilate(lines, np.ones((2 * LINE_RESIDUE_PX + 1, 2 * LINE_RESIDUE_PX + 1), np.uint8))
     outside = np.bincount(labels[(cleaned > 0) & (band == 0)], minlength=n)
     long_side = np.maximum(stats[:, WIDTH], stats[:, HEIGHT])
     thin = stats[:, AREA] <= thickness * long_side
