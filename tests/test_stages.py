@@ -308,6 +308,26 @@ def test_a_two_box_comb_too_short_for_a_line_is_still_removed():
     assert len(seg.fields) == 1 and near(seg.fields[0], Box(x0, y0, 2 * box + 2, box + 2), 3), seg.fields
 
 
+@pytest.mark.parametrize("turn", [-4.0, 3.0])
+def test_a_short_comb_leaning_its_own_way_under_a_thick_pen_is_removed(turn):
+    """A date's two boxes turned by ``turn`` degrees, written with a 7 px pen: the rules (88 px) are
+    shorter than a ruled line under that pen, and lean too far for straight runs; the comb is found
+    as one piece of ink shaped like a box row and its rules looked for along its own lean."""
+    image = page(240, 500)
+    x0, y0, box = 100, 90, 44
+    cv2.rectangle(image, (x0, y0), (x0 + 2 * box, y0 + box), 90, 2)
+    cv2.line(image, (x0 + box, y0), (x0 + box, y0 + box), 90, 2)
+    for i, char in enumerate("37"):
+        draw_text(image, char, x0 + (i + 0.5) * box - 0.275 * 30, y0 + 7, 30, 7)
+    draw_text(image, "52", 300, 97, 30, 7)  # the page's other handwriting
+    turned = cv2.warpAffine(image, cv2.getRotationMatrix2D((250, 120), turn, 1.0), (500, 240),
+                            flags=cv2.INTER_LINEAR, borderValue=PAPER)
+    seg = segment(turned)
+    found = sorted((c.box for c in seg.candidates), key=lambda b: b.x)
+    assert len(found) == 4 and all(30 <= b.h <= 42 and b.w <= 30 for b in found), found
+    assert len(seg.fields) == 1 and 80 <= seg.fields[0].w <= 100, seg.fields
+
+
 def test_a_digit_filling_most_of_its_comb_box_leaves_the_comb_intact():
     # 36 of the box's 44 px with the pen: the 3's back reaches near both rules, like a wall.
     image, comb, truth = comb_page(height=32)

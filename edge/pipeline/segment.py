@@ -52,7 +52,8 @@ FIELD_SHARED_ROWS = 0.6
 FIELD_JOIN_GAP = 0.1
 # Walls of comb boxes and table cells, between two lines: straight runs at least WALL_PEN_WIDTHS pen
 # widths (and WALL_MIN_PX) long, at most WALL_THICKER_PX thicker than the lines (printed rules are
-# all one width; a pen stroke that happens to run from line to line is rarely that thin), whose ends
+# all one width; a pen stroke that happens to run from line to line is rarely that thin) plus the
+# pixels a run may step aside (``slack``: a wall leaning a little on a sheet made level), whose ends
 # reach a line (within the line's thickness plus WALL_REACH_PX).
 WALL_PEN_WIDTHS = 4
 WALL_MIN_PX = 10
@@ -287,15 +288,17 @@ def line_length(stroke: float) -> int:
 
 
 def remove_lines(mask: np.ndarray, stroke: float, leftover_thickness: float = LINE_RESIDUE_THICKNESS_PX,
-                 slack: int = 0) -> tuple[np.ndarray, np.ndarray, list[Box]]:
+                 slack: int = 0, length: int | None = None) -> tuple[np.ndarray, np.ndarray, list[Box]]:
     """Remove ruled lines and box borders: straight runs far longer than any digit stroke.
 
     A run is a line when it is at least ``LINE_PEN_WIDTHS`` pen widths long and also either spans
     most of the image or is several times the typical digit height; strokes that a line cut through
     are restored; their leftovers no thicker than ``leftover_thickness`` go (``_without_leftovers``).
+    ``length``: the shortest run that is a line, for a mask holding one comb found by its shape
+    (``_comb_shaped``), whose short rules need not be thin for their length.
     Returns the cleaned mask, the removed lines, and the comb fields found among them.
     """
-    return _remove_lines(mask, stroke, leftover_thickness, slack)[:3]
+    return _remove_lines(mask, stroke, leftover_thickness, slack, length)[:3]
 
 
 # The cleaned mask's components (labels, stats), when removing the lines labelled them anyway.
@@ -303,9 +306,10 @@ Labelling = tuple[np.ndarray, np.ndarray]
 
 
 def _remove_lines(mask: np.ndarray, stroke: float, leftover_thickness: float = LINE_RESIDUE_THICKNESS_PX,
-                  slack: int = 0) -> tuple[np.ndarray, np.ndarray, list[Box], Labelling | None]:
+                  slack: int = 0, length: int | None = None) -> tuple[np.ndarray, np.ndarray, list[Box], Labelling | None]:
     """``remove_lines``, and the cleaned mask's labelling when it made one (so the caller need not)."""
-    length = line_length(stroke)
+    by_shape = length is not None  # a comb found by its shape: its rules are short, however thin
+    length = length or line_length(stroke)
     if length >= max(mask.shape):
         return mask, np.zeros_like(mask), [], None
     horizontal, vertical = _long_runs(mask, length, slack)
@@ -333,7 +337,7 @@ def _remove_lines(mask: np.ndarray, stroke: float, leftover_thickness: float = L
                 continue
             box, own = _own_pixels(labels, stats, i)
             width = stroke_width(own)
-            if width <= long_side / LINE_MAX_THICKNESS:
+            if by_shape or width <= long_side / LINE_MAX_THICKNESS:
                 line_mask[box] |= own.view(np.uint8)
                 pen_widths.append(width)
                 thicknesses.append(stats[i, AREA] / long_side)
@@ -470,7 +474,7 @@ def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float, thickness: f
             for i in range(1, n):
                 x, y, w, h = (int(v) for v in stats[i, :4])
                 across, along = (w, h) if upright else (h, w)
-                if across > np.ceil(thickness) + WALL_THICKER_PX:
+                if across > np.ceil(thickness) + WALL_THICKER_PX + slack:
                     continue
                 if upright:
                     first, last = line_ids[y, x : x + w].max(), line_ids[y + h - 1, x : x + w].max()
@@ -734,26 +738,10 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
         ink[inside == 0] = 0  # the sheet's edges, its shadow and the desk never hold digits
     mask, labels, stats = _hysteresis(ink, options.min_contrast)
     stroke = stroke_width(mask) if mask.any() else 0.0
-    # A line needs a component at least a line long: most frames have none, and skip the search.
-    if options.remove_lines and stroke > 0 and stats[1:, WIDTH:HEIGHT + 1].max(initial=0) >= line_length(stroke):
-        quad = _skewed_quad(paper, scale, origin) if paper is not None else None
-        cleaned, lines, fields, labelling = _remove_lines(mask, stroke)
-        passes = [(quad, 0)] if quad is not None else []
-        lean = lines_lean(mask, stroke) if paper is not None else None
-        if lean is not None and abs(lean) >= SKEW_DEGREES:
-            turned = _turned_quad(mask.shape, lean)
-            passes += [(turned, 0), (turned, SHEET_SLACK_PX)]
-        # ... and the lines that lean with the sheet, looked for on the whole mask made level.
-        for corners, slack in passes:
-            _, leaning, more = _remove_lines_on_sheet(mask, stroke, corners, slack)
-            cleaned &= ~leaning
-            lines |= leaning
-            fields += more
-            labelling = None
-        mask = cleaned
-        fields = joined_fields(fields)
+    if options.remove_lines and stroke > 0:
+        cleaned, lines, found, labelling = _lines_removed(mask, labels, stats, stroke, paper, scale, origin)
         if lines.any():
-            removed = lines
+            mask, removed, fields = cleaned, lines, found
             notes.append("removed ruled lines or borders")
             labels, stats = labelling if labelling is not None else components(mask)[1:]
     coverage = cv2.countNonZero(mask) / mask.size
@@ -794,6 +782,43 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     )
 
 
+def _lines_removed(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray, stroke: float, paper: Paper | None,
+                   scale: float, origin: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, list[Box], Labelling | None]:
+    """The mask without its ruled lines, comb boxes and table grids (``remove_lines``), looked for on
+    the page as it is, on the sheet made rectangular, along the lines' own lean, and then comb by comb;
+    also the lines removed, the comb fields, and the cleaned mask's labelling when one was made."""
+    cleaned, lines, fields, labelling = mask, np.zeros_like(mask), [], None
+    # A line needs a component at least a line long: most frames have none, and skip the search.
+    if stats[1:, WIDTH:HEIGHT + 1].max(initial=0) >= line_length(stroke):
+        quad = _skewed_quad(paper, scale, origin) if paper is not None else None
+        cleaned, lines, fields, labelling = _remove_lines(mask, stroke)
+        passes = [(quad, 0)] if quad is not None else []
+        lean = lines_lean(mask, stroke) if paper is not None else None
+        if lean is not None and abs(lean) >= SKEW_DEGREES:
+            turned = _turned_quad(mask.shape, lean)
+            passes += [(turned, 0), (turned, SHEET_SLACK_PX)]
+    else:
+        passes = []
+
+    def take(corners: np.ndarray, slack: int, length: int | None = None) -> None:
+        nonlocal cleaned, lines, labelling
+        leaning, more = _remove_lines_on_sheet(mask, stroke, corners, slack, length)
+        if length is not None and not more and not _top_and_bottom(leaning, corners):
+            return  # a piece shaped like a comb with a run along it, but no box: a string of digits
+        cleaned = cleaned & ~leaning
+        lines = lines | leaning
+        fields.extend(more)
+        labelling = None
+
+    # ... and the lines that lean with the sheet, looked for on the whole mask made level; then each
+    # comb on itself made level.
+    for corners, slack in passes:
+        take(corners, slack)
+    for corners, length in _comb_shaped(cleaned, labels, stats, stroke):
+        take(corners, SHEET_SLACK_PX, length)
+    return cleaned, lines, joined_fields(fields), labelling
+
+
 # A sheet's side more than this many degrees off the axes (turned, or in perspective) bends its ruled
 # lines too far for straight runs to follow them (a 3 px line drifts off a 45 px run at 4 degrees):
 # the lines are looked for on a copy of the sheet made rectangular.
@@ -818,10 +843,10 @@ LEAN_LINE_LENGTHS = 3
 LEAN_LINES = 20
 
 
-def lines_lean(mask: np.ndarray, stroke: float) -> float | None:
+def lines_lean(mask: np.ndarray, stroke: float, votes: int | None = None) -> float | None:
     """How far the longest rows of ink lean from level, in degrees (clockwise as seen, y down); None
-    when no row is long enough."""
-    votes = LEAN_LINE_LENGTHS * line_length(stroke)
+    when no row is long enough (``votes`` pixels; by default ``LEAN_LINE_LENGTHS`` ruled lines)."""
+    votes = votes or LEAN_LINE_LENGTHS * line_length(stroke)
     if votes >= max(mask.shape):
         return None
     off = np.radians(LEAN_RANGE_DEGREES)
@@ -871,34 +896,93 @@ def _skewed_quad(paper: Paper, scale: float, origin: tuple[int, int]) -> np.ndar
 SHEET_SLACK_PX = 1
 
 
-def _remove_lines_on_sheet(mask: np.ndarray, stroke: float, quad: np.ndarray,
-                           slack: int = 0) -> tuple[np.ndarray, np.ndarray, list[Box]]:
-    """``remove_lines`` on a copy of the mask with the sheet warped to a rectangle; the lines removed
-    there are taken out here (with a pixel's margin for the round trip), and the comb fields found
-    there come back as the boxes around their corners."""
+def _remove_lines_on_sheet(mask: np.ndarray, stroke: float, quad: np.ndarray, slack: int = 0,
+                           length: int | None = None) -> tuple[np.ndarray, list[Box]]:
+    """``remove_lines`` on a copy of the mask with the sheet (or one comb: ``quad``, its corners) warped
+    to a rectangle. Returns the lines removed there, in ``mask``'s pixels (with a pixel's margin for
+    the round trip), and the comb fields found there, as the boxes around their corners. Only the
+    quad's bounding box is warped: a comb is a small part of a page."""
     h, w = mask.shape
     width = int(round(max(np.linalg.norm(quad[1] - quad[0]), np.linalg.norm(quad[2] - quad[3]))))
     height = int(round(max(np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[2] - quad[1]))))
-    if width < 8 or height < 8:
-        return remove_lines(mask, stroke)
+    removed = np.zeros_like(mask)
+    (x0, y0), (x1, y1) = np.floor(quad.min(axis=0)).astype(int) - 1, np.ceil(quad.max(axis=0)).astype(int) + 2
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if width < 8 or height < 8 or x1 <= x0 or y1 <= y0:
+        return removed, []
+    local = mask[y0:y1, x0:x1]
     target = np.float32([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
-    to_sheet = cv2.getPerspectiveTransform(quad, target)
-    flat = cv2.warpPerspective(mask, to_sheet, (width, height), flags=cv2.INTER_NEAREST)
+    to_sheet = cv2.getPerspectiveTransform((quad - np.float32([x0, y0])).astype(np.float32), target)
+    flat = cv2.warpPerspective(local, to_sheet, (width, height), flags=cv2.INTER_NEAREST)
     # The corners are known to a pixel or two, so the warped lines still lean a little, and straight
     # runs miss the pixels at their steps, in pieces of any thickness: all the leftovers go.
-    cleaned, lines, fields = remove_lines(flat, stroke, leftover_thickness=np.inf, slack=slack)
+    cleaned, lines, fields = remove_lines(flat, stroke, leftover_thickness=np.inf, slack=slack, length=length)
     if not lines.any():
-        return mask, np.zeros_like(mask), []
+        return removed, []
     back = np.linalg.inv(to_sheet)
-    kept = cv2.warpPerspective(cleaned, back, (w, h), flags=cv2.INTER_NEAREST)
-    lines = cv2.warpPerspective(lines, back, (w, h), flags=cv2.INTER_NEAREST)
-    lines = cv2.dilate(lines, np.ones((3, 3), np.uint8)) & mask & ~kept & 1
+    size = (x1 - x0, y1 - y0)
+    kept = cv2.warpPerspective(cleaned, back, size, flags=cv2.INTER_NEAREST)
+    lines = cv2.warpPerspective(lines, back, size, flags=cv2.INTER_NEAREST)
+    removed[y0:y1, x0:x1] = cv2.dilate(lines, np.ones((3, 3), np.uint8)) & local & ~kept & 1
     placed = []
     for f in fields:
         corners = np.float32([[f.x, f.y], [f.x2, f.y], [f.x2, f.y2], [f.x, f.y2]]).reshape(-1, 1, 2)
         x, y, bw, bh = cv2.boundingRect(cv2.perspectiveTransform(corners, back))
-        placed.append(Box(max(0, x), max(0, y), bw, bh))
-    return mask & ~lines & 1, lines, placed
+        placed.append(Box(max(0, x + x0), max(0, y + y0), bw, bh))
+    return removed, placed
+
+
+def _top_and_bottom(lines: np.ndarray, corners: np.ndarray) -> bool:
+    """Whether ``lines`` has pixels in both the top and the bottom third of the turned rectangle
+    ``corners`` (top left first, clockwise): a box's top and bottom rules, not one stroke."""
+    x, y, w, h = cv2.boundingRect(np.round(corners).astype(np.int32))
+    x0, y0 = max(0, x), max(0, y)
+    ys, xs = np.nonzero(lines[y0 : y + h, x0 : x + w])
+    down = corners[3] - corners[0]
+    depth = ((xs + x0 - corners[0][0]) * down[0] + (ys + y0 - corners[0][1]) * down[1]) / float(down @ down)
+    return bool((depth < 1 / 3).any() and (depth > 2 / 3).any())
+
+
+# The passes over the whole page miss combs whose rules are too short for a ruled line under a thick
+# pen, or that lean their own way in a photo, or find their rules but not their walls. A comb is one
+# piece of ink shaped like a row of boxes: BOX_HEIGHTS typical digit heights high and at least
+# COMB_MIN_ASPECT times as wide. Each such piece is looked at again on a copy made level by its own
+# lean, with runs along COMB_LINE_SHARE of its width as its rules; what that finds is taken only when
+# it is a box (walls, or rules at its top and bottom): a string of digits may have one such run.
+# Forms 1-120 (tuning): recall 97.28 -> 98.15%, precision 98.52 -> 98.84%, numbers 89.38 -> 91.63%;
+# aspect 1.3 or rule share 0.5, 0.6, 0.8 did worse.
+COMB_MIN_ASPECT = 1.5
+COMB_MIN_PENS = 5  # a box is taller than a digit, and digits are 8-12 pen widths tall
+COMB_LINE_SHARE = 0.7
+COMB_PAD_PX = 3  # room around the piece for its rules' rims on the levelled copy
+
+
+def _comb_shaped(cleaned: np.ndarray, labels: np.ndarray, stats: np.ndarray,
+                 stroke: float) -> list[tuple[np.ndarray, int]]:
+    """The pieces of ink (``labels``, ``stats``) shaped like a comb, each as the corners of a
+    rectangle around it turned by its own lean, and the run length its rules must have; the digit
+    height that judges their size is measured on ``cleaned``, the mask without the lines found."""
+    w, h = stats[:, WIDTH], stats[:, HEIGHT]
+    shaped = np.flatnonzero((w >= COMB_MIN_ASPECT * h) & (h >= COMB_MIN_PENS * stroke))
+    shaped = shaped[shaped > 0]
+    typical = _typical_height(cleaned, stroke) if len(shaped) else 0.0
+    if not typical:
+        return []
+    lo, hi = BOX_HEIGHTS[0] * typical, BOX_HEIGHTS[1] * typical
+    found = []
+    for i in shaped:
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        if not lo <= h <= hi:
+            continue
+        _, own = _own_pixels(labels, stats, i)
+        length = int(COMB_LINE_SHARE * w)
+        lean = lines_lean(own.view(np.uint8), stroke, length)
+        if lean is None:
+            continue
+        pad = COMB_PAD_PX
+        corners = _turned_quad((h + 2 * pad, w + 2 * pad), lean) + np.float32([x - pad, y - pad])
+        found.append((corners.astype(np.float32), length))
+    return found
 
 
 def _on_the_sheet(gray: np.ndarray, paper: Paper, scale: float, options: PaperOptions):
