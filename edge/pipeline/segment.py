@@ -928,7 +928,7 @@ def _remove_lines_on_sheet(mask: np.ndarray, stroke: float, quad: np.ndarray, sl
     for f in fields:
         corners = np.float32([[f.x, f.y], [f.x2, f.y], [f.x2, f.y2], [f.x, f.y2]]).reshape(-1, 1, 2)
         x, y, bw, bh = cv2.boundingRect(cv2.perspectiveTransform(corners, back))
-        placed.append(Box(max(0, x + x0), max(0, y + y0), bw, bh))
+        placed.append(Box(max(0, int(x + x0)), max(0, int(y + y0)), bw, bh))
     return removed, placed
 
 
