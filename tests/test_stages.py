@@ -328,6 +328,25 @@ def test_a_short_comb_leaning_its_own_way_under_a_thick_pen_is_removed(turn):
     assert len(seg.fields) == 1 and 80 <= seg.fields[0].w <= 100, seg.fields
 
 
+def test_a_comb_whose_walls_are_broken_is_still_one_field():
+    """A comb turned 3 degrees whose walls each have a gap (faded in a photo): no row of walls is
+    found, but rules at its top and bottom make it a box row, one field for the layout. (The walls'
+    halves stay, and join the 5 and the 7 here: the reading still loses them.)"""
+    image = page(240, 500)
+    x0, y0, box = 100, 90, 44
+    cv2.rectangle(image, (x0, y0), (x0 + 4 * box, y0 + box), 90, 2)
+    for i in range(5):
+        cv2.line(image, (x0 + i * box, y0), (x0 + i * box, y0 + box), PAPER, 3)  # the printed wall...
+        cv2.line(image, (x0 + i * box, y0), (x0 + i * box, y0 + 18), 90, 2)  # ... in two parts
+        cv2.line(image, (x0 + i * box, y0 + 24), (x0 + i * box, y0 + box), 90, 2)
+    for i, char in enumerate("357"):
+        draw_text(image, char, x0 + (i + 0.5) * box - 0.275 * 30, y0 + 7, 30, 7)
+    turned = cv2.warpAffine(image, cv2.getRotationMatrix2D((250, 120), 3.0, 1.0), (500, 240),
+                            flags=cv2.INTER_LINEAR, borderValue=PAPER)
+    seg = segment(turned)
+    assert len(seg.fields) == 1 and 170 <= seg.fields[0].w <= 195, seg.fields
+
+
 def test_a_digit_filling_most_of_its_comb_box_leaves_the_comb_intact():
     # 36 of the box's 44 px with the pen: the 3's back reaches near both rules, like a wall.
     image, comb, truth = comb_page(height=32)
