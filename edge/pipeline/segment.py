@@ -800,24 +800,20 @@ def _lines_removed(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray, stro
     else:
         passes = []
 
-    def take(corners: np.ndarray, slack: int, length: int | None = None) -> None:
-        nonlocal cleaned, lines, labelling
-        leaning, more = _remove_lines_on_sheet(mask, stroke, corners, slack, length)
-        if length is not None and not more:
-            if not _top_and_bottom(leaning, corners):
-                return  # a piece shaped like a comb with a run along it, but no box: a string of digits
-            more = [Box(*cv2.boundingRect(leaning))]  # its walls not found (broken in a photo): the rules' extent
+    # ... and the lines that lean with the sheet, looked for on the whole mask made level; then each
+    # comb on itself made level.
+    taken = [_remove_lines_on_sheet(mask, stroke, corners, slack) for corners, slack in passes]
+    on_sheet = cleaned
+    for leaning, _ in taken:
+        on_sheet = on_sheet & ~leaning
+    combs = (_comb_lines(mask, stroke, corners, length) for corners, length in _comb_shaped(on_sheet, labels, stats, stroke))
+    taken += [comb for comb in combs if comb is not None]
+    for leaning, more in taken:
         cleaned = cleaned & ~leaning
         lines = lines | leaning
         fields.extend(more)
-        labelling = None
-
-    # ... and the lines that lean with the sheet, looked for on the whole mask made level; then each
-    # comb on itself made level.
-    for corners, slack in passes:
-        take(corners, slack)
-    for corners, length in _comb_shaped(cleaned, labels, stats, stroke):
-        take(corners, SHEET_SLACK_PX, length)
+    if taken:
+        labelling = None  # the cleaned mask has changed since it was labelled
     return cleaned, lines, joined_fields(fields), labelling
 
 
@@ -943,6 +939,19 @@ def _top_and_bottom(lines: np.ndarray, corners: np.ndarray) -> bool:
     down = corners[3] - corners[0]
     depth = ((xs + x0 - corners[0][0]) * down[0] + (ys + y0 - corners[0][1]) * down[1]) / float(down @ down)
     return bool((depth < 1 / 3).any() and (depth > 2 / 3).any())
+
+
+def _comb_lines(mask: np.ndarray, stroke: float, corners: np.ndarray,
+                length: int) -> tuple[np.ndarray, list[Box]] | None:
+    """The rules and walls of one comb-shaped piece (``_comb_shaped``) and its field; None when they
+    are no box: a string of digits may have one run along it. A comb whose walls are not found
+    (broken in a photo) is a field as far as its rules reach."""
+    leaning, fields = _remove_lines_on_sheet(mask, stroke, corners, SHEET_SLACK_PX, length)
+    if fields:
+        return leaning, fields
+    if not _top_and_bottom(leaning, corners):
+        return None
+    return leaning, [Box(*cv2.boundingRect(leaning))]
 
 
 # The passes over the whole page miss combs whose rules are too short for a ruled line under a thick
