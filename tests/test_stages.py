@@ -347,6 +347,25 @@ def test_a_comb_whose_walls_are_broken_is_still_one_field():
     assert len(seg.fields) == 1 and 170 <= seg.fields[0].w <= 195, seg.fields
 
 
+def test_a_faint_comb_that_the_threshold_breaks_is_still_removed():
+    """A comb printed faint (1 px rules at 30 levels below the paper, darker walls), on a form with an
+    underline printed dark: the rules are too faint to be ink and the walls alone would be read as 1s;
+    the rules are looked for again on fainter ink, and the comb goes, one field."""
+    image = page(240, 560)
+    cv2.line(image, (20, 200), (540, 200), 90, 2)
+    x0, y0, box = 100, 70, 44
+    cv2.rectangle(image, (x0, y0), (x0 + 5 * box, y0 + box), 205, 1)
+    for i in range(1, 5):
+        cv2.line(image, (x0 + i * box, y0), (x0 + i * box, y0 + box), 150, 2)
+    drawn = []
+    for i, char in enumerate("35712"):
+        drawn += draw_text(image, char, x0 + (i + 0.5) * box - 0.275 * 30, y0 + 7, 30, 4)
+    seg = segment(image)
+    found = sorted((c.box for c in seg.candidates), key=lambda b: b.x)
+    assert len(found) == 5 and all(near(f, t, 5) for f, t in zip(found, drawn)), found
+    assert len(seg.fields) == 1 and near(seg.fields[0], Box(x0, y0, 5 * box + 1, box + 1), 3), seg.fields
+
+
 def test_a_digit_filling_most_of_its_comb_box_leaves_the_comb_intact():
     # 36 of the box's 44 px with the pen: the 3's back reaches near both rules, like a wall.
     image, comb, truth = comb_page(height=32)

@@ -217,33 +217,36 @@ def ink_image(gray: np.ndarray, polarity: str) -> np.ndarray:
     return cv2.divide(cv2.subtract(paper, paper_bright), cv2.max(paper, 48), scale=255)
 
 
-def _thresholds(ink: np.ndarray, min_contrast: int) -> tuple[float, float]:
-    """Strong and weak ink levels for the hysteresis threshold."""
-    otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    # Paper grain, sensor noise and JPEG ringing: strong ink must stand well clear of the paper's
-    # own spread. Ink is clipped at zero where the paper is brighter than its estimate, so the noise
-    # is read off the positive half: for symmetric noise the lower quartile of |x| is 0.3186 sigma,
-    # and real ink, in the upper tail, barely moves it. Noise makes about half of the paper
-    # positive; a clean (synthetic) page has only its ink there, so below 35% there is no noise to
-    # estimate. When the noise is as strong as any ink can be, nothing stands out and nothing is read.
+def _paper_noise(ink: np.ndarray) -> float:
+    """The spread of the paper's own ink level (grain, sensor noise, JPEG ringing), as a standard
+    deviation; 0 on a clean page."""
+    # Ink is clipped at zero where the paper is brighter than its estimate, so the noise is read off
+    # the positive half: for symmetric noise the lower quartile of |x| is 0.3186 sigma, and real ink,
+    # in the upper tail, barely moves it. Noise makes about half of the paper positive; a clean
+    # (synthetic) page has only its ink there, so below 35% there is no noise to estimate.
     step = max(1, round((ink.size / 20000) ** 0.5))  # about 20,000 pixels are plenty for a quantile
     sample = ink[::step, ::step]
     positive = sample[sample > 0]
-    noise = 0.0
-    if positive.size > 0.35 * sample.size:
-        quartile = np.partition(positive, positive.size // 4)[positive.size // 4]
-        noise = float(quartile) / 0.3186
-    high = max(float(otsu), float(min_contrast), 5 * noise)
+    if positive.size <= 0.35 * sample.size:
+        return 0.0
+    return float(np.partition(positive, positive.size // 4)[positive.size // 4]) / 0.3186
+
+
+def _thresholds(ink: np.ndarray, min_contrast: int) -> tuple[float, float]:
+    """Strong and weak ink levels for the hysteresis threshold."""
+    otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    # Strong ink must stand well clear of the paper's own spread. When the noise is as strong as any
+    # ink can be, nothing stands out and nothing is read.
+    high = max(float(otsu), float(min_contrast), 5 * _paper_noise(ink))
     return high, max(high * 0.5, min_contrast * 0.6)
 
 
-def _hysteresis(ink: np.ndarray, min_contrast: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _hysteresis(ink: np.ndarray, high: float, low: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mask, labels and stats of the weak-ink components that hold strong ink.
 
     Components without strong ink keep their label but get zeroed stats, so the labels can be used
     as they are (no second labelling pass) when nothing else changes the mask.
     """
-    high, low = _thresholds(ink, min_contrast)
     weak = cv2.threshold(ink, low, 1, cv2.THRESH_BINARY)[1]  # ink > low (OpenCV floors it for uint8)
     n, labels, stats = components(weak)
     keep = np.zeros(n, bool)
@@ -257,7 +260,7 @@ def _hysteresis(ink: np.ndarray, min_contrast: int) -> tuple[np.ndarray, np.ndar
 
 def binarize(ink: np.ndarray, min_contrast: int) -> np.ndarray:
     """Hysteresis threshold: keep weak ink only where it touches strong ink (keeps faint stroke ends)."""
-    return _hysteresis(ink, min_contrast)[0]
+    return _hysteresis(ink, *_thresholds(ink, min_contrast))[0]
 
 
 def _long_runs(mask: np.ndarray, length: int, slack: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -736,11 +739,16 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     ink = ink_image(gray, polarity)
     if paper is not None:
         ink[inside == 0] = 0  # the sheet's edges, its shadow and the desk never hold digits
-    mask, labels, stats = _hysteresis(ink, options.min_contrast)
+    high, low = _thresholds(ink, options.min_contrast)
+    mask, labels, stats = _hysteresis(ink, high, low)
     stroke = stroke_width(mask) if mask.any() else 0.0
     if options.remove_lines and stroke > 0:
         cleaned, lines, found, labelling = _lines_removed(mask, labels, stats, stroke, paper, scale, origin)
         if lines.any():
+            # Faint lines come with others: a form or a table prints all its lines alike.
+            faint, more = _faint_lines(ink, mask, lines, stroke, low)
+            if faint.any():
+                cleaned, lines, found, labelling = cleaned & ~faint, lines | faint, joined_fields(found + more), None
             mask, removed, fields = cleaned, lines, found
             notes.append("removed ruled lines or borders")
             labels, stats = labelling if labelling is not None else components(mask)[1:]
@@ -780,6 +788,67 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
         polarity=polarity, stroke=stroke, digit_height=typical, notes=notes, origin=origin, paper=paper,
         fields=fields, steps=steps,
     )
+
+
+# Comb boxes and table rules printed faint (a light pink comb, a pale grey grid, in a photo) fall below
+# the weak ink level where they step from row to row, and break into pieces without strong ink: the
+# hysteresis drops the rules and keeps the darker pieces of the walls, which are read as 1s, and the
+# comb's digits are no field. Lines are looked for again on ink above FAINT_SHARE of the weak level,
+# away from the lines already found (FAINT_NEAR_PX), around each straight run there (steps of
+# SHEET_SLACK_PX allowed) at least FAINT_RUN_SHARE shortest lines long: within FAINT_PAD_PENS pen
+# widths of it, more than a box's height. Only lines holding such a run, and mostly new, are taken:
+# on the fainter mask digits touch their rules, and their strokes pass for walls. Pages with no line
+# found skip it. Forms 1-120 (tuning): recall 98.15 -> 98.50%, precision 98.84 -> 98.84%, digits
+# 97.80 -> 98.15%, numbers 91.84 -> 92.41%; forms 121-170: 98.17 -> 98.42%, 98.92 -> 98.87%, 97.56 ->
+# 97.81%, 91.67 -> 91.99%; every other kind read the same. 0.4 and 0.6 of the weak level read within
+# 0.1 point of 0.5. It costs 5-6% of the segmentation's CPU time on ruled sheets and forms.
+FAINT_SHARE = 0.5
+FAINT_NEAR_PX = 3
+FAINT_PAD_PENS = 12
+FAINT_RUN_SHARE = 2.0  # of the shortest line: a digit's stroke may be as long as one line
+FAINT_NOISE_SIGMAS = 3.0  # and well clear of the paper's noise (``_paper_noise``), or its grain joins up
+
+
+def _faint_lines(ink: np.ndarray, mask: np.ndarray, lines: np.ndarray, stroke: float,
+                 low: float) -> tuple[np.ndarray, list[Box]]:
+    """Faint rules, combs and grids that the hysteresis broke (above): the pixels of ``mask`` on them,
+    and the comb fields among them. ``lines``: the lines already found; ``low``: the weak ink level."""
+    found = np.zeros_like(mask)
+    fields: list[Box] = []
+    level = max(FAINT_SHARE * low, FAINT_NOISE_SIGMAS * _paper_noise(ink))
+    faint = cv2.threshold(ink, level, 1, cv2.THRESH_BINARY)[1]
+    near = 2 * FAINT_NEAR_PX + 1
+    known = cv2.dilate(lines, np.ones((near, near), np.uint8))
+    length = line_length(stroke)
+    horizontal, vertical = _long_runs(faint & ~known, length, SHEET_SLACK_PX)
+    runs = horizontal | vertical
+    if not cv2.countNonZero(runs):
+        return found, fields
+    h, w = mask.shape
+    pad = int(round(FAINT_PAD_PENS * stroke))
+    # With steps allowed, a leaning run is kept in pieces: a pixel's gap does not part them. (Outlines
+    # find the few runs' boxes far faster than labelling the whole page.)
+    outlines, _ = cv2.findContours(cv2.dilate(runs, np.ones((3, 3), np.uint8)), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_SIMPLE)
+    for x, y, bw, bh in map(cv2.boundingRect, outlines):
+        if max(bw, bh) < FAINT_RUN_SHARE * length:
+            continue  # a digit's stroke, or what is left of a line already found beside one
+        x0, y0, x1, y1 = max(0, x - pad), max(0, y - pad), min(w, x + bw + pad), min(h, y + bh + pad)
+        around = (slice(y0, y1), slice(x0, x1))
+        own = runs[around]
+        _, more_lines, more_fields, _ = _remove_lines(faint[around], stroke, slack=SHEET_SLACK_PX)
+        m, pieces, piece_stats = components(more_lines)
+        for j in range(1, m):
+            px, py, pw, ph, area = (int(v) for v in piece_stats[j])
+            piece = (pieces[py:py + ph, px:px + pw] == j).view(np.uint8)
+            if not cv2.countNonZero(piece & own[py:py + ph, px:px + pw]) \
+                    or cv2.countNonZero(piece & known[y0 + py:y0 + py + ph, x0 + px:x0 + px + pw]) >= 0.5 * area:
+                continue
+            region = (slice(y0 + py, y0 + py + ph), slice(x0 + px, x0 + px + pw))
+            found[region] |= piece & mask[region]
+            fields += [Box(f.x + x0, f.y + y0, f.w, f.h) for f in more_fields
+                       if f.x < px + pw and px < f.x2 and f.y < py + ph and py < f.y2]
+    return found, fields
 
 
 def _lines_removed(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray, stroke: float, paper: Paper | None,
