@@ -19,14 +19,14 @@ import pytest
 from edge.pipeline.classify import (Classes, LoneOptions, MarkerOptions, PrintedOptions, WordOptions, drop_in_words,
                                     drop_list_markers, drop_lone_unsure,
                                     drop_printed, to_digits)
-from edge.pipeline.ink import MASK_TO_STRETCHED_WIDTH, measure, stroke_width, working_copy
+from edge.pipeline.ink import MASK_TO_STRETCHED_WIDTH, components, measure, stroke_width, working_copy
 from edge.pipeline.layout import (ScaleOptions, StackOptions, WallOptions, arrange, drop_out_of_scale, drop_stacked,
                                   drop_walls, group_lines, layout, mark_uncertain, split_numbers)
 from edge.pipeline.links import groups
 from edge.pipeline.normalize import to_model_input
 from edge.pipeline.paper import Paper, PaperOptions, PaperTracker, find_paper
 from edge.pipeline.results import Box, Detections, Digit
-from edge.pipeline.segment import SegmentOptions, joined_fields, lines_lean, segment
+from edge.pipeline.segment import SegmentOptions, _long_runs, joined_fields, lines_lean, segment
 from edge.pipeline.split import (Judge, Piece, SplitOptions, cut_paths, cut_positions, merge_split_strokes,
                                  split_touching)
 from edge.pipeline.stabilize import StabilizeOptions, TrackerState, stable_digits, step
@@ -128,6 +128,51 @@ def test_working_copy_shrinks_by_a_whole_factor():
     assert same is image and scale == 1.0  # small enough: no copy at all
     halved, scale = working_copy(image, 2000, at_least=2)
     assert halved.shape == (150, 250, 3) and scale == 0.5
+
+
+def _strokes(shape: tuple[int, int], seed: int, reach: tuple[int, int]) -> np.ndarray:
+    """A mask of random pen strokes (0/1), kept to the part of ``shape`` from ``reach`` on."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(shape, np.uint8)
+    for _ in range(12):
+        x, y = int(rng.integers(reach[0], shape[1])), int(rng.integers(reach[1], shape[0]))
+        end = (int(x + rng.integers(-60, 60)), int(y + rng.integers(-8, 8)))
+        cv2.line(mask, (x, y), end, 1, int(rng.integers(1, 4)))
+    mask[: reach[1]], mask[:, : reach[0]] = 0, 0
+    return mask
+
+
+@pytest.mark.parametrize("shape, reach", [((241, 317), (101, 57)), ((240, 318), (100, 56)), ((99, 133), (0, 0)),
+                                          ((481, 640), (333, 401)), ((1, 7), (0, 0))])
+def test_components_are_numbered_as_on_the_whole_mask(shape, reach):
+    # Only the ink's box (grown to even sides) is labelled: labels and stats must be OpenCV's own.
+    for seed in range(5):
+        mask = _strokes(shape, seed, reach)
+        n, labels, stats = components(mask)
+        want_n, want_labels, want_stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S,
+                                                                                            cv2.CCL_GRANA)
+        assert n == want_n and labels.dtype == np.int32 and labels.shape == shape
+        assert np.array_equal(labels, want_labels) and np.array_equal(stats[1:], want_stats[1:])
+        assert stats[0, 4] == mask.size - cv2.countNonZero(mask)
+    n, labels, stats = components(np.zeros(shape, np.uint8))
+    assert n == 1 and not labels.any() and stats.tolist() == [[0, 0, shape[1], shape[0], shape[0] * shape[1]]]
+
+
+@pytest.mark.parametrize("slack", [0, 1])
+def test_long_runs_on_the_inks_box_are_the_runs_of_the_whole_mask(slack):
+    # Straight runs are looked for on the ink's box and a run's length around it: a run ending at
+    # the box's side or at the image's edge must come out as an opening of the whole mask gives it.
+    for seed in range(4):
+        mask = _strokes((300, 420), seed, (150, 120))
+        mask[130, 150:419] = 1  # a rule running into the image's right edge
+        mask[200:299, 400] = 1  # an upright running into its bottom edge
+        horizontal, vertical = _long_runs(mask, 40, slack)
+        for runs, shape, across in ((horizontal, (40, 1), (1, 2 * slack + 1)), (vertical, (1, 40), (2 * slack + 1, 1))):
+            kernel = cv2.getStructuringElement(cv2.MORPH_RECT, shape)
+            thick = cv2.dilate(mask, np.ones(across[::-1], np.uint8)) if slack else mask
+            want = cv2.morphologyEx(thick, cv2.MORPH_OPEN, kernel)
+            assert np.array_equal(runs, want & mask if slack else want)
+        assert horizontal[130, 160:419].all() and vertical[210:299, 400].all()
 
 
 # --- segment --------------------------------------------------------------------------------------

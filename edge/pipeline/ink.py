@@ -53,9 +53,34 @@ def stroke_width(mask: np.ndarray) -> float:
 
 
 def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-    """8-connected components with stats. Grana's algorithm is named explicitly: OpenCV 5's default
-    takes three times as long when it also collects stats."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    """8-connected components with stats, numbered as OpenCV numbers them on the whole mask; row 0,
+    the paper, has the whole mask as its box.
+
+    Grana's algorithm is named explicitly: OpenCV 5's default takes three times as long when it also
+    collects stats. It labels 2x2 blocks, and an image with an odd side takes it 40% longer (2.5x on
+    a 481x640 frame), so what it labels is the ink's bounding box grown to even sides from even
+    coordinates (the blocks, and the order of the labels, stay those of the whole mask): the masks
+    segmentation labels are mostly paper (a form's rules, the runs of its comb walls), and a box
+    half the page is labelled in half the time.
+    """
+    height, width = mask.shape
+    x, y, w, h = cv2.boundingRect(mask)
+    if not w:  # no ink: paper only
+        return 1, np.zeros(mask.shape, np.int32), np.array([[0, 0, width, height, mask.size]], np.int32)
+    x0, y0 = x & ~1, y & ~1
+    x1, y1 = x + w + (x + w - x0) % 2, y + h + (y + h - y0) % 2
+    box = mask[y0:y1, x0:x1]
+    if x1 > width or y1 > height:  # the box runs a pixel past the mask: that pixel is paper
+        box = cv2.copyMakeBorder(box, 0, y1 - y0 - box.shape[0], 0, x1 - x0 - box.shape[1], cv2.BORDER_CONSTANT, value=0)
+    n, labelled, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(box, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    if labelled.shape == mask.shape:
+        labels = labelled
+    else:
+        labels = np.zeros(mask.shape, np.int32)
+        labels[y0:y1, x0:x1] = labelled[: height - y0, : width - x0]
+        stats[1:, LEFT] += x0
+        stats[1:, TOP] += y0
+    stats[0] = (0, 0, width, height, mask.size - int(stats[1:, AREA].sum()))
     return n, labels, stats
 
 

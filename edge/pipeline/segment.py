@@ -268,20 +268,27 @@ def _long_runs(mask: np.ndarray, length: int, slack: int = 0) -> tuple[np.ndarra
 
     With ``slack`` a run may step that many pixels across its direction: the opening looks at the
     mask thickened across by that much, and keeps the mask's own pixels under it.
-    The erosion half of each opening finds out cheaply whether there is any such run at all.
+    The erosion half of each opening finds out cheaply whether there is any such run at all. Both
+    halves cost in proportion to the pixels and the run's length, so they work on the ink's bounding
+    box with a run's length of paper around it (no run can reach past that, so nothing changes).
     """
-    runs = []
-    for shape in ((length, 1), (1, length)):
+    runs = [np.zeros_like(mask), np.zeros_like(mask)]
+    x, y, w, h = cv2.boundingRect(mask)
+    if not w:
+        return runs[0], runs[1]
+    margin = length + slack
+    box = (slice(max(0, y - margin), y + h + margin), slice(max(0, x - margin), x + w + margin))
+    ink = mask[box]
+    for k, shape in enumerate(((length, 1), (1, length))):
         kernel = cv2.getStructuringElement(cv2.MORPH_RECT, shape)
-        source = mask
+        source = ink
         if slack:
-            source = cv2.dilate(mask, np.ones((2 * slack + 1, 1) if shape[1] == 1 else (1, 2 * slack + 1), np.uint8))
+            source = cv2.dilate(ink, np.ones((2 * slack + 1, 1) if shape[1] == 1 else (1, 2 * slack + 1), np.uint8))
         eroded = cv2.erode(source, kernel)
         if not cv2.countNonZero(eroded):
-            runs.append(eroded)
             continue
         opened = cv2.dilate(eroded, kernel)
-        runs.append(opened & mask if slack else opened)
+        runs[k][box] = opened & ink if slack else opened
     return runs[0], runs[1]
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge.pipeline.ink import components
 from edge.pipeline.results import Box
 
 # Margin the edge crops around a region's ink, in region heights: the trainer draws margins of
@@ -200,8 +201,7 @@ def digit_boxes(crop: np.ndarray, chars: list[DecodedChar], stride: int, scale: 
         return []
     h, w = crop.shape
     ink = _ink_mask(crop) if mask is None else (np.asarray(mask) > 0).view(np.uint8)
-    # Grana's algorithm named explicitly, as edge.pipeline.segment does (OpenCV 5's default is slower).
-    n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(ink, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    n, labels, stats = components(ink)
     # The centre of each character (its columns' middle, moved by the lead), in crop pixels, and
     # the cuts between neighbours.
     centres = [min(w - 1, max(0, int(((c.first + c.last + 1) / 2) * stride / scale + lead * h))) for c in chars]
