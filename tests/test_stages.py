@@ -1026,6 +1026,8 @@ def test_a_small_numeral_with_print_after_it_numbers_a_printed_label():
     assert markers == [five] and kept == handwriting
     capital = glyph(120, 100, 14, 20)  # "Name": its N a little taller than the numeral, alone
     assert drop_list_markers([five, *handwriting], [capital])[1] == [five]
+    # On a blurred photo the numeral's box (its period's blur) reaches below the label's letters.
+    assert drop_list_markers([five, *handwriting], [glyph(122, 97, 80, 13)])[1] == [five]
     # The print must come after the digit, close, level with it, and be more than a sliver.
     for other in (glyph(10, 104, 80, 20), glyph(150, 104, 80, 20), glyph(122, 110, 80, 20),
                   glyph(122, 100, 6, 16), glyph(122, 90, 80, 20)):
