@@ -1146,6 +1146,9 @@ def test_a_comb_wall_read_as_1_between_two_boxed_digits_is_dropped():
     assert drop_walls([four, wall], [field]) == ([four, wall], [])  # a digit on one side only
     assert drop_walls([four, wall, seven], [field], WallOptions(enabled=False)) == ([four, wall, seven], [])
     assert drop_walls([four, wall, seven], [field], WallOptions(half_box=0.2))[1] == []
+    # A photo's field a little taller than its boxes: the 7's centre 0.41 field heights off (form 85).
+    seven_off = Digit(7, 0.95, Box(146, 108, 22, 34))
+    assert drop_walls([four, wall, seven_off], [field])[1] == [wall]
 
 
 def test_pieces_of_a_broken_edge_are_dropped():

@@ -219,9 +219,10 @@ class WallOptions:
     # wider, being slanted).
     thin_aspect: float = 0.3
     # The neighbours' centres at most this many field heights from the 1's (walls: 0.18-0.39 on
-    # forms 1-120; a box is about a field's height wide, so a 1 in one stands 0.8-1.1 away; 0.4 took
-    # 4 walls, no digit; 0.5 took 2 digits written off their box's middle).
-    half_box: float = 0.4
+    # forms 1-120, and 0.41 on a photo whose field came out a little tall; a box is about a field's
+    # height wide, so a 1 in one stands 0.8-1.1 away; 0.4 took 4 walls, no digit; 0.45 one more wall
+    # on forms 1-170, no digit; 0.5 took 2 digits written off their box's middle).
+    half_box: float = 0.45
 
 
 def drop_walls(digits: list[Digit], fields: list[Box],
