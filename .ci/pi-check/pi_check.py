@@ -205,23 +205,50 @@ def ensure_root(suite: str, cache: Path, mirror: str, rebuild: bool) -> Path:
     print(f"pi-check: making the {suite} arm64 root ({reason}); a few minutes, emulated package scripts",
           flush=True)
     partial = root.with_name(f"{suite}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    remove_tree(partial)
     stamp.unlink(missing_ok=True)
-    command = ["mmdebstrap", "--mode=root", "--architectures=arm64", "--variant=minbase",
+    # mmdebstrap mounts /proc, /sys and /dev inside the root while it works; in a private mount
+    # namespace those mounts vanish with it, even when it is killed half-way.
+    command = ["unshare", "--mount", "--propagation", "private", "--",
+               "mmdebstrap", "--mode=root", "--architectures=arm64", "--variant=minbase",
                "--include=" + ",".join(ROOT_PACKAGES[suite]), suite, str(partial), mirror]
     if EATMYDATA_HOOK.is_dir():  # dpkg skips its fsyncs: faster, and a root is disposable
-        command.insert(1, f"--hook-dir={EATMYDATA_HOOK}")
+        command.insert(command.index("mmdebstrap") + 1, f"--hook-dir={EATMYDATA_HOOK}")
     partial.parent.mkdir(parents=True, exist_ok=True)
     result, wall, cpu = run(command, log=cache / "roots" / f"{suite}.log", timeout=ROOT_TIMEOUT_S)
     if result.returncode != 0:
-        shutil.rmtree(partial, ignore_errors=True)
+        remove_tree(partial)
         raise CheckError(f"mmdebstrap {suite} failed (log: {cache / 'roots' / f'{suite}.log'}):\n"
                          f"{tail(result.stderr)}")
-    shutil.rmtree(root, ignore_errors=True)
+    remove_tree(root)
     partial.rename(root)
     stamp.write_text(json.dumps({**recipe, "built": time.time()}, indent=1))
     print(f"pi-check: {suite} root made in {wall / 60:.1f} min ({cpu / 60:.1f} min CPU)", flush=True)
     return root
+
+
+def remove_tree(path: Path) -> None:
+    """Removes a half-made root, first unmounting what a run killed inside mmdebstrap left mounted.
+
+    Earlier versions ran mmdebstrap in the host's mount namespace: a run killed there leaves /proc,
+    /sys and /dev mounted inside the half-made root, which rmtree cannot remove, and mmdebstrap then
+    refuses the directory because it is not empty."""
+    inside = str(path.resolve()) + "/"
+    mounts = [point for point in _mount_points() if point.startswith(inside)]
+    for point in sorted(mounts, key=len, reverse=True):  # the deepest first
+        subprocess.run(["umount", "--recursive", "--lazy", point], capture_output=True)
+    left = [point for point in _mount_points() if point.startswith(inside)]
+    if left:  # never delete through a mount: it may be the host's /dev
+        raise CheckError(f"cannot remove {path}: still mounted there: {', '.join(left)}")
+    shutil.rmtree(path, ignore_errors=True)
+    if path.exists():
+        raise CheckError(f"cannot remove {path}; remove it by hand")
+
+
+def _mount_points() -> list[str]:
+    """This mount namespace's mount points (/proc/self/mountinfo, octal escapes decoded)."""
+    lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    return [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4]) for line in lines]
 
 
 def _stale_reason(root: Path, stamp: Path, recipe: dict) -> str | None:
