@@ -80,6 +80,17 @@ def test_form_comb_fields_are_one_number(recognizer, digit_bank):
         assert truth in reading.numbers
 
 
+@pytest.mark.parametrize("seed", [9, 56, 73, 99])
+def test_numbers_in_a_tables_cells_side_by_side_are_numbers_of_their_own(recognizer, digit_bank, seed):
+    """A form's table of items, quantities and prices: a row's quantity and price, one cell each, are
+    two numbers, not one read across the wall between them."""
+    page = make_document("form", digit_bank, seed)
+    table = ["".join(str(page.digits[i][0]) for i in page.numbers[n]) for n in page.details["table"]]
+    assert len(table) >= 6
+    reading = recognizer.read(page.image)
+    assert all(number in reading.numbers for number in table), (table, reading.numbers)
+
+
 def test_comb_fields_on_a_turned_photo_are_read_whole(recognizer, digit_bank):
     """A form photographed turned almost 5 degrees: on the copy its outline makes level, its combs'
     lines still leant, and each comb stayed one blob of walls and digits, rejected (neither comb

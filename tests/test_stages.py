@@ -311,6 +311,26 @@ def test_comb_walls_are_removed_and_the_comb_is_one_field():
     assert all(seg.mask[b.y : b.y2, b.x : b.x2].any() for b in truth)
 
 
+def test_a_tables_cells_lose_their_walls_but_make_no_comb_field():
+    """A row of a ruled table (item, quantity, price): its walls between the rules stand almost evenly,
+    like a comb's, but each cell is several digits wide. Taken for a comb field, a row's quantity and
+    price were one number ("82" and "118" read as "82118" on forms 9, 11, 24...)."""
+    image = page(200, 760)
+    cols, top, bottom = (20, 340, 500, 740), 60, 118  # walls too short for lines, as in a table's row
+    for x in cols:
+        cv2.line(image, (x, top), (x, bottom), 90, 2)
+    for y in (top, bottom):
+        cv2.line(image, (cols[0], y), (cols[-1], y), 90, 2)
+    drawn = draw_text(image, "72", cols[1] + 14, top + 13, 32, 4) + draw_text(image, "135", cols[2] + 14, top + 13, 32, 4)
+    seg = segment(image)
+    assert "removed ruled lines or borders" in seg.notes
+    assert seg.fields == []
+    found = sorted(seg.candidates, key=lambda c: c.box.x)
+    assert len(found) == len(drawn), [c.box for c in found]  # the digits, and no wall read as a 1
+    for cand, box in zip(found, drawn):
+        assert near(cand.box, box, 5), (cand.box, box)
+
+
 @pytest.mark.parametrize("blur, drop", [(0.0, 2), (1.5, 0), (1.5, 1)])
 def test_digits_touching_a_photographed_comb_keep_their_own_boxes(blur, drop):
     """A comb whose rules fall ``drop`` px along its length, blurred as in a photo: removing the

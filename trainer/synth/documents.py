@@ -306,6 +306,7 @@ class _Sheet:
         self.numbers: list[list[int]] = []
         self.printed_digits: list[tuple[int, Box]] = []
         self.combs: list[tuple[int, list[Box]]] = []  # comb fields: (number index, its printed boxes)
+        self.table: list[int] = []  # the numbers written in a table's cells
         self.font_choice = float(rng.random())  # one typeface per sheet, whatever fonts are installed
 
     def draw(self, colour=PRINT_BLACK) -> ImageDraw.ImageDraw:
@@ -603,6 +604,8 @@ def _finish(kind: str, image: np.ndarray, sheet: _Sheet, matrix: np.ndarray, det
     if sheet.combs:  # where each comb field's boxes are, for checking that a comb is one number
         details["combs"] = [{"number": moved[n], "boxes": [_warp_box(matrix, b).as_list() for b in cells]}
                             for n, cells in sheet.combs]
+    if sheet.table:  # one number a cell: cells side by side in a row are not one comb
+        details["table"] = sorted(moved[n] for n in sheet.table)
     corners = _warp_points(matrix, [[0, 0], [sheet.w, 0], [sheet.w, sheet.h], [0, sheet.h]])
     return Document(kind=kind, image=image, lines=lines, digits=ordered, numbers=numbers,
                     printed_digits=[(v, _warp_box(matrix, b)) for v, b in sheet.printed_digits],
@@ -839,6 +842,7 @@ def _table(sheet: _Sheet, bank: DigitBank, left: int, top: int, right: int) -> i
         sheet.word(str(_ITEMS[int(rng.integers(len(_ITEMS)))]), cols[0] + 12, y + row_h - 6, h)
         for c, length in ((1, int(rng.integers(1, 3))), (2, int(rng.integers(2, 5)))):
             x = cols[c] + 12 + int(rng.integers(0, 20))
+            sheet.table.append(len(sheet.numbers))
             sheet.number(bank, [int(v) for v in rng.integers(0, 10, length)], x, y + (row_h - h) // 2, h, wander=0.04,
                          right=cols[c + 1] - 8)
     return bottom
