@@ -20,6 +20,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Mapping
 
 from trainer.synth import documents
 from trainer.synth.documents import BENCHMARK_FIRST_SEED, SETTINGS_FIRST_SEED, TUNING_SEEDS  # noqa: F401
@@ -49,10 +50,10 @@ class KindResult:
     confidences: list[tuple[bool, float]] = field(default_factory=list)
 
 
-def evaluate_pages(reader, bank: DigitBank | None, kinds=KINDS, pages_per_kind: int = 5,
+def evaluate_pages(reader, bank: DigitBank | None, kinds=KINDS, pages_per_kind: int | Mapping[str, int] = 5,
                    first_seed: int = BENCHMARK_FIRST_SEED, make=make_any):
-    """Score ``reader`` on ``pages_per_kind`` pages of each kind (same seeds for every reader), made
-    by ``make(kind, bank, seed)``.
+    """Score ``reader`` on ``pages_per_kind`` pages of each kind (or as many as it maps the kind to;
+    same seeds for every reader), made by ``make(kind, bank, seed)``.
 
     A reader has ``read(image) -> list[Found]``; one that also has ``read_with_confidence(image) ->
     (list[Found], list[float])`` has its confidences kept, for the ``--min-confidence`` curve.
@@ -60,7 +61,8 @@ def evaluate_pages(reader, bank: DigitBank | None, kinds=KINDS, pages_per_kind: 
     results = {}
     for kind in kinds:
         result = KindResult(kind)
-        for seed in range(first_seed, first_seed + pages_per_kind):
+        pages = pages_per_kind if isinstance(pages_per_kind, int) else pages_per_kind[kind]
+        for seed in range(first_seed, first_seed + pages):
             page = make(kind, bank, seed)
             start = time.perf_counter()
             if hasattr(reader, "read_with_confidence"):
