@@ -43,6 +43,18 @@ def test_a_sheet_no_bright_region_outlines_is_found_from_its_straight_sides(reco
     assert all(sheet[d.box.y + d.box.h // 2, d.box.x + d.box.w // 2] for d in reading.digits)
 
 
+def test_a_darker_surface_beside_the_sheet_is_not_taken_for_it(recognizer, digit_bank):
+    """A blue note on a wooden desk, a hand's shadow across both: the desk below the shadow's edge
+    outlines with sharper straight sides than the note and was taken for the sheet, so the note's
+    digits were never read. That surface is darker than the note and leaves it outside."""
+    page = make_document("sticky-note", digit_bank, 98)
+    paper = find_paper(page.image)
+    assert paper is not None
+    for corner in np.float32(page.paper):
+        assert np.linalg.norm(paper.corners - corner, axis=1).min() <= 10, (paper.corners, page.paper)
+    assert exactly(page, recognizer.read(page.image))
+
+
 @pytest.mark.parametrize("seed", [103, 187])
 def test_a_hand_shadow_across_the_writing_is_no_side_of_the_sheet(recognizer, digit_bank, seed):
     """Photos with a hand's shadow across the sheet: the shadow's edge is a straight step in
