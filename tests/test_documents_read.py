@@ -55,6 +55,21 @@ def test_a_darker_surface_beside_the_sheet_is_not_taken_for_it(recognizer, digit
     assert exactly(page, recognizer.read(page.image))
 
 
+def test_a_sheet_whose_corner_a_shadow_cuts_off_is_found_whole(recognizer, digit_bank):
+    """A hand's shadow falls across the bottom right corner of a sheet that fills the frame's height:
+    the bright region's outline has a fifth side on the shadow's edge (no step) and no outline of
+    straight sides holds, so no sheet was found. The two sides beside the cut, extended until they
+    meet, restore the corner."""
+    page = make_document("desk-photo", digit_bank, 144)
+    paper = find_paper(page.image)
+    assert paper is not None
+    for corner in np.float32(page.paper):
+        assert np.linalg.norm(paper.corners - corner, axis=1).min() <= 25, (paper.corners, page.paper)
+    reading = recognizer.read(page.image)
+    assert "read inside the sheet found in the photo" in reading.notes
+    assert exactly(page, reading), (reading.numbers, page.text)
+
+
 @pytest.mark.parametrize("seed", [103, 187])
 def test_a_hand_shadow_across_the_writing_is_no_side_of_the_sheet(recognizer, digit_bank, seed):
     """Photos with a hand's shadow across the sheet: the shadow's edge is a straight step in
