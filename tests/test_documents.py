@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from trainer.synth.documents import KINDS, TUNING_SEEDS, card_video, make_document, write_card_video
-from trainer.synth.pages import DigitBank
+from edge.pipeline.results import Box
+from trainer.synth.pages import DigitBank, ink_box
 
 SEEDS = list(TUNING_SEEDS)[:3]
 # Generating the documents these tests share takes seconds.
@@ -83,6 +84,17 @@ def test_every_true_digit_box_holds_its_ink(documents):
                 # The ink fills the box: not a box beside its digit or around empty paper.
                 assert rows[-1] - rows[0] + 1 >= 0.7 * box.h, (kind, value, box)
                 assert cols[-1] - cols[0] + 1 >= 0.4 * box.w, (kind, value, box)
+
+
+def test_a_true_box_is_the_pen_stroke_not_its_faint_fringe():
+    """A thin 1 with a faint anti-aliased fringe (as a scaled-up MNIST 1 has): its box is the stroke."""
+    glyph = np.zeros((30, 20), np.uint8)
+    glyph[2:28, 9:12] = 255
+    glyph[2:28, 3:9] = 60
+    glyph[0:2, 9:12] = 100
+    assert ink_box(glyph, 100, 50) == Box(109, 52, 3, 26)
+    faint = np.full((10, 6), 90, np.uint8)  # nothing half covered: the glyph as it is
+    assert ink_box(faint, 5, 7) == Box(5, 7, 6, 10)
 
 
 def test_clear_paper_between_numbers_on_a_line(documents):

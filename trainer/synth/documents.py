@@ -43,7 +43,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from edge.pipeline.results import Box
 
-from trainer.synth.pages import DigitBank, Page, elastic
+from trainer.synth.pages import DigitBank, Page, elastic, ink_box
 
 KINDS = ("desk-photo", "sticky-note", "form", "card-video")
 TUNING_SEEDS = range(100, 200)  # for anyone tuning the recogniser: look at and tune on these
@@ -344,7 +344,7 @@ class _Sheet:
             glyph = cv2.resize(raw, (width, height), interpolation=cv2.INTER_LINEAR)
             gy = y + int(round(shift * height))
             self.stamp(glyph, x, gy)
-            indices.append(self.digit(value, Box(x, gy, width, height)))
+            indices.append(self.digit(value, ink_box(glyph, x, gy)))
             x += width + int(height * g)
         self.numbers.append(indices)
         return x
@@ -720,7 +720,7 @@ def _comb(sheet: _Sheet, bank: DigitBank, x: int, y: int, boxes: int, filled: in
             gx = left + (size - glyph.shape[1]) // 2 + int(rng.integers(-size // 12, size // 12 + 1))
             gy = y + (size - h) // 2 + int(rng.integers(-size // 12, size // 12 + 1))
             sheet.stamp(glyph, gx, gy)
-            indices.append(sheet.digit(value, Box(gx, gy, glyph.shape[1], glyph.shape[0])))
+            indices.append(sheet.digit(value, ink_box(glyph, gx, gy)))
     sheet.combs.append((len(sheet.numbers), cells))
     sheet.numbers.append(indices)
     return x + boxes * size
