@@ -70,6 +70,16 @@ def test_a_sheet_whose_corner_a_shadow_cuts_off_is_found_whole(recognizer, digit
     assert exactly(page, reading), (reading.numbers, page.text)
 
 
+def test_a_digit_that_lost_its_bottom_stroke_to_a_ruled_line_is_read_with_the_line_given_back(recognizer, digit_bank):
+    """Form 62, a photo: a 5 in a table cell whose bottom rule runs through the 5's lower curve. The
+    rule's removal took the curve with it, and the model rejected what was left; read again with the
+    rule's pixels across its columns, it is a 5, and the page reads exactly."""
+    page = make_document("form", digit_bank, 62)
+    reading = recognizer.read(page.image)
+    assert "read 1 digit(s) again with the ruled line under them" in reading.notes
+    assert exactly(page, reading), (reading.numbers, page.text)
+
+
 @pytest.mark.parametrize("seed", [103, 187])
 def test_a_hand_shadow_across_the_writing_is_no_side_of_the_sheet(recognizer, digit_bank, seed):
     """Photos with a hand's shadow across the sheet: the shadow's edge is a straight step in

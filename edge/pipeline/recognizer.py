@@ -13,14 +13,14 @@ import numpy as np
 
 from edge.pipeline.classify import (Classes, LoneOptions, MarkerOptions, PrintedOptions, WordOptions, drop_in_words,
                                     drop_list_markers, drop_lone_unsure, drop_printed, to_digits)
-from edge.pipeline.ink import InkCrop
+from edge.pipeline.ink import InkCrop, measure
 from edge.pipeline.layout import (ScaleOptions, StackOptions, WallOptions, arrange, drop_out_of_scale, drop_stacked,
                                   drop_walls)
 from edge.pipeline.normalize import to_model_input
 from edge.pipeline.numbers import NumberOptions, reread, rescue
 from edge.pipeline.paper import Paper
 from edge.pipeline.results import Box, Detections, Reading
-from edge.pipeline.segment import Segmentation, SegmentOptions, segment
+from edge.pipeline.segment import Segmentation, SegmentOptions, segment, with_line
 from edge.pipeline.split import Judge, Piece, SplitOptions, merge_split_strokes, split_touching
 from edge.runtime.classifier import DigitClassifier
 from edge.runtime.settings import RuntimeSettings, load_classifier, load_string_reader
@@ -48,6 +48,11 @@ class RecognizeOptions:
     numbers: NumberOptions = field(default_factory=NumberOptions)
 
 
+# A candidate on a ruled line read again with the line given back replaces the model's rejection only
+# when a digit other than 1 wins at least this surely: a line under a letter or a stub also makes a
+# shape, and a stub with its piece of line reads as a 1 (on the tuning pages every such 1 was false;
+# a 1 crossing a line loses nothing to it, its crossing is given back when the line is removed).
+LINE_REREAD_MIN = 0.8
 # Live mode reads a number again with the string reader only when the classifier reads one of its
 # digits less surely than this (a confident number costs nothing more; a doubtful one about 1 ms).
 FRAME_DOUBT = 0.9
@@ -132,6 +137,7 @@ class Recognizer:
 
         start = time.perf_counter()
         probs = self._predict(pieces)
+        pieces, probs = self._read_with_lines(seg, pieces, probs)
         timings["classify"] = _ms_since(start)
 
         if self.options.split.enabled and pieces:
@@ -206,6 +212,33 @@ class Recognizer:
             trace.rejected = model_rejects | steps
         return Detections(width=width, height=height, digits=digits, rejected=rejected, timings=timings,
                           notes=list(seg.notes), paper=seg.paper, fields=fields)
+
+    def _read_with_lines(self, seg: Segmentation, pieces: list[Piece], probs: np.ndarray) -> tuple[list[Piece], np.ndarray]:
+        """Candidates the model rejects, read again with the ruled line along them given back
+        (``with_line``): a digit on a line that lost a stroke to it. The new reading replaces the old
+        one when the model reads a digit in it at least ``LINE_REREAD_MIN`` surely."""
+        if seg.lines is None or not len(pieces):
+            return pieces, probs
+        tries = []
+        for i in np.flatnonzero(self.classes.rejected(probs)):
+            cand = seg.candidates[i]
+            found = with_line(seg, cand)
+            if found is not None:
+                box, crop = found
+                tries.append((i, self._piece(crop, box, measure(crop, cand.stroke))))
+        if not tries:
+            return pieces, probs
+        again = self._predict([piece for _, piece in tries])
+        better = (~self.classes.rejected(again) & (self.classes.confidence(again) >= LINE_REREAD_MIN)
+                  & (self.classes.best(again) != 1))
+        if not better.any():
+            return pieces, probs
+        pieces, probs = list(pieces), probs.copy()
+        for (i, piece), row, take in zip(tries, again, better):
+            if take:
+                pieces[i], probs[i] = piece, row
+        seg.notes.append(f"read {int(better.sum())} digit(s) again with the ruled line under them")
+        return pieces, probs
 
     def _read_region(self, seg: Segmentation):
         """The string reader on a region of this segmentation (working pixels): its text, confidences

@@ -173,6 +173,8 @@ class Segmentation:
     # Boxes of candidates on the step between two surfaces (working pixels, from ``origin``, as
     # ``candidates``): read as no digit.
     steps: list[Box] = field(default_factory=list)
+    # The ruled lines, box borders and grids removed (uint8 0/1, as ``mask``); None when none were.
+    lines: np.ndarray | None = None
 
 
 def detect_polarity(gray: np.ndarray) -> str:
@@ -800,7 +802,7 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     return Segmentation(
         scale=scale, gray=gray, ink=ink, mask=mask, labels=labels, candidates=candidates,
         polarity=polarity, stroke=stroke, digit_height=typical, notes=notes, origin=origin, paper=paper,
-        fields=fields, steps=steps,
+        fields=fields, steps=steps, lines=removed,
     )
 
 
@@ -1095,6 +1097,44 @@ def _on_the_sheet(gray: np.ndarray, paper: Paper, scale: float, options: PaperOp
     sheet = local.mask(sub.shape)
     inset = max(options.inset_px, options.inset_share * local.short_side)
     return fill_outside(sub, sheet), (x0, y0), local.mask(sub.shape, inset)
+
+
+# A digit written on a ruled line (a 0's or a 6's bottom, a 2's foot on an underline or a comb box's
+# floor) loses the stroke lying in the line's rows with the line, and what is left may be no digit.
+# Such a candidate can be read again with the line's pixels across its columns given back: those of
+# rows that a line crosses for at least LINE_ACROSS of the box's width, within LINE_BESIDE pen widths
+# (at least LINE_BESIDE_MIN_PX) above or below its box or inside it, when they touch its ink (a line
+# a little below a digit took nothing from it). Forms 1-120 (tuning): recall 98.56 -> 98.63%, numbers
+# 93.88 -> 94.02%, false digits 43 -> 43; forms 121-170: recall 98.37 -> 98.47%, false 22 -> 23 (a 2
+# found with half its box); every other kind read the same.
+LINE_ACROSS = 0.5
+LINE_BESIDE = 1.5
+LINE_BESIDE_MIN_PX = 2
+
+
+def with_line(seg: Segmentation, cand: Candidate) -> tuple[Box, np.ndarray] | None:
+    """The candidate's box grown over a removed line along it, and its ink with the line's pixels in
+    its columns given back; None when no line runs along it."""
+    if seg.lines is None:
+        return None
+    b = cand.box
+    reach = max(LINE_BESIDE_MIN_PX, int(round(LINE_BESIDE * seg.stroke)))
+    y0, y1 = max(0, b.y - reach), min(seg.lines.shape[0], b.y2 + reach)
+    across = seg.lines[y0:y1, b.x:b.x2].sum(axis=1) >= LINE_ACROSS * b.w
+    rows = np.flatnonzero(across)
+    if not rows.size:
+        return None
+    top, bottom = min(b.y, y0 + int(rows[0])), max(b.y2, y0 + int(rows[-1]) + 1)
+    labels = seg.labels[top:bottom, b.x:b.x2]
+    own = np.isin(labels, cand.labels)
+    grown = cv2.dilate(own.view(np.uint8), np.ones((3, 3), np.uint8))
+    lines = seg.lines[top:bottom, b.x:b.x2]
+    if not (grown & lines).any():
+        return None  # a line below the digit, not under its pen: nothing of the digit went with it
+    keep = grown | lines
+    keep[(labels > 0) & ~own] = 0
+    region = seg.ink[top:bottom, b.x:b.x2]
+    return Box(b.x, top, b.w, bottom - top), cv2.bitwise_and(region, region, mask=keep)
 
 
 def candidate_ink(ink: np.ndarray, labels: np.ndarray, cand: Candidate, pad: int = 0) -> np.ndarray:
