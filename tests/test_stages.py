@@ -1103,7 +1103,13 @@ def test_split_numbers_at_gaps_and_by_comb_fields():
     spaced = row_of("2024", 0, 0, gap=40)  # a comb: one box per digit, wide gaps between them
     assert len(split_numbers(spaced)) == 4
     comb = Box(-5, -5, 200, 60)  # around the first three
-    assert [[d.digit for d in n] for n in split_numbers(spaced, [comb])] == [[2, 0, 2], [4]]  # ends with the field
+    # The next digit a pitch on (70 px, centre to centre) is in the comb's next box, whose wall was
+    # not found; two pitches on, it is a number of its own.
+    assert [[d.digit for d in n] for n in split_numbers(spaced, [comb])] == [[2, 0, 2, 4]]
+    apart = spaced[:3] + row_of("4", 280, 0)
+    assert [[d.digit for d in n] for n in split_numbers(apart, [comb])] == [[2, 0, 2], [4]]
+    before = row_of("9", -70, 0) + spaced[:3]  # the comb's first box, before the field found
+    assert [[d.digit for d in n] for n in split_numbers(before, [comb])] == [[9, 2, 0, 2]]
     # Right after the field, outside it but as close as its digits are to each other: the rest of a
     # comb whose walls the segmenter found only in part (photos of forms 1-120: 32 numbers split so).
     beside = spaced[:3] + row_of("7", 200, 0)
