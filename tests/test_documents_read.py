@@ -13,6 +13,15 @@ from trainer.synth.documents import card_video, make_document
 from trainer.synth.scoring import found_from_reading, iou, match, score_page
 
 
+def found_sheet(page, within: float):
+    """The sheet found in a page's photo, each of its true corners within ``within`` pixels of one found."""
+    paper = find_paper(page.image)
+    assert paper is not None
+    for corner in np.float32(page.paper):
+        assert np.linalg.norm(paper.corners - corner, axis=1).min() <= within, (paper.corners, page.paper)
+    return paper
+
+
 def exactly(page, reading) -> bool:
     score = score_page(page, found_from_reading(reading))
     return score.found == score.truth == score.matched == score.correct and score.numbers_correct == score.numbers
@@ -33,10 +42,7 @@ def test_a_sheet_no_bright_region_outlines_is_found_from_its_straight_sides(reco
     bright as the paper, a wooden desk's light grain): its straight sides do, and only the sheet is read."""
     page = make_document("form", digit_bank, seed)
     assert page.details["capture"] == "photo"
-    paper = find_paper(page.image)
-    assert paper is not None
-    for corner in np.float32(page.paper):
-        assert np.linalg.norm(paper.corners - corner, axis=1).min() <= 20, (paper.corners, page.paper)
+    paper = found_sheet(page, 20)
     reading = recognizer.read(page.image)
     assert "read inside the sheet found in the photo" in reading.notes
     sheet = paper.mask(page.image.shape[:2])
@@ -48,10 +54,7 @@ def test_a_darker_surface_beside_the_sheet_is_not_taken_for_it(recognizer, digit
     outlines with sharper straight sides than the note and was taken for the sheet, so the note's
     digits were never read. That surface is darker than the note and leaves it outside."""
     page = make_document("sticky-note", digit_bank, 98)
-    paper = find_paper(page.image)
-    assert paper is not None
-    for corner in np.float32(page.paper):
-        assert np.linalg.norm(paper.corners - corner, axis=1).min() <= 10, (paper.corners, page.paper)
+    found_sheet(page, 10)
     assert exactly(page, recognizer.read(page.image))
 
 
@@ -61,10 +64,7 @@ def test_a_sheet_whose_corner_a_shadow_cuts_off_is_found_whole(recognizer, digit
     straight sides holds, so no sheet was found. The two sides beside the cut, extended until they
     meet, restore the corner."""
     page = make_document("desk-photo", digit_bank, 144)
-    paper = find_paper(page.image)
-    assert paper is not None
-    for corner in np.float32(page.paper):
-        assert np.linalg.norm(paper.corners - corner, axis=1).min() <= 25, (paper.corners, page.paper)
+    found_sheet(page, 25)
     reading = recognizer.read(page.image)
     assert "read inside the sheet found in the photo" in reading.notes
     assert exactly(page, reading), (reading.numbers, page.text)

@@ -142,11 +142,10 @@ def _snapped(grey: np.ndarray, quad: np.ndarray) -> np.ndarray:
         lines.append((np.array([x0, y0], np.float64), np.array([vx, vy], np.float64)))
     corners = []
     for (p, d), (q, e) in zip([lines[-1]] + lines[:-1], lines):
-        system = np.array([d, -e]).T
-        if abs(np.linalg.det(system)) < 1e-9:
+        st = _crossing(p, d, q, e)
+        if st is None:
             return quad
-        s, _ = np.linalg.solve(system, q - p)
-        corners.append(p + s * d)
+        corners.append(p + st[0] * d)
     return np.array(corners, np.float32)
 
 
@@ -170,12 +169,18 @@ def _restore_corner(corners: np.ndarray, shape: tuple[int, int]) -> np.ndarray |
 
 def _cross(p1: np.ndarray, p2: np.ndarray, q1: np.ndarray, q2: np.ndarray) -> np.ndarray | None:
     """Where the line through p1, p2 meets the line through q2, q1 beyond p2 and q1; None if it does not."""
-    d, e = p2 - p1, q1 - q2
+    d = p2 - p1
+    st = _crossing(p1, d, q2, q1 - q2)
+    return None if st is None or st[0] < 1 or st[1] < 1 else p1 + st[0] * d
+
+
+def _crossing(p: np.ndarray, d: np.ndarray, q: np.ndarray, e: np.ndarray) -> tuple[float, float] | None:
+    """(s, t) where p + s d = q + t e; None for parallel lines."""
     system = np.array([d, -e]).T
     if abs(np.linalg.det(system)) < 1e-9:
         return None
-    s, t = np.linalg.solve(system, q2 - p1)
-    return p1 + s * d if s >= 1 and t >= 1 else None
+    s, t = np.linalg.solve(system, q - p)
+    return float(s), float(t)
 
 
 # Outline corners: points of the convex hull closer than this share of its perimeter to a straight

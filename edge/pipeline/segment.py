@@ -1125,16 +1125,21 @@ def with_line(seg: Segmentation, cand: Candidate) -> tuple[Box, np.ndarray] | No
     if not rows.size:
         return None
     top, bottom = min(b.y, y0 + int(rows[0])), max(b.y2, y0 + int(rows[-1]) + 1)
-    labels = seg.labels[top:bottom, b.x:b.x2]
-    own = np.isin(labels, cand.labels)
-    grown = cv2.dilate(own.view(np.uint8), np.ones((3, 3), np.uint8))
+    keep, others = _own_mask(seg.labels[top:bottom, b.x:b.x2], cand)
     lines = seg.lines[top:bottom, b.x:b.x2]
-    if not (grown & lines).any():
+    if not (keep & lines).any():
         return None  # a line below the digit, not under its pen: nothing of the digit went with it
-    keep = grown | lines
-    keep[(labels > 0) & ~own] = 0
+    keep |= lines
+    keep[others] = 0
     region = seg.ink[top:bottom, b.x:b.x2]
     return Box(b.x, top, b.w, bottom - top), cv2.bitwise_and(region, region, mask=keep)
+
+
+def _own_mask(labels: np.ndarray, cand: Candidate) -> tuple[np.ndarray, np.ndarray]:
+    """In a crop of the labels: the candidate's components grown by a pixel (so the anti-aliased rim
+    of each stroke comes along; uint8 0/1) and its neighbours' pixels (bool), to be blanked."""
+    own = labels == cand.labels[0] if len(cand.labels) == 1 else np.isin(labels, cand.labels)
+    return cv2.dilate(own.view(np.uint8), np.ones((3, 3), np.uint8)), (labels > 0) & ~own
 
 
 def candidate_ink(ink: np.ndarray, labels: np.ndarray, cand: Candidate, pad: int = 0) -> np.ndarray:
@@ -1142,11 +1147,7 @@ def candidate_ink(ink: np.ndarray, labels: np.ndarray, cand: Candidate, pad: int
     b = cand.box
     y0, y1 = max(0, b.y - pad), min(ink.shape[0], b.y2 + pad)
     x0, x1 = max(0, b.x - pad), min(ink.shape[1], b.x2 + pad)
-    labels = labels[y0:y1, x0:x1]
-    own = labels == cand.labels[0] if len(cand.labels) == 1 else np.isin(labels, cand.labels)
-    others = (labels > 0) & ~own
-    # Grow the component mask by a pixel so the anti-aliased rim of each stroke comes along.
-    keep = cv2.dilate(own.view(np.uint8), np.ones((3, 3), np.uint8))
+    keep, others = _own_mask(labels[y0:y1, x0:x1], cand)
     keep[others] = 0
     region = ink[y0:y1, x0:x1]
     return cv2.bitwise_and(region, region, mask=keep)
