@@ -70,6 +70,39 @@ def test_a_sheet_whose_corner_a_shadow_cuts_off_is_found_whole(recognizer, digit
     assert exactly(page, reading), (reading.numbers, page.text)
 
 
+def test_the_lit_part_of_a_sheet_under_a_shadow_is_not_the_sheet(recognizer, digit_bank):
+    """Desk photo 738: a shadow's edge crosses the sheet where no writing crosses it, and the lit part
+    outlines as a sheet with sharp sides (14 of 58 digits were read). Its sides run on past its
+    corners as steps (shadowed paper against the desk): it is a part, and the sheet's straight sides
+    give the whole of it."""
+    page = make_document("desk-photo", digit_bank, 738)
+    found_sheet(page, 10)
+    assert exactly(page, recognizer.read(page.image))
+
+
+def test_a_sheet_found_only_in_part_is_read_whole_as_paper(recognizer, digit_bank):
+    """Desk photo 74: a sheet on a fabric desk under a shadow's edge. The only outline judged a
+    sheet is a lit patch of desk with the sheet's lower part in it, and it was read alone (24 of 67
+    digits). Its sides run on past its corners, so it is no whole sheet: the whole photo is read,
+    with the sheet's polarity (dark ink; judged on the frame, a darker desk around most of the
+    paper inverts it), and every digit is read."""
+    page = make_document("desk-photo", digit_bank, 74)
+    paper = find_paper(page.image)
+    assert paper is not None and paper.partial
+    reading = recognizer.read(page.image)
+    assert "found no whole sheet (an outline runs on past its corners): read the whole photo as paper" in reading.notes
+    assert exactly(page, reading), (reading.numbers, page.text)
+
+
+def test_a_plank_the_sheet_lies_on_is_not_the_sheet(recognizer, digit_bank):
+    """Desk photo 476: the plank under the sheet, bounded by the frame and a seam, outlines with a
+    sharper side than the sheet itself and takes it in (nothing was read). It hardly stands out from
+    the next plank, so the sheet is found and read."""
+    page = make_document("desk-photo", digit_bank, 476)
+    found_sheet(page, 25)
+    assert exactly(page, recognizer.read(page.image))
+
+
 def test_a_digit_that_lost_its_bottom_stroke_to_a_ruled_line_is_read_with_the_line_given_back(recognizer, digit_bank):
     """Form 62, a photo: a 5 in a table cell whose bottom rule runs through the 5's lower curve. The
     rule's removal took the curve with it, and the model rejected what was left; read again with the

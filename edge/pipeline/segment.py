@@ -748,10 +748,17 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     origin = (0, 0)
     removed: np.ndarray | None = None
     whole = gray  # the working image as it is, desk and all
+    polarity = options.polarity
+    if paper is not None and paper.partial:
+        # Where the sheet ends is not known: the whole image is read, as the sheet's paper (judged on
+        # the frame, a desk darker than the paper around most of it would invert the polarity).
+        notes.append("found no whole sheet (an outline runs on past its corners): read the whole photo as paper")
+        polarity = "dark-on-light" if polarity == "auto" else polarity
+        paper = None
     if paper is not None:
         gray, origin, inside = _on_the_sheet(gray, paper, scale, options.paper)
         notes.append("read inside the sheet found in the photo")
-    polarity = detect_polarity(gray) if options.polarity == "auto" else options.polarity
+    polarity = detect_polarity(gray) if polarity == "auto" else polarity
     ink = ink_image(gray, polarity)
     if paper is not None:
         ink[inside == 0] = 0  # the sheet's edges, its shadow and the desk never hold digits
