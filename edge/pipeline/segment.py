@@ -752,7 +752,7 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     if paper is not None and paper.partial:
         # Where the sheet ends is not known: the whole image is read, as the sheet's paper (judged on
         # the frame, a desk darker than the paper around most of it would invert the polarity).
-        notes.append("found no whole sheet (an outline runs on past its corners): read the whole photo as paper")
+        notes.append("found only part of a sheet (a shadow's edge or the desk cuts it): read the whole photo as paper")
         polarity = "dark-on-light" if polarity == "auto" else polarity
         paper = None
     if paper is not None:
