@@ -120,23 +120,17 @@ SNAP_PX = 8
 
 def _snapped(grey: np.ndarray, quad: np.ndarray) -> np.ndarray:
     """``quad`` with each side fitted (robustly) to the largest steps near it."""
-    h, w = grey.shape
     offsets = np.arange(-SNAP_PX, SNAP_PX + 1, dtype=np.float64)
     lines = []
     for side in range(4):
         a, along, length, normal = _side_axes(quad, side)
         t = np.linspace(0.05, 0.95, max(8, int(length // 3)))
         points = (a + t[:, None] * along)[:, None, :] + offsets[None, :, None] * normal
-        inner, outer = points + EDGE_OFFSET * normal, points - EDGE_OFFSET * normal
-        inside = ((outer[..., 0] >= BORDER_PX) & (outer[..., 0] < w - BORDER_PX)
-                  & (outer[..., 1] >= BORDER_PX) & (outer[..., 1] < h - BORDER_PX)
-                  & (inner[..., 0] >= 0) & (inner[..., 0] < w) & (inner[..., 1] >= 0) & (inner[..., 1] < h))
+        inner, outer, inside = _across(grey, points, normal)
         if inside[:, SNAP_PX].mean() < 0.5:
             lines.append((a, along))
             continue
-        xi, yi = np.clip(inner[..., 0].round().astype(int), 0, w - 1), np.clip(inner[..., 1].round().astype(int), 0, h - 1)
-        xo, yo = np.clip(outer[..., 0].round().astype(int), 0, w - 1), np.clip(outer[..., 1].round().astype(int), 0, h - 1)
-        steps = np.where(inside, grey[yi, xi].astype(np.float32) - grey[yo, xo], -np.inf)
+        steps = np.where(inside, inner - outer, -np.inf)
         rows = np.flatnonzero(np.isfinite(steps).any(axis=1))
         best = points[rows, steps[rows].argmax(axis=1)].astype(np.float32)
         if len(best) < 4:
@@ -326,7 +320,6 @@ RUN_ON_STEP = 0.3
 
 def _runs_on(grey: np.ndarray, paper: Paper, options: PaperOptions) -> bool:
     """Whether a side of the outline runs on past one of its corners as a step."""
-    h, w = grey.shape
     corners = paper.corners
     for side in range(len(corners)):
         a, along, length, normal = _side_axes(corners, side)
@@ -335,15 +328,9 @@ def _runs_on(grey: np.ndarray, paper: Paper, options: PaperOptions) -> bool:
         unit = along / length
         past = RUN_ON_START + np.linspace(0.0, RUN_ON_LENGTH * length, 8)[:, None]
         for points in (a + along + past * unit, a - past * unit):
-            inner, outer = points + EDGE_OFFSET * normal, points - EDGE_OFFSET * normal
-            both = np.concatenate([inner, outer])
-            if not ((both[:, 0] >= BORDER_PX) & (both[:, 0] < w - BORDER_PX)
-                    & (both[:, 1] >= BORDER_PX) & (both[:, 1] < h - BORDER_PX)).all():
-                continue
-            xi, yi = inner[:, 0].round().astype(int), inner[:, 1].round().astype(int)
-            xo, yo = outer[:, 0].round().astype(int), outer[:, 1].round().astype(int)
-            step = float(np.median(grey[yi, xi].astype(np.float32) - grey[yo, xo]))
-            if step >= max(RUN_ON_STEP * paper.contrast, options.min_contrast / 2):
+            inner, outer, in_frame = _across(grey, points, normal)
+            if in_frame.all() and np.median(inner - outer) >= max(RUN_ON_STEP * paper.contrast,
+                                                                  options.min_contrast / 2):
                 return True
     return False
 
@@ -481,23 +468,31 @@ def _side_axes(corners: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray, 
 def _side_levels(grey: np.ndarray, corners: np.ndarray, side: int) -> tuple[float, float | None] | None:
     """(median brightness just inside side ``side``, its step: that minus the brightness just
     outside), the step None for a side along the frame's border; None for a side too short to judge."""
-    h, w = grey.shape
     a, along, length, normal = _side_axes(corners, side)
     if length < 4:
         return None
     t = np.linspace(0.1, 0.9, max(8, int(length // 4)))[:, None]
-    points = a + t * along
-    inner = points + EDGE_OFFSET * normal
-    outer = points - EDGE_OFFSET * normal
-    inside_frame = ((outer[:, 0] >= BORDER_PX) & (outer[:, 0] < w - BORDER_PX)
-                    & (outer[:, 1] >= BORDER_PX) & (outer[:, 1] < h - BORDER_PX))
-    xi, yi = np.clip(inner[:, 0].round().astype(int), 0, w - 1), np.clip(inner[:, 1].round().astype(int), 0, h - 1)
-    inner_levels = grey[yi, xi].astype(np.float32)
-    if inside_frame.mean() < 0.5:
-        return float(np.median(inner_levels)), None
-    xo, yo = np.clip(outer[:, 0].round().astype(int), 0, w - 1), np.clip(outer[:, 1].round().astype(int), 0, h - 1)
-    steps = inner_levels[inside_frame] - grey[yo, xo][inside_frame].astype(np.float32)
-    return float(np.median(inner_levels[inside_frame])), float(np.median(steps))
+    inner, outer, in_frame = _across(grey, a + t * along, normal)
+    if in_frame.mean() < 0.5:
+        return float(np.median(inner)), None
+    return float(np.median(inner[in_frame])), float(np.median(inner[in_frame] - outer[in_frame]))
+
+
+def _across(grey: np.ndarray, points: np.ndarray, normal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grey levels ``EDGE_OFFSET`` pixels inside and outside of each of ``points`` (..., 2) across a
+    side (``normal`` points in), and which of them have both in the frame, the outside ``BORDER_PX``
+    clear of its border (a side there runs along the border: the sheet runs out of the picture)."""
+    h, w = grey.shape
+    inner, outer = points + EDGE_OFFSET * normal, points - EDGE_OFFSET * normal
+    in_frame = ((outer[..., 0] >= BORDER_PX) & (outer[..., 0] < w - BORDER_PX)
+                & (outer[..., 1] >= BORDER_PX) & (outer[..., 1] < h - BORDER_PX)
+                & (inner[..., 0] >= 0) & (inner[..., 0] < w) & (inner[..., 1] >= 0) & (inner[..., 1] < h))
+    levels = []
+    for at in (inner, outer):
+        x = np.clip(at[..., 0].round().astype(int), 0, w - 1)
+        y = np.clip(at[..., 1].round().astype(int), 0, h - 1)
+        levels.append(grey[y, x].astype(np.float32))
+    return levels[0], levels[1], in_frame
 
 
 # Handwriting never runs off a sheet's side, but it runs on across the edge of a shadow falling on
