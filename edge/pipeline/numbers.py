@@ -201,8 +201,7 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
     for blob in rejected:
         b = blob.box
         narrow = b.w < options.rescue_aspect * b.h
-        in_number = _in_a_number(b, digits, page_typical, options)
-        if narrow and not in_number:
+        if narrow and not _in_a_number(b, digits, page_typical, options):
             continue  # most rejected blobs: letters, strokes; no need to size their line
         typical = _line_height(b, digits, page_typical)
         if not lo * typical <= b.h <= hi * typical:
@@ -225,9 +224,10 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
             continue
         text, confidences, boxes = read_region(Box(x0, y0, x1 - x0, y1 - y0))
         if len(text) == 1:
-            # (A blob holding a sliver already read as a digit is that digit's other piece.)
-            if in_number and not shared and b.w <= RESCUE_ONE_WIDTH * typical and text != "1" \
-                    and confidences[0] >= options.rescue_one_min:
+            # A narrow blob got here only inside a number (a wide one is asked now: few get this far); a
+            # blob holding a sliver already read as a digit is that digit's other piece.
+            if (narrow or _in_a_number(b, digits, page_typical, options)) and not shared \
+                    and b.w <= RESCUE_ONE_WIDTH * typical and text != "1" and confidences[0] >= options.rescue_one_min:
                 found.append(Digit(digit=int(text), confidence=float(confidences[0]), box=b))
                 read.append(blob)
             continue

@@ -203,8 +203,8 @@ def find_paper(image: np.ndarray, options: PaperOptions = PaperOptions(), hint: 
     built from straight edges instead (``_line_outlines``), and five-sided regions get back the
     corner a shadow cut off (``_restore_corner``); those are judged the same way, together. An
     outline whose sides run on past its corners is the lit part of a larger sheet (``_runs_on``):
-    when no other holds, it (or one that writing crosses) is returned marked ``partial``. ``hint`` (the sheet in the last frame) is
-    checked first, and kept when it still holds.
+    when no other holds, it (or one that writing crosses) is returned marked ``partial``. ``hint``
+    (the sheet in the last frame) is checked first, and kept when it still holds.
     """
     if not options.enabled or min(image.shape[:2]) < 32:
         return None
@@ -248,9 +248,9 @@ def _best(grey: np.ndarray, outlines: Iterable[np.ndarray], options: PaperOption
     crosses (looked for on ``full``, a larger grey copy of the image), that is no darker surface
     beside a brighter one (``_beside_brighter``) and whose sides end at its corners (``_runs_on``);
     the best of those that writing crosses or whose sides run on (part of a sheet that a shadow's
-    edge cuts: the answer, as a part, when no whole sheet is found); the area an outline must exceed (once one is crossed, a
-    smaller one is no answer either: mostly another piece of the sheet that the same shadow cuts);
-    and the brightest outline judged. ``least``, ``brightest``: those from an earlier search."""
+    edge cuts: the answer, as a part, when no whole sheet is found); the area an outline must
+    exceed (once one is crossed, a smaller one is no answer either: mostly another piece of the
+    sheet that the same shadow cuts); and the brightest outline judged. ``least``, ``brightest``: those from an earlier search."""
     judged = sorted((j for j in (_judge(grey, corners, options) for corners in outlines) if j is not None),
                     key=lambda j: -j[0])
     for _, paper in judged:

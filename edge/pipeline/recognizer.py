@@ -213,7 +213,8 @@ class Recognizer:
         return Detections(width=width, height=height, digits=digits, rejected=rejected, timings=timings,
                           notes=list(seg.notes), paper=seg.paper, fields=fields)
 
-    def _read_with_lines(self, seg: Segmentation, pieces: list[Piece], probs: np.ndarray) -> tuple[list[Piece], np.ndarray]:
+    def _read_with_lines(self, seg: Segmentation, pieces: list[Piece],
+                         probs: np.ndarray) -> tuple[list[Piece], np.ndarray]:
         """Candidates the model rejects, read again with the ruled line along them given back
         (``with_line``): a digit on a line that lost a stroke to it. The new reading replaces the old
         one when the model reads a digit in it at least ``LINE_REREAD_MIN`` surely."""
