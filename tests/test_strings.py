@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 from edge.pipeline.results import Box
-from edge.pipeline.strings import crop_region, digit_boxes, greedy_decode, prepare_crop
+from edge.pipeline.strings import (
+    SECOND_LOOK_BELOW,
+    StringReading,
+    agreed,
+    crop_region,
+    digit_boxes,
+    greedy_decode,
+    prepare_crop,
+)
 from edge.runtime.classifier import DigitClassifier, ModelError
 from edge.runtime.metadata import (
     InputSpec,
@@ -122,6 +130,30 @@ def test_european_one_and_crossed_seven(reader, bank):
         assert reader.read(sample.ink, sample.region).text == text
 
 
+@pytest.mark.parametrize("seed, text, first_look", [
+    (93_000_157, "9909191", "91909191"),  # a comb box and a security background
+    (93_000_179, "54", "64"),  # an underline through a background
+    (93_000_182, "156166", "156161"),  # European 1s on an underline
+])
+def test_an_unsure_region_is_read_right_by_looking_again(reader, bank, seed, text, first_look):
+    sample = make_string(bank, seed)  # the benchmark's generator and options, seeds of no benchmark
+    once = reader.read(sample.ink, sample.region, second_looks=False)
+    assert once.text == first_look and once.confidence < SECOND_LOOK_BELOW
+    again = reader.read(sample.ink, sample.region)
+    assert again.text == text and again.margin != reader.margin
+    assert len(again.boxes) == len(text)
+    # Boxes fitted later to a reading made without them are those the same look fits itself.
+    cheap = reader.read(sample.ink, sample.region, fit_boxes=False)
+    assert cheap.text == text and reader.fitted_boxes(cheap, sample.ink, sample.region) == again.boxes
+
+
+def test_a_sure_reading_is_not_read_again(reader, bank):
+    sample = make_string(bank, 7300, clean_options(), text="385")
+    once = reader.read(sample.ink, sample.region, second_looks=False)
+    assert once.confidence >= SECOND_LOOK_BELOW
+    assert reader.read(sample.ink, sample.region) == once
+
+
 def test_blank_region_reads_nothing_with_no_confidence(reader):
     ink = np.zeros((60, 200), np.uint8)
     reading = reader.read(ink, Box(20, 10, 160, 40))
@@ -146,6 +178,19 @@ def _posteriors(path: list[int], sure: float = 0.9) -> np.ndarray:
     probs = np.full((len(path), 11), (1 - sure) / 10, np.float32)
     probs[np.arange(len(path)), path] = sure
     return probs
+
+
+def _look(text: str, confidence: float, margin: float) -> StringReading:
+    return StringReading(text, (confidence,) * len(text), (), confidence, margin=margin)
+
+
+def test_looks_agree_on_the_text_their_confidences_back_most():
+    # Two looks read 38 less surely than one reads 88, but together they back it more.
+    looks = [_look("88", 0.8, 0.15), _look("38", 0.6, 0.08), _look("38", 0.7, 0.25), _look("", 0.0, 0.04)]
+    reading = agreed(looks)
+    assert reading == looks[2]  # as its surest look read it
+    assert agreed([_look("5", 0.6, 0.15), _look("5", 0.95, 0.08)]) == _look("5", 0.95, 0.08)
+    assert agreed([_look("", 0.0, 0.15), _look("", 0.0, 0.08)]).text == ""
 
 
 def test_greedy_decode_collapses_repeats_and_keeps_doubled_digits():

@@ -98,6 +98,9 @@ class NumberOptions:
     rescue_one_gap: float = 1.0
     # Fit the digits' boxes to the ink (exact) or take them from the model's columns (half the CPU).
     fit_boxes: bool = True
+    # Read a region the string reader is unsure of again with other margins (``StringReader.read``):
+    # four readings of a third of the regions; live mode looks once.
+    second_looks: bool = True
     # Only numbers with a digit the classifier reads less surely than this are read again (1.01:
     # every number). Live mode, reading dozens of frames a second, asks only about doubtful ones.
     doubt_below: float = 1.01

@@ -67,14 +67,14 @@ def preset(mode: str, options: RecognizeOptions = RecognizeOptions()) -> Recogni
     - ``frames``: camera and video frames, read dozens of times a second: cut only blobs clearly
       wider than tall into touching digits (trying every near-square blob the model is unsure of
       costs about 3 ms a frame, half a frame's budget, and is mostly one badly written digit), and
-      read only doubtful numbers again with the string reader;
+      read only doubtful numbers again with the string reader, and those once;
     - ``canvas``: the draw app's canvas, always dark ink on white.
     """
     if mode == "pages":
         return options
     if mode == "frames":
         return replace(options, split=replace(options.split, unsure_below=0.0),
-                       numbers=replace(options.numbers, doubt_below=FRAME_DOUBT))
+                       numbers=replace(options.numbers, doubt_below=FRAME_DOUBT, second_looks=False))
     if mode == "canvas":
         return replace(options, segment=replace(options.segment, polarity="dark-on-light"))
     raise ValueError(f"unknown mode {mode!r} (expected one of {', '.join(MODES)})")
@@ -246,9 +246,10 @@ class Recognizer:
         and a function giving its boxes. Most readings only confirm the classifier's and are thrown
         away, so boxes are fitted to the ink only for those that are used."""
         fit = self.options.numbers.fit_boxes
+        looks = self.options.numbers.second_looks
 
         def read(box: Box):
-            reading = self.strings.read(seg.ink, box, seg.mask, fit_boxes=False)
+            reading = self.strings.read(seg.ink, box, seg.mask, fit_boxes=False, second_looks=looks)
             if not fit or not reading.text:
                 return reading.text, reading.confidences, lambda: reading.boxes
             return reading.text, reading.confidences, lambda: self.strings.fitted_boxes(reading, seg.ink, box, seg.mask)

@@ -11,6 +11,8 @@ Pure functions around the string reader (``edge.runtime.strings.StringReader`` r
 4. ``digit_boxes``: the columns of each character mapped back to the region and refined by the ink:
    a connected piece of ink holding one character's columns is that character; a piece holding
    several (touching digits) is cut at the faintest ink column between them.
+5. ``agreed``: a region read unsurely is read again with other margins around it (the digits come
+   out at another size and place in the model's columns); the reading the looks agree on most wins.
 
 The trainer builds its training inputs with ``prepare_crop`` too, so both sides share this code.
 """
@@ -42,6 +44,15 @@ LINE_SHARE = 0.92
 SHORT_BOX = 0.6
 # Pieces of ink smaller than this share of the region's height are specks, not digit parts.
 MIN_PIECE_HEIGHT = 0.2
+# A reading less sure than this (its ``confidence``) is read again with each margin of
+# ``SECOND_LOOK_MARGINS`` (region heights, inside the 0.04-0.35 the trainer draws), and ``agreed``
+# picks one of the four. Held-out generated regions (seeds 91,000,000-91,000,999 and
+# 92,000,000-92,001,999, MNIST test digits, not the benchmark's): exact 92.4 -> 93.8% and
+# 91.7 -> 93.1%, reading a third of the regions four times. Sure readings are right 98.7% of the
+# time, and looking again at all of them gained nothing; more margins (7) or shifting the columns
+# by half a column gained 0.1-0.2 points more.
+SECOND_LOOK_BELOW = 0.9
+SECOND_LOOK_MARGINS = (0.08, 0.25, 0.04)
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,7 @@ class StringReading:
     boxes: tuple[Box, ...]  # per digit, in the coordinates of the image the region was cut from
     confidence: float  # of the whole number: its least sure digit, or of a digit missed between two
     spans: tuple[tuple[int, int], ...] = ()  # per digit, first and last output column
+    margin: float = REGION_MARGIN  # region heights of ink around the region in the crop it was read from
 
     def __len__(self) -> int:
         return len(self.text)
@@ -281,3 +293,19 @@ def reading_from_probs(probs: np.ndarray, crop: np.ndarray, prepared: PreparedCr
         confidence=confidence if chars else 0.0,
         spans=tuple((c.first, c.last) for c in chars),
     )
+
+
+def agreed(readings: list[StringReading]) -> StringReading:
+    """One reading of a region from several looks at it (other margins): the text whose looks'
+    confidences add up highest, as its surest look read it.
+
+    Touching pages 208-271 (tuning): recall 96.42 -> 96.88%, digits 95.98 -> 96.37%, numbers
+    91.99 -> 92.17%, false digits 111 -> 109. Lowering the confidences where looks disagree (by the
+    share of all the looks' confidence the text has) cost 0.8 points of recall against that (the
+    number rules' rescues need sure digits) for 7 false digits fewer; to the mean of the agreeing
+    looks, 8 false digits more."""
+    support: dict[str, float] = {}
+    for reading in readings:
+        support[reading.text] = support.get(reading.text, 0.0) + reading.confidence
+    text = max(support, key=support.get)  # ties: the first look's text (dicts keep insertion order)
+    return max((r for r in readings if r.text == text), key=lambda r: r.confidence)

@@ -9,16 +9,19 @@ pure functions in ``edge.pipeline.strings``; this class owns the interpreter.
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from edge.pipeline.results import Box
 from edge.pipeline.strings import (
-    REGION_MARGIN,
+    SECOND_LOOK_BELOW,
+    SECOND_LOOK_MARGINS,
     DecodedChar,
     PreparedCrop,
     StringReading,
+    agreed,
     crop_region,
     digit_boxes,
     prepare_crop,
@@ -76,9 +79,7 @@ class StringReader:
         self.width_step = spec.width_step
         self.width_limits = (spec.min_width, spec.max_width)
         self.margin = spec.region_margin
-        # In crop heights, as ``digit_boxes`` takes it: the region (about a digit high) is the crop
-        # less its margins.
-        self.lead = spec.peak_lead / (1 + 2 * spec.region_margin)
+        self.peak_lead = spec.peak_lead
         self.fixed_width = meta.input.width if spec.width_policy == "fixed" else None
         # Load and run once at the smallest width: a corrupt file or a model whose shapes disagree
         # with the metadata is refused now, not at the first region.
@@ -163,33 +164,55 @@ class StringReader:
         return prepare_crop(crop, self.height, step=self.width_step, limits=self.width_limits)
 
     def read_crop(self, crop: np.ndarray, origin: Box | None = None, mask: np.ndarray | None = None,
-                  fit_boxes: bool = True) -> StringReading:
-        """Read a region crop already cut (ink bright on 0, margin included); boxes are relative to
-        ``origin`` (the crop's place in its image; default: the crop itself)."""
+                  fit_boxes: bool = True, margin: float | None = None) -> StringReading:
+        """Read a region crop already cut (ink bright on 0, ``margin`` region heights around it;
+        default: the model's); boxes are relative to ``origin`` (the crop's place in its image;
+        default: the crop itself)."""
+        margin = self.margin if margin is None else margin
         origin = origin or Box(0, 0, crop.shape[1], crop.shape[0])
         prepared = self.prepare(crop)
         probs = self.posteriors(prepared.image)
-        return reading_from_probs(probs, crop, prepared, origin, self.alphabet, self.blank, self.stride, mask,
-                                  fit_boxes, self.lead)
+        reading = reading_from_probs(probs, crop, prepared, origin, self.alphabet, self.blank, self.stride, mask,
+                                     fit_boxes, self._lead(margin))
+        return replace(reading, margin=margin)
 
-    def read(self, ink: np.ndarray, box: Box, mask: np.ndarray | None = None, fit_boxes: bool = True) -> StringReading:
+    def read(self, ink: np.ndarray, box: Box, mask: np.ndarray | None = None, fit_boxes: bool = True,
+             second_looks: bool = True) -> StringReading:
         """Read the number whose ink lies in ``box`` of ``ink`` (e.g. ``Segmentation.ink``: 0 paper ..
         255 ink); the reading's boxes are in ``ink``'s pixels. ``mask`` (same size as ``ink``, e.g.
         ``Segmentation.mask``) fits the digit boxes to the segmented ink, without ruled lines;
-        ``fit_boxes`` False takes them from the model's columns (cheaper, coarser: live mode)."""
-        crop, origin, sub = self._region(ink, box, mask)
-        return self.read_crop(crop, origin, sub, fit_boxes)
+        ``fit_boxes`` False takes them from the model's columns (cheaper, coarser: live mode). A
+        reading less sure than ``SECOND_LOOK_BELOW`` is read again with other margins and the looks
+        agree on one (``agreed``), unless ``second_looks`` is False (one look: a quarter of the cost
+        of an unsure region)."""
+        reading = self._read_at(ink, box, mask, self.margin)
+        if second_looks and reading.confidence < SECOND_LOOK_BELOW:
+            reading = agreed([reading] + [self._read_at(ink, box, mask, m) for m in SECOND_LOOK_MARGINS])
+        if fit_boxes and reading.text:  # only the look that is kept
+            reading = replace(reading, boxes=self.fitted_boxes(reading, ink, box, mask))
+        return reading
 
     def fitted_boxes(self, reading: StringReading, ink: np.ndarray, box: Box,
                      mask: np.ndarray | None = None) -> tuple[Box, ...]:
         """The digit boxes that ``read(ink, box, mask)`` fits to the ink, for a ``reading`` of the same
         region made with ``fit_boxes`` False: fitting costs about as much as reading, so a caller that
         uses few of its readings fits only those."""
-        crop, origin, sub = self._region(ink, box, mask)
+        crop, origin, sub = self._region(ink, box, mask, reading.margin)
         chars = [DecodedChar(c, p, first, last) for c, p, (first, last) in
                  zip(reading.text, reading.confidences, reading.spans)]
-        return tuple(digit_boxes(crop, chars, self.stride, self.prepare(crop).scale, origin, sub, self.lead))
+        return tuple(digit_boxes(crop, chars, self.stride, self.prepare(crop).scale, origin, sub,
+                                 self._lead(reading.margin)))
 
-    def _region(self, ink: np.ndarray, box: Box, mask: np.ndarray | None):
-        crop, origin = crop_region(ink, box, self.margin if self.margin is not None else REGION_MARGIN)
+    def _read_at(self, ink: np.ndarray, box: Box, mask: np.ndarray | None, margin: float) -> StringReading:
+        """One look at a region, with ``margin`` region heights around it; boxes from the columns."""
+        crop, origin, sub = self._region(ink, box, mask, margin)
+        return self.read_crop(crop, origin, sub, False, margin)
+
+    def _lead(self, margin: float) -> float:
+        """The metadata's ``peak_lead`` (region heights) in heights of a crop with ``margin``, as
+        ``digit_boxes`` takes it: the region (about a digit high) is the crop less its margins."""
+        return self.peak_lead / (1 + 2 * margin)
+
+    def _region(self, ink: np.ndarray, box: Box, mask: np.ndarray | None, margin: float):
+        crop, origin = crop_region(ink, box, margin)
         return crop, origin, None if mask is None else mask[origin.y : origin.y2, origin.x : origin.x2]
