@@ -199,6 +199,27 @@ def test_rescue_reads_a_single_rejected_digit_inside_a_number():
     assert rescued(single, reads("0", 0.99), others=(letter,)) == ([], [])
 
 
+def test_rescue_reads_a_narrow_blob_in_a_number_as_a_1_touching_its_neighbour():
+    digits = number("5061", x=100, y=100, h=40)  # digits at x 100..216, 40 px tall
+    pair = Digit(0, 0.1, Box(226, 100, 26, 40), reject=0.9)  # narrower than two digits
+    far = Digit(0, 0.1, Box(400, 100, 26, 40), reject=0.9)  # five digit heights away: in no number
+
+    def reads(text: str, confidence: float):
+        return lambda box: (text, (confidence,) * len(text),
+                            lambda: [Box(box.x + 13 * i, box.y, 13, box.h) for i in range(len(text))])
+
+    def rescued(blob, read):
+        found, blobs, _ = rescue([blob], digits, read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)
+        return "".join(str(d.digit) for d in found), blobs
+
+    assert rescued(pair, reads("14", 0.95)) == ("14", [pair])
+    # Two digits without a 1 do not fit in it, nor do three; a reading less sure than a single
+    # digit's in a number is not taken; a narrow blob in no number is not read.
+    for read in (reads("47", 0.95), reads("114", 0.95), reads("14", 0.85)):
+        assert rescued(pair, read) == ("", [])
+    assert rescued(far, reads("14", 0.95)) == ("", [])
+
+
 def test_rescue_needs_a_sure_digit_of_the_handwritings_size_beside_the_blob():
     """A handwritten name whose capital was read as a digit, unsurely and twice the digits' size:
     the rest of the name, one rejected blob, is not read as touching digits on its say-so."""
