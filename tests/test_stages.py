@@ -1006,6 +1006,29 @@ def test_a_1_standing_on_a_signature_is_its_capital_s_stem():
     assert drop_in_words([stem], [beside]) == ([stem], [])
 
 
+def test_two_stems_on_one_signature_do_not_vouch_for_each_other():
+    """A signature's two tall strokes standing on its joined-up body (form 275 of the tuning pages):
+    each 1 has the other beside it, but the other is no digit of a number either."""
+    word = Digit(0, 0.01, Box(406, 1144, 133, 22), reject=0.9)
+    stems = [Digit(1, 0.79, Box(420, 1091, 22, 51)), Digit(1, 0.96, Box(482, 1085, 22, 54))]
+    assert drop_in_words(stems, [word]) == ([], stems)
+    # A digit that is no such 1 beside them still makes them a number's.
+    number = [*stems, Digit(7, 0.97, Box(540, 1088, 26, 52))]
+    assert drop_in_words(number, [word]) == (number, [])
+
+
+def test_a_lone_1_beside_a_scribble_is_one_of_its_strokes():
+    """A short upright stroke of a signature beside its body, a blob far taller than it (form 58)."""
+    stroke = Digit(1, 0.96, Box(442, 930, 10, 19))
+    body = Digit(0, 0.06, Box(456, 900, 72, 71), reject=0.9)
+    assert drop_in_words([stroke], [body]) == ([], [stroke])
+    assert drop_in_words([stroke], [body], WordOptions(scribble=9.0)) == ([stroke], [])
+    lower = Digit(0, 0.06, Box(456, 945, 72, 71), reject=0.9)  # level with the stroke's foot only
+    assert drop_in_words([stroke], [lower]) == ([stroke], [])
+    number = [stroke, Digit(5, 0.97, Box(420, 930, 14, 19))]
+    assert drop_in_words(number, [body]) == (number, [])
+
+
 def test_the_unsure_letters_of_a_word_go_one_after_another():
     """"Mill": the M rejected, the i and both ls read unsurely as 1s, each beside the one before."""
     m = Digit(0, 0.1, Box(100, 100, 40, 40), reject=0.95)
