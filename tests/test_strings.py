@@ -380,6 +380,26 @@ def test_trainer_smoke_run_converts_and_verifies(tmp_path, mnist_dir):
     assert (tmp_path / "models" / "report" / "strings" / "REPORT.md").is_file()
 
 
+@pytest.mark.train
+def test_a_reader_grown_from_a_float_file_reads_as_the_file_does(tmp_path, bank):
+    """``--init`` with a float .tflite: its weights go back into Keras layers (batch normalisation
+    unfolded); residual blocks the file lacks start as identities, so the grown model's posteriors
+    are the file's. A file with other layers is refused, naming it."""
+    pytest.importorskip("tensorflow")
+    from trainer.data import DataError
+    from trainer.strings import PLAIN, RESIDUAL, build_reader, load_float_tflite, to_tflite, with_softmax
+
+    images = [make_string(bank, seed).model_input(32, 4) for seed in range(93_000_000, 93_000_024)]
+    shipped = default_string_model_path().with_name("strings_float.tflite")
+    assert load_float_tflite(build_reader(), shipped, images) < 1e-3
+    assert load_float_tflite(build_reader(architecture=RESIDUAL), shipped, images) < 1e-3  # grown
+    plain = tmp_path / "plain.tflite"
+    plain.write_bytes(to_tflite(with_softmax(build_reader(architecture=PLAIN)), None))
+    assert load_float_tflite(build_reader(architecture=PLAIN), plain, images) < 1e-3
+    with pytest.raises(DataError, match="plain.tflite"):
+        load_float_tflite(build_reader(width=1.5, architecture=PLAIN), plain, images)
+
+
 def test_report_names_every_run_a_string_reader_went_on_from():
     """A reader trained in runs, each going on from the last (``--init``), keeps the whole chain in
     its metadata; the report lists each run with its seeds and learning rate, the latest first."""
