@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.pipeline.numbers import NumberOptions, Region, choose, reread, rescue
+from edge.pipeline.numbers import NumberOptions, Region, choose, drop_word_ends, reread, rescue
 from edge.pipeline.recognizer import RecognizeOptions, Recognizer
 from edge.pipeline.results import Box, Digit
 from edge.runtime.strings import StringReader
@@ -39,6 +39,22 @@ def test_choose_keeps_agreement_takes_sure_corrections_and_never_fewer_digits():
     assert not choose(doubtful, "1", (0.85,), options)  # ... but only when the string reader is sure
     assert not choose(region(number("17", 0.96)), "1", (1.0,), options)  # never against sure digits
     assert not choose(doubtful, "", (), options)  # reading nothing leaves the classifier's
+
+
+def test_unsure_pieces_right_after_a_rejected_letter_are_the_word_s_last_letter():
+    """The bold "form" of a form's title (form 157): "r" rejected, the "m" cut into three strokes read
+    1-7-1 at 0.69, 0.39 and 0.66, 2 px after it. They go before the string reader reads them "111"."""
+    pieces = [Digit(1, 0.69, Box(427, 65, 11, 24)), Digit(7, 0.39, Box(435, 65, 17, 24)),
+              Digit(1, 0.66, Box(448, 65, 15, 24))]
+    r = Digit(0, 0.05, Box(408, 65, 17, 24), reject=0.93)
+    args = (1.0, (0, 0), (600, 600))
+    assert drop_word_ends(pieces, [r], NumberOptions(), *args) == ([], pieces)
+    # A sure digit among them: a number after a word. Further off than a letter's spacing: the same.
+    sure = [*pieces[:2], Digit(1, 0.9, pieces[2].box)]
+    assert drop_word_ends(sure, [r], NumberOptions(), *args) == (sure, [])
+    spaced = Digit(0, 0.05, Box(400, 65, 17, 24), reject=0.93)  # 10 px: 0.42 of the height
+    assert drop_word_ends(pieces, [spaced], NumberOptions(), *args) == (pieces, [])
+    assert drop_word_ends(pieces, [r], NumberOptions(word_unsure=0.5), *args) == (pieces, [])
 
 
 def test_reread_replaces_only_the_numbers_it_reads_better():
@@ -296,3 +312,19 @@ def test_touching_digits_the_classifier_rejects_are_read_whole(classifier, strin
     assert any("the classifier called no digit" in note for note in reading.notes)
     without = RecognizeOptions(numbers=NumberOptions(rescue=False))
     assert rescued not in Recognizer(classifier, without, string_reader).read(page.image).numbers
+
+
+def test_a_bold_printed_m_cut_into_strokes_is_no_number(classifier, string_reader, mnist):
+    """Form 157 of the benchmarks' bank: the title's bold "form" has its "f", "o" and "r" rejected or
+    found printed, and its "m" cut into three strokes read 1-7-1, all unsurely; read again as a
+    number, the string reader made them "111", surely. Right after a rejected letter and all unsure,
+    they are the word's last letter."""
+    from trainer.synth.pages import DigitBank
+
+    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), 157)
+    reading = Recognizer(classifier, strings=string_reader).read(page.image)
+    top = min(box.y for _, box in page.digits)  # the title stands above every handwritten digit
+    assert not [d for d in reading.digits if d.box.y2 < top], [d for d in reading.digits if d.box.y2 < top]
+    assert "left out 3 digit(s) that are pieces of a word's last letter" in reading.notes, reading.notes
+    score = score_page(page, found_from_reading(reading))
+    assert score.matched == score.truth

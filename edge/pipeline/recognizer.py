@@ -17,7 +17,7 @@ from edge.pipeline.ink import InkCrop, measure
 from edge.pipeline.layout import (ScaleOptions, StackOptions, WallOptions, arrange, drop_out_of_scale, drop_stacked,
                                   drop_walls)
 from edge.pipeline.normalize import to_model_input
-from edge.pipeline.numbers import NumberOptions, reread, rescue
+from edge.pipeline.numbers import NumberOptions, drop_word_ends, reread, rescue
 from edge.pipeline.paper import Paper
 from edge.pipeline.results import Box, Detections, Reading
 from edge.pipeline.segment import Segmentation, SegmentOptions, segment, with_line
@@ -180,6 +180,9 @@ class Recognizer:
         if self.strings is not None and self.options.numbers.enabled and digits:
             start = time.perf_counter()
             read_region = self._read_region(seg)
+            digits, word_ends = drop_word_ends(digits, not_digits, self.options.numbers, seg.scale, seg.origin,
+                                               seg.ink.shape)
+            leave_out(word_ends, "digit(s) that are pieces of a word's last letter")
             digits, _ = reread(digits, read_region, self.options.numbers, seg.scale, seg.origin,
                                seg.ink.shape, width, height)
             found, blobs, pieces_read = rescue(not_digits, digits, read_region, self.options.numbers, seg.scale,
