@@ -49,9 +49,15 @@ def test_unsure_pieces_right_after_a_rejected_letter_are_the_word_s_last_letter(
     r = Digit(0, 0.05, Box(408, 65, 17, 24), reject=0.93)
     args = (1.0, (0, 0), (600, 600))
     assert drop_word_ends(pieces, [r], NumberOptions(), *args) == ([], pieces)
-    # A sure digit among them: a number after a word. Further off than a letter's spacing: the same.
-    sure = [*pieces[:2], Digit(1, 0.9, pieces[2].box)]
+    # The m's first stem read surely (form 234): still a letter cut in three.
+    stem = [Digit(1, 0.96, pieces[0].box), *pieces[1:]]
+    assert drop_word_ends(stem, [r], NumberOptions(), *args) == ([], stem)
+    # Two of three sure, or one of two: a number after a word. Further off than a letter's spacing:
+    # a number too.
+    sure = [Digit(1, 0.96, pieces[0].box), pieces[1], Digit(1, 0.9, pieces[2].box)]
     assert drop_word_ends(sure, [r], NumberOptions(), *args) == (sure, [])
+    pair = [Digit(7, 0.96, pieces[0].box), Digit(7, 0.32, pieces[2].box)]
+    assert drop_word_ends(pair, [r], NumberOptions(), *args) == (pair, [])
     spaced = Digit(0, 0.05, Box(400, 65, 17, 24), reject=0.93)  # 10 px: 0.42 of the height
     assert drop_word_ends(pieces, [spaced], NumberOptions(), *args) == (pieces, [])
     assert drop_word_ends(pieces, [r], NumberOptions(word_unsure=0.5), *args) == (pieces, [])

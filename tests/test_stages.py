@@ -1029,6 +1029,21 @@ def test_a_lone_1_beside_a_scribble_is_one_of_its_strokes():
     assert drop_in_words(number, [body]) == (number, [])
 
 
+def test_a_tall_lone_1_through_a_signature_line_is_its_capital():
+    """Form 178: a signature's capital drawn as one stroke twice the page's digits' height through
+    the signature line, the rest of the name small beside it (too small to count as its letters)."""
+    stroke = Digit(1, 0.94, Box(449, 1327, 32, 73))
+    rest = Digit(0, 0.03, Box(424, 1373, 19, 27), reject=0.9)
+    page = [Digit(d, 0.97, Box(470 + 30 * i, 1265, 22, 37)) for i, d in enumerate((6, 3, 0, 4, 2))]
+    kept, letters = drop_in_words([stroke, *page], [rest])
+    assert letters == [stroke] and kept == page
+    # Not on a page of digits as tall as it, nor with its neighbour further off than half its height.
+    assert drop_in_words([stroke], [rest])[1] == []
+    far = Digit(0, 0.03, Box(380, 1373, 19, 27), reject=0.9)
+    assert drop_in_words([stroke, *page], [far])[1] == []
+    assert drop_in_words([stroke, *page], [rest], WordOptions(tall_one=2.5))[1] == []
+
+
 def test_the_unsure_letters_of_a_word_go_one_after_another():
     """"Mill": the M rejected, the i and both ls read unsurely as 1s, each beside the one before."""
     m = Digit(0, 0.1, Box(100, 100, 40, 40), reject=0.95)

@@ -250,6 +250,13 @@ class WordOptions:
     # and 30 pages of each other kind tried read the same.
     scribble: float = 1.5
     scribble_span: float = 0.5
+    # ... and a 1 alone as above, at least ``tall_one`` times the page's median digit height (of
+    # ``page_digits`` or more), with any rejected blob within ``one_reach`` of its heights beside it
+    # level with it (``scribble_span``): a signature's capital drawn in one tall stroke through the
+    # signature line, the small rest of the name beside it. With ``numbers.WORD_PIECES``: forms
+    # 1-290 false digits 93 -> 81, 300-399 (untuned) 52 -> 44, no true digit lost.
+    tall_one: float = 1.4
+    page_digits: int = 6
 
 
 def _beside(b: Box, other: Box, line: float, height_range: tuple[float, float], reach: float) -> bool:
@@ -274,7 +281,9 @@ def drop_in_words(digits: list[Digit], rejected: list[Digit],
     letters += unsure
     # A 1 beside a letter or on a word is one too, unless a digit stands beside it that is no such 1
     # and no letter: a signature's strokes (two stems on one word) do not vouch for each other.
-    ones = {id(d) for d in kept if _by_a_letter(d, rejected, options)}
+    heights = sorted(d.box.h for d in digits)
+    tall = options.tall_one * heights[len(heights) // 2] if len(heights) >= options.page_digits else float("inf")
+    ones = {id(d) for d in kept if _by_a_letter(d, rejected, options, tall)}
     lone = [d for d in kept if id(d) in ones and not any(
         id(o) not in ones and o is not d and _beside(d.box, o.box, options.line, options.height_range, options.one_alone)
         for o in kept)]
@@ -299,12 +308,21 @@ def _spread(digits: list[Digit], found: list[Digit], options: WordOptions) -> tu
     return kept, letters
 
 
-def _by_a_letter(digit: Digit, rejected: list[Digit], options: WordOptions) -> bool:
-    """A 1 with a letter-sized rejected blob right beside it or a word under it (a capital's stem)."""
+def _by_a_letter(digit: Digit, rejected: list[Digit], options: WordOptions, tall: float) -> bool:
+    """A 1 with a letter-sized rejected blob right beside it, a word under it (a capital's stem), a
+    scribble beside it, or, if it is ``tall`` or taller, anything rejected beside it."""
     b = digit.box
     return digit.digit == 1 and any(_beside(b, r.box, options.line, options.height_range, options.one_reach)
                                     or _stem_on(b, r.box, options) or _by_scribble(b, r.box, options)
+                                    or (b.h >= tall and _level_beside(b, r.box, options))
                                     for r in rejected)
+
+
+def _level_beside(b: Box, other: Box, options: WordOptions) -> bool:
+    """``other`` at most ``one_reach`` of ``b``'s heights beside it, sharing ``scribble_span`` of the
+    rows of the shorter of the two."""
+    rows = min(b.y2, other.y2) - max(b.y, other.y)
+    return rows >= options.scribble_span * min(b.h, other.h) and other.gap(b) <= options.one_reach * b.h
 
 
 def _by_scribble(b: Box, scribble: Box, options: WordOptions) -> bool:

@@ -83,13 +83,16 @@ class NumberOptions:
     # with such a neighbour was wrong; on the sheets' no rescued blob had one).
     letter_height: tuple[float, float] = (0.5, 1.5)
     letter_reach: float = 1.0
-    # A number all of whose digits the classifier reads less surely than ``word_unsure``, with a
-    # rejected blob of letter size (``letter_height``) on its line at most ``word_gap`` of its height
-    # off its end, is a word's last letter cut into pieces (a bold printed m cut 1-7-1 after the
-    # rejected "for", which the string reader reads "111", surely): it goes before being read again
-    # (``drop_word_ends``). Forms 1-290: false digits 102 -> 93 (titles' "m" and "E", "Qty"), no true
-    # digit lost; touching 208-271 the same. Letting any digit under 0.75 that close to a letter go
-    # as one (``classify.drop_in_words``) took 4 true digits more.
+    # A number whose digits the classifier reads less surely than ``word_unsure`` (all of them, or
+    # all but one of ``WORD_PIECES`` or more), with a rejected blob of letter size (``letter_height``)
+    # on its line at most ``word_gap`` of its height off its end, is a word's last letter cut into
+    # pieces (a bold printed m cut 1-7-1 after the rejected "for", which the string reader reads
+    # "111", surely): it goes before being read again (``drop_word_ends``). Forms 1-290: false
+    # digits 102 -> 93 with all digits unsure (titles' "m" and "E", "Qty"); all but one of three or
+    # more, with ``classify.WordOptions.tall_one``: 93 -> 81 on 1-290 and 52 -> 44 on 300-399 (untuned),
+    # no true digit lost; touching 208-271 the same. The mean confidence under 0.75 instead lost 3
+    # true digits there and 2 on touching pages; any digit under 0.75 that close to a letter going as
+    # one (``classify.drop_in_words``) lost 4.
     word_unsure: float = 0.75
     word_gap: float = 0.25
     # A single rejected digit: the reject class wins some true digits that look like a letter (an
@@ -307,6 +310,12 @@ def _read_twice(digit: Digit, others: list[Digit]) -> bool:
     return any(box.overlap(o.box) >= READ_TWICE * box.w * box.h for o in others)
 
 
+# A letter cut into this many pieces or more (a bold m: three strokes) may have one read surely (its
+# first stem, beside the letter before it); a number right after a word with one digit unsure is
+# still a number (forms 214 and 228, touching 227: letting the mean confidence decide lost them).
+WORD_PIECES = 3
+
+
 def drop_word_ends(digits: list[Digit], rejected: list[Digit], options: NumberOptions, scale: float,
                    origin: tuple[int, int], shape: tuple[int, int]) -> tuple[list[Digit], list[Digit]]:
     """The digits, and those of the numbers that are a word's last letter cut into pieces (see
@@ -321,7 +330,8 @@ def drop_word_ends(digits: list[Digit], rejected: list[Digit], options: NumberOp
 def _end_of_a_word(region: Region, rejected: list[Digit], options: NumberOptions) -> bool:
     """Pieces of a letter cut apart and all read unsurely, right beside a rejected letter of their
     line (see ``NumberOptions.word_unsure``)."""
-    if max(d.confidence for d in region.digits) >= options.word_unsure:
+    unsure = sum(d.confidence < options.word_unsure for d in region.digits)
+    if unsure < len(region.digits) and (unsure < WORD_PIECES - 1 or unsure < len(region.digits) - 1):
         return False
     b = region.box
     short, tall = options.letter_height[0] * b.h, options.letter_height[1] * b.h
