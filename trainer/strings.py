@@ -152,12 +152,9 @@ def _batch(data: StringSet, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 PLAIN = "ctc-reader"  # the shipped reader's layers
 RESIDUAL = "ctc-reader-res"  # the same with three residual blocks (see the module's docstring)
 ARCHITECTURES = (PLAIN, RESIDUAL)
-DESCRIPTIONS = {
-    PLAIN: "convolutional CTC string reader: 32-row region crop, 4-pixel columns, 10 digits + blank, "
-           "conv only (no recurrent layers)",
-    RESIDUAL: "convolutional CTC string reader: 32-row region crop, 4-pixel columns, 10 digits + blank, "
-              "conv only (no recurrent layers), with three residual blocks",
-}
+_DESCRIPTION = ("convolutional CTC string reader: 32-row region crop, 4-pixel columns, 10 digits + blank, "
+                "conv only (no recurrent layers)")
+DESCRIPTIONS = {PLAIN: _DESCRIPTION, RESIDUAL: _DESCRIPTION + ", with three residual blocks"}
 # Layers whose names start with this are the residual blocks; a model grown from an earlier reader
 # without them (``load_float_tflite``) takes its other layers' weights and starts these as identities.
 RESIDUAL_PREFIX = "res"

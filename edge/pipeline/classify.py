@@ -327,9 +327,7 @@ def _level_beside(b: Box, other: Box, options: WordOptions) -> bool:
 
 def _by_scribble(b: Box, scribble: Box, options: WordOptions) -> bool:
     """``b`` stands right beside (or in) a rejected blob much taller than itself, level with it."""
-    rows = min(b.y2, scribble.y2) - max(b.y, scribble.y)
-    return (scribble.h >= options.scribble * b.h and rows >= options.scribble_span * b.h
-            and scribble.gap(b) <= options.one_reach * b.h)
+    return scribble.h >= options.scribble * b.h and _level_beside(b, scribble, options)
 
 
 def _stem_on(b: Box, word: Box, options: WordOptions) -> bool:

@@ -330,8 +330,9 @@ def drop_word_ends(digits: list[Digit], rejected: list[Digit], options: NumberOp
 def _end_of_a_word(region: Region, rejected: list[Digit], options: NumberOptions) -> bool:
     """Pieces of a letter cut apart and all read unsurely, right beside a rejected letter of their
     line (see ``NumberOptions.word_unsure``)."""
+    count = len(region.digits)
     unsure = sum(d.confidence < options.word_unsure for d in region.digits)
-    if unsure < len(region.digits) and (unsure < WORD_PIECES - 1 or unsure < len(region.digits) - 1):
+    if not (unsure == count or (count >= WORD_PIECES and unsure == count - 1)):
         return False
     b = region.box
     short, tall = options.letter_height[0] * b.h, options.letter_height[1] * b.h

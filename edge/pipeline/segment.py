@@ -709,8 +709,12 @@ def _without_line_tails(candidates: list[Candidate], labels: np.ndarray, lines: 
     out = []
     for c in candidates:
         b = c.box
+        near = band[b.y : b.y2, b.x : b.x2]
+        if not near.any():  # most candidates: no line anywhere near them
+            out.append(c)
+            continue
         own = np.isin(labels[b.y : b.y2, b.x : b.x2], c.labels)
-        stray = own & (band[b.y : b.y2, b.x : b.x2] == 0)
+        stray = own & (near == 0)
         thin = max(LINE_RESIDUE_THICKNESS_PX, TAIL_PEN_SHARE * c.stroke)
         x0, x1 = _core(own.sum(0), stray.any(0), thin, TAIL_MIN_SHARE * b.h)
         y0, y1 = _core(own.sum(1), stray.any(1), thin, TAIL_MIN_SHARE * b.w)
