@@ -169,7 +169,7 @@ def test_touching_digits_are_split(recognizer, digit_bank):
 
 def test_cut_path_slips_between_slanted_strokes():
     """Two parallel slanted strokes: a straight cut would slice one, the cut path finds the gap."""
-    from edge.pipeline.split import cut_paths
+    from edge.pipeline.ink import cut_paths
 
     crop = np.zeros((40, 40), np.uint8)
     for x0 in (4, 16):  # strokes leaning right, 12 columns apart

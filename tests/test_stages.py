@@ -19,7 +19,7 @@ import pytest
 from edge.pipeline.classify import (Classes, LoneOptions, MarkerOptions, PrintedOptions, WordOptions, drop_in_words,
                                     drop_list_markers, drop_lone_unsure,
                                     drop_printed, to_digits)
-from edge.pipeline.ink import MASK_TO_STRETCHED_WIDTH, components, measure, stroke_width, working_copy
+from edge.pipeline.ink import MASK_TO_STRETCHED_WIDTH, components, cut_paths, measure, stroke_width, working_copy
 from edge.pipeline.layout import (ScaleOptions, StackOptions, WallOptions, arrange, drop_out_of_scale, drop_stacked,
                                   drop_walls, group_lines, layout, mark_uncertain, split_numbers)
 from edge.pipeline.links import groups
@@ -27,7 +27,7 @@ from edge.pipeline.normalize import to_model_input
 from edge.pipeline.paper import Paper, PaperOptions, PaperTracker, find_paper
 from edge.pipeline.results import Box, Detections, Digit
 from edge.pipeline.segment import SegmentOptions, _long_runs, joined_fields, lines_lean, segment
-from edge.pipeline.split import (Judge, Piece, SplitOptions, cut_paths, cut_positions, merge_split_strokes,
+from edge.pipeline.split import (Judge, Piece, SplitOptions, cut_positions, merge_split_strokes,
                                  split_touching)
 from edge.pipeline.stabilize import StabilizeOptions, TrackerState, stable_digits, step
 from edge.runtime.metadata import REJECT_LABEL, ModelMetadata

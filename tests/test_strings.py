@@ -87,7 +87,9 @@ def test_touching_strings_read_exactly(reader, bank):
 def test_digit_boxes_of_touching_strings_sit_on_their_digits(reader, bank):
     # CTC marks a digit before its middle; boxes cut at the marks alone left 91% of the digits of
     # these 200 touching strings (those read exactly) with a box on them (IoU >= 0.5), and 93%
-    # once the centres are moved by the lead (now the metadata's peak_lead).
+    # once the centres are moved by the lead (now the metadata's peak_lead); straight cuts at the
+    # faintest column fell into 0s' hollows and left neighbours' strokes with 1s: 92.5%, cut along
+    # paths through the ink 97.8%.
     options = replace(clean_options(), touching_share=1.0)
     on, digits = 0, 0
     for seed in range(7000, 7200):
@@ -98,7 +100,7 @@ def test_digit_boxes_of_touching_strings_sit_on_their_digits(reader, bank):
         on += sum(_iou(found, true) >= 0.5 for found, true in zip(reading.boxes, sample.boxes))
         digits += len(sample.boxes)
     assert digits >= 900
-    assert on >= 0.92 * digits, f"{on} of {digits} digit boxes on their digits"
+    assert on >= 0.96 * digits, f"{on} of {digits} digit boxes on their digits"
 
 
 def test_column_boxes_are_the_cheap_coarse_choice(reader, bank):

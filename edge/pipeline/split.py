@@ -15,6 +15,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from edge.pipeline.ink import between_paths, cut_paths
 from edge.pipeline.results import Box
 
 # Log-probability floor, so that a zero probability does not make a score minus infinity.
@@ -319,13 +320,6 @@ def best_cuts(index: int, cuts: list[int], sure: dict[tuple[int, int, int], floa
     return max(options, key=lambda item: item[0])[1]
 
 
-def between_paths(left: np.ndarray, right: np.ndarray, x0: int, x1: int) -> np.ndarray:
-    """A mask of columns ``x0 .. x1 - 1`` per row: true from the ``left`` path (a column per row) up
-    to, not including, the ``right`` one."""
-    columns = np.arange(x0, x1)
-    return (columns[None, :] >= left[:, None]) & (columns[None, :] < right[:, None])
-
-
 def _slice(piece: Piece, left: np.ndarray, right: np.ndarray, judge: Judge, options: SplitOptions) -> Piece | None:
     """The blob's ink between two cut paths (each a column per row)."""
     # Only the columns the two paths enclose somewhere: a slice of a long blob is a small part of it.
@@ -386,40 +380,3 @@ def cut_positions(crop: np.ndarray, digit_height: float) -> list[int]:
         filled.extend(int(round(a + (b - a) * k / (extra + 1))) for k in range(1, extra + 1))
         filled.append(b)
     return filled
-
-
-def cut_paths(crop: np.ndarray, xs: list[int], radius: int) -> np.ndarray:
-    """The cheapest top-to-bottom path through a blob near each column in ``xs``: cuts between
-    touching digits, as an array (len(xs), height) of each path's column in every row.
-
-    Each row may step one column left or right; crossing ink costs its intensity, and straying from
-    its column costs a little, so a path slips through the gap where two slanted digits meet instead
-    of slicing a stroke as a straight cut would. All paths are found together, one image row at a
-    time, in a window of ``radius`` columns either side of their start.
-    """
-    h, w = crop.shape
-    offsets = np.arange(-radius, radius + 1)
-    columns = np.asarray(xs, np.int64)[:, None] + offsets[None, :]  # (paths, window)
-    big = np.float32(1e9)
-    cost = crop[:, np.clip(columns, 0, w - 1)].astype(np.float32) + 2.0 * np.abs(offsets).astype(np.float32)
-    cost[:, (columns < 0) | (columns >= w)] = big  # the window may not leave the blob
-    # Running costs per row, between two walls so that the three ways into a cell are views.
-    n, k = columns.shape
-    totals = np.full((h, n, k + 2), big, np.float32)
-    totals[0, :, 1:-1] = cost[0]
-    for y in range(1, h):
-        prev = totals[y - 1]
-        np.add(np.minimum(np.minimum(prev[:, :-2], prev[:, 1:-1]), prev[:, 2:]), cost[y], out=totals[y, :, 1:-1])
-    # The way into each cell (-1, 0, +1 columns; ties go left, then straight on), all rows at once,
-    # then back up from the cheapest bottom cell: a short walk in plain Python.
-    above = totals[:-1]
-    steps = (np.argmin(np.stack((above[..., :-2], above[..., 1:-1], above[..., 2:])), axis=0) - 1).tolist()
-    paths = np.empty((n, h), np.int64)
-    for i, j in enumerate(np.argmin(totals[-1, :, 1:-1], axis=1).tolist()):
-        path = paths[i]
-        for y in range(h - 1, 0, -1):
-            path[y] = j
-            j += steps[y - 1][i][j]
-        path[0] = j
-    return np.take_along_axis(columns, paths, axis=1)
-

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge.pipeline.ink import between_paths, cut_paths
 from edge.pipeline.normalize import to_model_input
-from edge.pipeline.split import between_paths, cut_paths, cut_positions
+from edge.pipeline.split import cut_positions
 from edge.runtime.metadata import InputSpec
 
 from . import marks
