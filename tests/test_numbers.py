@@ -180,6 +180,16 @@ def test_rescue_reads_digit_sized_blobs_beside_digits_only():
         return "11", (0.99, 0.99), lambda: [Box(box.x, box.y, 2, box.h), Box(box.x2 - 2, box.y, 2, box.h)]
 
     assert rescue([frame], digits, at_walls, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)[0] == []
+    # A neighbour whose box runs a third into the blob (a slanted digit touching the pair) holds no
+    # frame around it: the blob is read, and the reading, whose margin takes that digit in, replaces it.
+    grazed = Digit(0, 0.1, Box(207, 100, 60, 40), reject=0.9)
+
+    def with_neighbour(box: Box):
+        return "147", (0.99, 0.99, 0.97), lambda: [Box(190, 100, 26, 40), Box(216, 100, 24, 40), Box(240, 100, 27, 40)]
+
+    found, blobs, pieces = rescue([grazed], digits, with_neighbour, NumberOptions(), 1.0, (0, 0), (600, 800), 800,
+                                  600)
+    assert [d.digit for d in found] == [1, 4, 7] and blobs == [grazed] and pieces == [digits[-1]]
     # Nor is a blob with another rejected blob of letter size beside it: a word.
     letter = Digit(0, 0.1, Box(282, 104, 20, 36), reject=0.9)
     assert rescue([beside, letter], digits, read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)[0] == []
