@@ -15,6 +15,7 @@ from edge.pipeline.strings import (
     StringReading,
     agreed,
     crop_region,
+    _stroke_box,
     digit_boxes,
     greedy_decode,
     prepare_crop,
@@ -237,6 +238,20 @@ def test_digit_boxes_cut_touching_ink_between_the_characters():
     assert len(boxes) == 2
     assert boxes[0].x == 110 and boxes[0].y == 205 and 28 <= boxes[0].w <= 32
     assert boxes[1].x2 == 170 and 28 <= boxes[1].w <= 32
+
+
+def test_a_touching_ones_box_is_its_stroke_without_what_the_cut_left_beside_it():
+    one = np.zeros((50, 40), bool)
+    one[5:45, 24:29] = True  # the 1's stroke, 5 px wide
+    one[5:10, 8:24] = True  # a neighbour's curl the cut left on the 1's side, joined at the top
+    one[20:30, 19:24] = True  # and its side, touching the 1 along 10 rows
+    assert _stroke_box(one, centre=26) == (23, 5, 29, 45)
+    slanted = np.zeros((50, 40), bool)
+    for row in range(5, 45):  # leaning right by one column every two rows
+        slanted[row, 6 + row // 2 : 11 + row // 2] = True
+    x0, y0, x1, y1 = _stroke_box(slanted, centre=18)
+    assert (y0, y1) == (5, 45) and 7 <= x0 <= 8 and 32 <= x1 <= 33
+    assert _stroke_box(np.zeros((10, 10), bool), centre=5) is None
 
 
 # --- metadata ---------------------------------------------------------------------------------
