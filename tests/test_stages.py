@@ -643,6 +643,9 @@ def test_cut_positions_and_paths_find_where_two_digits_touch():
     straight = crop[:, meeting].astype(int).sum()  # the 2's base runs under the 3: a straight cut slices it
     crossed = crop[np.arange(crop.shape[0]), path].astype(int).sum()
     assert straight > 4 * 255 and crossed < 0.1 * straight
+    # Each path may have its own radius: one held to a column stays on it, the other finds the gap.
+    held, free = cut_paths(crop, [meeting, meeting], radius=[0, 9])
+    assert (held == meeting).all() and (free == path).all()
 
 
 def test_cut_positions_fill_long_stretches_without_a_valley():

@@ -151,21 +151,24 @@ def between_paths(left: np.ndarray, right: np.ndarray, x0: int, x1: int) -> np.n
     return (columns[None, :] >= left[:, None]) & (columns[None, :] < right[:, None])
 
 
-def cut_paths(crop: np.ndarray, xs: list[int], radius: int) -> np.ndarray:
+def cut_paths(crop: np.ndarray, xs: list[int], radius: int | list[int]) -> np.ndarray:
     """The cheapest top-to-bottom path through a blob near each column in ``xs``: cuts between
     touching digits, as an array (len(xs), height) of each path's column in every row.
 
     Each row may step one column left or right; crossing ink costs its intensity, and straying from
     its column costs a little, so a path slips through the gap where two slanted digits meet instead
     of slicing a stroke as a straight cut would. All paths are found together, one image row at a
-    time, in a window of ``radius`` columns either side of their start.
+    time, in a window of ``radius`` columns either side of their start (one for all, or one each).
     """
     h, w = crop.shape
-    offsets = np.arange(-radius, radius + 1)
+    radii = np.broadcast_to(np.asarray(radius, np.int64), (len(xs),))
+    reach = int(radii.max()) if len(radii) else 0
+    offsets = np.arange(-reach, reach + 1)
     columns = np.asarray(xs, np.int64)[:, None] + offsets[None, :]  # (paths, window)
     big = np.float32(1e9)
     cost = crop[:, np.clip(columns, 0, w - 1)].astype(np.float32) + 2.0 * np.abs(offsets).astype(np.float32)
-    cost[:, (columns < 0) | (columns >= w)] = big  # the window may not leave the blob
+    # The window may not leave the blob, nor a path its own radius.
+    cost[:, (columns < 0) | (columns >= w) | (np.abs(offsets)[None, :] > radii[:, None])] = big
     # Running costs per row, between two walls so that the three ways into a cell are views.
     n, k = columns.shape
     totals = np.full((h, n, k + 2), big, np.float32)

@@ -281,11 +281,9 @@ def _cut_piece(piece: np.ndarray, crop: np.ndarray, centres: list[int]) -> list[
     missed their digits)."""
     ph, pw = piece.shape
     weights = np.where(piece, crop, 0)
-    edges = [np.zeros(ph, np.int64)]
-    for a, b in zip(centres, centres[1:]):
-        (path,) = cut_paths(weights, [(a + b) // 2], max(0, (b - a) // 2 - 1))
-        edges.append(path)
-    edges.append(np.full(ph, pw, np.int64))
+    pairs = list(zip(centres, centres[1:]))
+    paths = cut_paths(weights, [(a + b) // 2 for a, b in pairs], [max(0, (b - a) // 2 - 1) for a, b in pairs])
+    edges = [np.zeros(ph, np.int64), *paths, np.full(ph, pw, np.int64)]
     return [piece & between_paths(left, right, 0, pw) for left, right in zip(edges, edges[1:])]
 
 
@@ -304,15 +302,23 @@ def _stroke_box(own: np.ndarray, centre: int) -> tuple[int, int, int, int] | Non
     wider than ``ONE_ROW_SPREAD`` times the median run; the box holds each run clipped to half
     that median width (plus a pixel) either side of the line. What a neighbour's stroke left on the
     1's side of the cut (a 0's curl, a 5's bar) lies off the line."""
-    found = []
-    for r in np.flatnonzero(own.any(axis=1)).tolist():
-        edges = np.flatnonzero(np.diff(own[r].astype(np.int8), prepend=0, append=0))
-        starts, ends = edges[::2], edges[1::2]
-        j = int(np.argmin(np.maximum(0, np.maximum(starts - centre, centre + 1 - ends))))
-        found.append((r, int(starts[j]), int(ends[j])))
-    if not found:
+    rows = np.flatnonzero(own.any(axis=1))
+    if not len(rows):
         return None
-    rows, lefts, rights = (np.array(v) for v in zip(*found))
+    ink = own[rows]
+    w = ink.shape[1]
+    columns = np.arange(w)
+    # The run nearest the centre holds the ink pixel nearest it (ties: the left one); each pixel's
+    # run starts at the last run start at or before it and ends after the first run end from it.
+    nearest = np.where(ink, np.abs(columns - centre), w + 1).argmin(axis=1)
+    before = np.zeros_like(ink)
+    before[:, 1:] = ink[:, :-1]
+    after = np.zeros_like(ink)
+    after[:, :-1] = ink[:, 1:]
+    starts = np.maximum.accumulate(np.where(ink & ~before, columns, 0), axis=1)
+    ends = np.minimum.accumulate(np.where(ink & ~after, columns + 1, w)[:, ::-1], axis=1)[:, ::-1]
+    pick = np.arange(len(rows))
+    lefts, rights = starts[pick, nearest], ends[pick, nearest]
     widths = rights - lefts
     narrow = widths <= ONE_ROW_SPREAD * np.median(widths)
     middles = (lefts + rights) / 2.0
