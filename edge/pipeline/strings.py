@@ -264,9 +264,8 @@ def digit_boxes(crop: np.ndarray, chars: list[DecodedChar], stride: int, scale: 
         if box is None or box[3] - box[1] < SHORT_BOX * typical:
             # Nothing, or only a sliver (a faint stroke broke up, an overlap took the rest): all
             # the ink in the character's slot.
-            ys, xs = np.nonzero(ink[:, cuts[k] : cuts[k + 1]])
-            box = (cuts[k] + int(xs.min()), int(ys.min()), cuts[k] + int(xs.max()) + 1, int(ys.max()) + 1) \
-                if len(xs) else (cuts[k], 0, cuts[k + 1], h)
+            slot = _box_of(ink[:, cuts[k] : cuts[k + 1]])
+            box = (cuts[k] + slot[0], slot[1], cuts[k] + slot[2], slot[3]) if slot else (cuts[k], 0, cuts[k + 1], h)
         x0, y0, x1, y1 = box
         boxes.append(Box(origin.x + x0, origin.y + y0, x1 - x0, y1 - y0))
     return boxes
@@ -289,10 +288,8 @@ def _cut_piece(piece: np.ndarray, crop: np.ndarray, centres: list[int]) -> list[
 
 def _box_of(own: np.ndarray) -> tuple[int, int, int, int] | None:
     """(x0, y0, x1, y1) of a mask's ink, or None without ink."""
-    ys, xs = np.nonzero(own)
-    if not len(xs):
-        return None
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    x, y, w, h = cv2.boundingRect(own.view(np.uint8))
+    return (x, y, x + w, y + h) if w else None
 
 
 def _stroke_box(own: np.ndarray, centre: int) -> tuple[int, int, int, int] | None:
