@@ -234,6 +234,7 @@ def test_rescue_reads_a_single_rejected_digit_inside_a_number():
 def test_rescue_reads_a_narrow_blob_in_a_number_as_a_1_touching_its_neighbour():
     digits = number("5061", x=100, y=100, h=40)  # digits at x 100..216, 40 px tall
     pair = Digit(0, 0.1, Box(226, 100, 26, 40), reject=0.9)  # narrower than two digits
+    apart = Digit(0, 0.1, Box(276, 100, 26, 40), reject=0.9)  # a number of its own 1.5 heights on
     far = Digit(0, 0.1, Box(400, 100, 26, 40), reject=0.9)  # five digit heights away: in no number
 
     def reads(text: str, confidence: float):
@@ -246,9 +247,13 @@ def test_rescue_reads_a_narrow_blob_in_a_number_as_a_1_touching_its_neighbour():
 
     assert rescued(pair, reads("14", 0.95)) == ("14", [pair])
     # Two digits without a 1 do not fit in it, nor do three; a reading less sure than a single
-    # digit's in a number is not taken; a narrow blob in no number is not read.
+    # digit's in a number is not taken.
     for read in (reads("47", 0.95), reads("114", 0.95), reads("14", 0.85)):
         assert rescued(pair, read) == ("", [])
+    # A two-digit number of its own on the line (a lone "14" whose 1 touches the 4) is read; as one
+    # digit only inside a number; a narrow blob beside no sure digit is not read.
+    assert rescued(apart, reads("14", 0.95)) == ("14", [apart])
+    assert rescued(apart, reads("4", 0.99)) == ("", [])
     assert rescued(far, reads("14", 0.95)) == ("", [])
 
 

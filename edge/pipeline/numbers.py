@@ -105,10 +105,14 @@ class NumberOptions:
     # 43 -> 44; untuned: desk photos 601-900 99.59 -> 99.72%, numbers 97.93 -> 98.27%, false 37 -> 37;
     # forms 121-170 98.47 -> 98.78%, numbers 94.12 -> 94.93%, false 23 -> 23; card frames 1-170 99.64 ->
     # 99.88%; sheets 1-8: one digit more. Only sure digits on both sides found a tenth as many; 0.8 or
-    # a gap of 1.5 found one or two more on 1-300. A narrow blob there (under ``rescue_aspect``) read
-    # as two digits, one of them a 1 (a 1 touching its neighbour), each at least this sure, is those
-    # two: touching pages 208-271 recall 96.88 -> 97.05%, numbers 92.17 -> 92.40%, false 109 -> 109;
-    # forms 1-120 the same page by page.
+    # a gap of 1.5 found one or two more on 1-300. A narrow blob (under ``rescue_aspect``) read as two
+    # digits, one of them a 1 (a 1 touching its neighbour), each at least this sure, is those two:
+    # inside a number, touching pages 208-271 recall 96.88 -> 97.05%, numbers 92.17 -> 92.40%, false
+    # 109 -> 109, forms 1-120 the same page by page; and as a number of its own (a lone "14", "16"
+    # or "11" beside a sure digit within ``rescue_reach``, as wider blobs): touching 208-271 recall
+    # 98.35 -> 98.48%, numbers 95.39 -> 95.57%, false 41 -> 41; 272-335 98.55 -> 98.60%, 95.96 ->
+    # 96.01%, false 41 -> 42; forms 1-290, desk photos 1-150 and 30 pages each of sticky notes, card
+    # frames, ruled, noisy, broken and hershey the same.
     rescue_one_min: float = 0.9
     rescue_one_gap: float = 1.0
     # Fit the digits' boxes to the ink (exact) or take them from the model's columns (half the CPU).
@@ -219,8 +223,6 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
     for blob in rejected:
         b = blob.box
         narrow = b.w < options.rescue_aspect * b.h
-        if narrow and not _in_a_number(b, digits, page_typical, options):
-            continue  # most rejected blobs: letters, strokes; no need to size their line
         typical = _line_height(b, digits, page_typical)
         if not lo * typical <= b.h <= hi * typical:
             continue
@@ -243,9 +245,9 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
             continue
         text, confidences, boxes = read_region(Box(x0, y0, x1 - x0, y1 - y0))
         if len(text) == 1:
-            # A narrow blob got here only inside a number (a wide one is asked now: few get this far); a
-            # blob holding a sliver already read as a digit is that digit's other piece.
-            if (narrow or _in_a_number(b, digits, page_typical, options)) and not shared \
+            # One digit only inside a number (few blobs get this far); a blob holding a sliver already
+            # read as a digit is that digit's other piece.
+            if _in_a_number(b, digits, page_typical, options) and not shared \
                     and b.w <= RESCUE_ONE_WIDTH * typical and text != "1" and confidences[0] >= options.rescue_one_min:
                 found.append(Digit(digit=int(text), confidence=float(confidences[0]), box=b))
                 read.append(blob)
