@@ -240,6 +240,31 @@ def test_digit_boxes_cut_touching_ink_between_the_characters():
     assert boxes[1].x2 == 170 and 28 <= boxes[1].w <= 32
 
 
+def test_ink_in_the_margin_around_the_region_is_a_neighbours_not_a_digits():
+    crop = np.zeros((40, 80), np.uint8)
+    crop[5:35, 14:40] = 255  # the region's one digit
+    crop[8:32, 2:6] = 255  # a neighbour's edge in the margin, left of every column read
+    chars, _ = greedy_decode(_posteriors([BLANK, BLANK, BLANK, 7, 7, BLANK, BLANK, BLANK, BLANK, BLANK]),
+                             "0123456789", BLANK)
+    origin = Box(100, 200, 80, 40)
+    # Without the region the neighbour's edge joins the digit's slot (a detached bar would).
+    assert digit_boxes(crop, chars, stride=4, scale=0.5, origin=origin)[0].x == 102
+    boxes = digit_boxes(crop, chars, stride=4, scale=0.5, origin=origin, region=Box(12, 4, 30, 32))
+    assert boxes == [Box(114, 205, 26, 30)]
+
+
+def test_a_centre_ctc_put_off_the_regions_edge_on_bare_paper_is_its_first_digits():
+    crop = np.zeros((40, 80), np.uint8)
+    crop[5:35, 14:20] = 255  # the region's first digit, narrow ...
+    crop[5:35, 24:40] = 255  # ... touching the second through a thin bridge
+    crop[20:22, 20:24] = 255
+    chars, _ = greedy_decode(_posteriors([BLANK, 7, BLANK, 4, 4, BLANK, BLANK, BLANK, BLANK, BLANK]),
+                             "0123456789", BLANK)  # the first centre at column 12: paper, left of the region
+    boxes = digit_boxes(crop, chars, stride=4, scale=0.5, origin=Box(100, 200, 80, 40), region=Box(14, 4, 28, 32))
+    assert boxes[0].x == 114 and boxes[0].w <= 10
+    assert boxes[1].x2 == 140 and boxes[1].x >= 119
+
+
 def test_a_touching_ones_box_is_its_stroke_without_what_the_cut_left_beside_it():
     one = np.zeros((50, 40), bool)
     one[5:45, 24:29] = True  # the 1's stroke, 5 px wide

@@ -200,8 +200,9 @@ class StringReader:
         crop, origin, sub = self._region(ink, box, mask, reading.margin)
         chars = [DecodedChar(c, p, first, last) for c, p, (first, last) in
                  zip(reading.text, reading.confidences, reading.spans)]
+        region = Box(box.x - origin.x, box.y - origin.y, box.w, box.h)  # the number, in the crop
         return tuple(digit_boxes(crop, chars, self.stride, self.prepare(crop).scale, origin, sub,
-                                 self._lead(reading.margin)))
+                                 self._lead(reading.margin), region))
 
     def _read_at(self, ink: np.ndarray, box: Box, mask: np.ndarray | None, margin: float) -> StringReading:
         """One look at a region, with ``margin`` region heights around it; boxes from the columns."""
