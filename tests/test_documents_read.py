@@ -267,6 +267,25 @@ def test_digits_in_comb_boxes_get_their_own_box_not_the_boxs(mnist):
     assert len(match(truth, boxes)) == len(truth)
 
 
+@pytest.mark.parametrize("seed, digit, x, y", [(19, 4, 521, 532), (29, 4, 385, 506), (47, 7, 720, 429)])
+def test_a_digits_stem_halfway_between_two_comb_walls_is_no_wall(mnist, seed, digit, x, y):
+    """Photos of forms whose combs' walls the perspective sorted into rows of their own: a 4's (a
+    7's) stem, thin as the rules and reaching from one to the other, stood halfway between two walls,
+    and the three made a row of evenly spaced walls half a box apart; the stem went with them and
+    the rest of the digit was no digit. A comb's boxes are about as wide as tall. Segmentation alone."""
+    from edge.pipeline.results import Box
+    from edge.pipeline.segment import segment
+    from trainer.synth.pages import DigitBank
+
+    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), seed)
+    assert page.details["capture"] == "photo"
+    seg = segment(page.image)
+    ox, oy = seg.origin
+    boxes = [Box(c.box.x + ox, c.box.y + oy, c.box.w, c.box.h) for c in seg.candidates]
+    truth = [box for value, box in page.digits if value == digit and (box.x, box.y) == (x, y)]
+    assert len(truth) == 1 and len(match(truth, boxes)) == 1, [b for b in boxes if abs(b.x - x) < 60]
+
+
 def test_comb_walls_the_wall_search_misses_are_no_candidates(mnist):
     """On this scan the comb search leaves some walls standing (they reach from one removed rule to
     the other, as thin as the rules); they are no 1s, and every handwritten digit, 1s in comb boxes
