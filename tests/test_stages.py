@@ -356,6 +356,34 @@ def test_digits_touching_a_photographed_comb_keep_their_own_boxes(blur, drop):
     assert len(found) == 3 and all(near(f, t, 5) for f, t in zip(found, drawn)), found
 
 
+@pytest.mark.parametrize("turn", [-6.0, 5.0])
+def test_a_single_box_left_standing_in_a_tilted_photo_loses_its_frame(turn):
+    """A box on its own (a date's day), turned by ``turn`` degrees: its rules are no lines, and it is
+    no row of boxes, so the line passes keep it, and the 5 touching its wall was one blob with it
+    (read as no digit). Its straight, thin sides go; the digit stays, in a box of its own."""
+    image = page(240, 640)
+    cv2.line(image, (20, 200), (620, 200), 90, 2)  # a ruled line: the page has lines
+    centre, size = (150.0, 110.0), (56.0, 46.0)
+    corners = cv2.boxPoints((centre, size, turn)).astype(np.int32)
+    cv2.polylines(image, [corners], True, 90, 2)
+    drawn = draw_text(image, "5", centre[0] - 9, centre[1] - size[1] / 2 + 2, 32, 3)  # its top on the rule
+    drawn += draw_text(image, "27727", 300, 90, 32, 3)  # the page's other handwriting
+    seg = segment(image)
+    found = sorted((c.box for c in seg.candidates), key=lambda b: b.x)
+    assert len(found) == 6 and all(near(f, t, 5) for f, t in zip(found, drawn)), (found, drawn)
+
+
+def test_a_big_zero_is_no_box():
+    """A 0 as tall as a box has a side on each of its four sides, but they are curved."""
+    image = page(240, 640)
+    cv2.line(image, (20, 200), (620, 200), 90, 2)
+    cv2.ellipse(image, (150, 110), (25, 26), 0, 0, 360, 90, 4)
+    draw_text(image, "27727", 300, 96, 32, 3)
+    seg = segment(image)
+    found = sorted((c.box for c in seg.candidates), key=lambda b: b.x)
+    assert len(found) == 6 and near(found[0], Box(123, 82, 55, 57), 3), found
+
+
 def test_a_two_box_comb_too_short_for_a_line_is_still_removed():
     """A date's two boxes: rules 90 px long, under three digit heights, so no line on their own; a
     box's top and bottom of one length, a box's height apart, are. The walls go, the digits stay."""
