@@ -563,6 +563,8 @@ CELL_STRAIGHT = 0.7
 CELL_THICKER_PX = 2
 CELL_WALL = 0.9
 CELL_APART = 0.5  # opposite sides at least this share of the frame's width (height) apart
+CELL_MIDDLE = (0.2, 0.8)  # the rows a side's line is fitted through (share of its length)
+CELL_MAX_LEAN = 0.2  # pixels across per pixel along: a photo's tilt, up to about 11 degrees
 
 
 def _without_cell_frames(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray, stroke: float,
@@ -607,9 +609,8 @@ def _frame_of(own: np.ndarray, thick: float) -> np.ndarray | None:
             return None
     if len(found) < CELL_SIDES:
         return None
-    h, w = own.shape
-    rows = own[:, :].sum(axis=0)  # ink per column: a wall inside runs through the frame's height
-    for x in np.flatnonzero(rows >= CELL_WALL * h):
+    columns = own.sum(axis=0)  # ink per column: a wall inside runs through the frame's height
+    for x in np.flatnonzero(columns >= CELL_WALL * own.shape[0]):
         frame[:, x] |= own[:, x]
     return frame
 
@@ -624,16 +625,15 @@ def _straight_side(view: np.ndarray, thick: float) -> tuple[np.ndarray, float] |
     rows = np.flatnonzero(present)
     first = view[rows].argmax(axis=1)  # each row's leftmost ink
     # The line through the side's middle rows: at the corners a tilted frame's other sides stick out.
-    middle = (rows >= 0.2 * h) & (rows <= 0.8 * h)
+    middle = (rows >= CELL_MIDDLE[0] * h) & (rows <= CELL_MIDDLE[1] * h)
     if middle.sum() < 2:
         return None
     slope, offset = np.polyfit(rows[middle], first[middle], 1)
     line = slope * rows + offset
     on = np.abs(first - line) <= CELL_SIDE_PX
-    if on.sum() < CELL_STRAIGHT * h or abs(slope) > 0.2:
+    if on.sum() < CELL_STRAIGHT * h or abs(slope) > CELL_MAX_LEAN:
         return None
     # How far the ink runs from the line along each row: the side's thickness there.
-    band = np.zeros_like(view)
     xs = np.arange(w)
     lefts = np.round(slope * np.arange(h) + offset).astype(int)
     inside = (xs[None, :] >= lefts[:, None] - CELL_SIDE_PX) & (xs[None, :] < lefts[:, None] + thick)
