@@ -544,7 +544,7 @@ def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float, thickness: f
 # CELL_SIDES of its four sides is a frame: ink along a side within CELL_SIDE_PX of a straight line on
 # at least CELL_STRAIGHT of its length (a tilted photo leans the line; a digit's curve bends away)
 # and no thicker there than the pen plus CELL_THICKER_PX. The sides go, and so do the walls inside
-# (thin upright runs through CELL_WALL of the frame's height: a 1 in a box spans about 0.7 of it).
+# (columns inked along CELL_WALL of the frame's height: a 1 in a box spans about 0.7 of it).
 # Forms 1-290 (tuning): recall 98.77 -> 98.84%, numbers 94.45 -> 94.60%, false digits 80 -> 87 (a
 # small photographed comb whose frames went in part: its digits found, their boxes their cells);
 # forms 300-399: recall 98.41 -> 98.52%, numbers 93.04 -> 93.22%, false 42 -> 38; ruled pages, desk
