@@ -307,6 +307,29 @@ def test_comb_walls_the_wall_search_misses_are_no_candidates(mnist):
     assert len(match(truth, boxes)) == len(truth)
 
 
+def test_leaning_comb_walls_left_standing_are_no_candidates(mnist):
+    """A form photographed turned 4 degrees: the inner walls of a comb lean, so their boxes are over
+    0.2 as wide as tall, and the wall test took them for upright 1s (read as 1s between the comb's
+    digits). As thin straight bars, thinner than the digits' pen, with the comb's rules running on
+    both sides of both ends, they go; the comb's digits stay. Segmentation alone."""
+    from edge.pipeline.results import Box
+    from edge.pipeline.segment import segment
+    from trainer.synth.pages import DigitBank
+
+    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), 131)
+    assert page.details["capture"] == "photo" and abs(page.details["pose"]["roll"]) > 3
+    seg = segment(page.image)
+    ox, oy = seg.origin
+    boxes = [Box(c.box.x + ox, c.box.y + oy, c.box.w, c.box.h) for c in seg.candidates]
+    comb = next(c["boxes"] for c in page.details["combs"] if len(c["boxes"]) == 7 and c["boxes"][0][1] < 360)
+    inner = [(x, y, h) for x, y, _, h in comb[3:5]]  # the walls between its third, fourth and fifth box
+    on_walls = [b for b in boxes if b.w < b.h / 3 and any(abs(b.cx - x) <= 6 and y <= b.cy <= y + h for x, y, h in inner)]
+    assert not on_walls, on_walls
+    x0, y0 = comb[0][:2]
+    digits = [box for _, box in page.digits if x0 <= box.cx <= comb[-1][0] and y0 - 5 <= box.cy <= y0 + 40]
+    assert len(digits) >= 4 and len(match(digits, boxes)) == len(digits)
+
+
 @pytest.mark.parametrize("seed", [8, 9])
 def test_printed_digits_of_form_labels_are_not_reported(recognizer, digit_bank, seed):
     """The labels' enumerations ("1. Amount") are print, not handwriting (flat scans of forms)."""

@@ -103,6 +103,17 @@ MIN_HEIGHT_SHARE = 0.35
 # read the same; at 1.4 a desk photo's tall 1s went too.
 RULE_HEIGHT_SHARE = 1.6
 RULE_ASPECT = 0.2
+# A comb's wall in a photo leans by the camera's tilt: its box is this share of its height wider
+# than the bar itself (0.2: about 11 degrees, as CELL_MAX_LEAN).
+WALL_MAX_LEAN = 0.2
+# ... and is drawn thinner than the digits: a leaning 1 touching a comb's rules, thin as they are,
+# has at least 0.84 of the page's pen (forms 1-290), the walls left standing 0.4-0.75.
+WALL_LEAN_PEN = 0.8
+# ... and the comb's rules run on both of its sides along at least this share of half its height
+# (at both ends). Without it, pieces of a paper's edge at the end of a form's lines went, and the
+# rest of the edge, no longer a column of pieces, was read as 1s. Forms 1-290 (tuning): false digits
+# 87 -> 85, nothing else changed; forms 300-399, ruled, desk, card, sticky: the same.
+WALL_LINE_BESIDE = 0.5
 # What pen strokes look like (and noise does not).
 MAX_PIECES = 6  # a digit breaks into a few pieces at most; a cloud of specks is noise
 SOLID_FILL = 0.88  # share of its box a blob may fill: a 1 fills its narrow box, bold 8s fill 80%
@@ -778,15 +789,34 @@ def _a_rule(cand: Candidate, typical: float) -> bool:
     return bool(typical) and b.h > RULE_HEIGHT_SHARE * typical and b.w < RULE_ASPECT * b.h
 
 
-def _without_walls(candidates: list[Candidate], lines: np.ndarray, stroke: float) -> list[Candidate]:
+def _a_bar(labels: np.ndarray, cand: Candidate, stroke: float) -> str | None:
+    """Whether the candidate's ink is one straight bar: "upright" (its box under RULE_ASPECT as wide
+    as tall), "leaning" (up to WALL_MAX_LEAN, drawn thinner than WALL_LEAN_PEN of the page's pen
+    ``stroke``, its smallest enclosing rectangle under RULE_ASPECT as wide as long), or None."""
+    b = cand.box
+    if b.w < RULE_ASPECT * b.h:
+        return "upright"
+    if b.w > (RULE_ASPECT + WALL_MAX_LEAN) * b.h or cand.stroke >= WALL_LEAN_PEN * stroke:
+        return None
+    region = labels[b.y : b.y2, b.x : b.x2]
+    own = region == cand.labels[0] if len(cand.labels) == 1 else np.isin(region, cand.labels)
+    (_, _), (w, h), _ = cv2.minAreaRect(cv2.findNonZero(own.view(np.uint8)))
+    return "leaning" if min(w, h) < RULE_ASPECT * max(w, h) else None
+
+
+def _without_walls(candidates: list[Candidate], labels: np.ndarray, lines: np.ndarray, stroke: float) -> list[Candidate]:
     """The candidates that are no comb wall left standing between removed lines (``lines``).
 
     A wall the search in ``_grid_walls`` missed (it leans a little in a photo, so its straight runs
-    break, or its lines were found in different passes) is a thin upright, no thicker than the
-    removed lines plus WALL_THICKER_PX, whose top and bottom both end within WALL_REACH_PX plus a pen
-    width of removed line pixels. A handwritten 1 in a comb box is drawn thicker than printed rules,
-    and rarely reaches both."""
-    thin = [c for c in candidates if c.box.w < RULE_ASPECT * c.box.h]
+    break, or its lines were found in different passes) is a thin straight bar (``_a_bar``), no
+    thicker than the removed lines plus WALL_THICKER_PX, whose top and bottom both end within
+    WALL_REACH_PX plus a pen width of removed line pixels. A handwritten 1 in a comb box is drawn
+    thicker than printed rules, and rarely reaches both. A leaning bar must also have those lines
+    running on both sides of both ends (along WALL_LINE_BESIDE of half its height), as a comb's inner
+    wall has: a paper edge's pieces end the form's lines (or stand beside a removed upright), and
+    ``layout.drop_stacked`` needs all of them to know them as an edge."""
+    bars = {id(c): _a_bar(labels, c, stroke) for c in candidates}
+    thin = [c for c in candidates if bars[id(c)]]
     if not thin:
         return candidates
     line_pen = stroke_width(lines)
@@ -795,7 +825,23 @@ def _without_walls(candidates: list[Candidate], lines: np.ndarray, stroke: float
         return candidates
     reach = WALL_REACH_PX + int(np.ceil(stroke))
     near = cv2.dilate(lines, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
-    walls = {id(c) for c in thin if near[c.box.y, c.box.x : c.box.x2].any() and near[c.box.y2 - 1, c.box.x : c.box.x2].any()}
+
+    def a_wall(c: Candidate) -> bool:
+        b = c.box
+        ends = (b.y, b.y2 - 1)
+        if not all(near[y, b.x : b.x2].any() for y in ends):
+            return False
+        if bars[id(c)] == "upright":
+            return True
+        side = b.h // 2
+        for y in ends:
+            band = lines[max(0, y - reach) : y + reach + 1]
+            for columns in (band[:, max(0, b.x - side) : b.x], band[:, b.x2 : b.x2 + side]):
+                if columns.shape[1] == 0 or columns.any(axis=0).mean() < WALL_LINE_BESIDE:
+                    return False
+        return True
+
+    walls = {id(c) for c in thin if a_wall(c)}
     return [c for c in candidates if id(c) not in walls]
 
 
@@ -985,7 +1031,7 @@ def segment(image: np.ndarray, options: SegmentOptions = SegmentOptions(), shrin
     candidates = [replace(c, stroke=width) for c, width in widths]
     candidates = [c for c in candidates if _pen_strokes(c) and not _a_rule(c, typical)]
     if removed is not None:
-        candidates = _without_walls(candidates, removed, stroke)
+        candidates = _without_walls(candidates, labels, removed, stroke)
         candidates = _without_line_tails(candidates, labels, removed)
     # Kept as candidates, read as no digit: an edge's other pieces may be digits to the model, and its
     # pieces are found together (``layout.drop_stacked``).
