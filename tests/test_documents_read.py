@@ -330,6 +330,24 @@ def test_leaning_comb_walls_left_standing_are_no_candidates(mnist):
     assert len(digits) >= 4 and len(match(digits, boxes)) == len(digits)
 
 
+@pytest.mark.parametrize("seed, digit, x, y", [(245, 8, 360, 672), (278, 8, 698, 288)])
+def test_a_digit_joined_to_its_cells_walls_keeps_its_own_box(mnist, seed, digit, x, y):
+    """Photos of forms whose comb rules the line passes took, but not the walls of one cell: the walls
+    stayed joined to the digit between them, and its box was the cell's (read right, matched to no
+    digit). Two straight opposite sides are a frame; they go, the digit stays. Segmentation alone."""
+    from edge.pipeline.results import Box
+    from edge.pipeline.segment import segment
+    from trainer.synth.pages import DigitBank
+
+    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), seed)
+    assert page.details["capture"] == "photo"
+    seg = segment(page.image)
+    ox, oy = seg.origin
+    boxes = [Box(c.box.x + ox, c.box.y + oy, c.box.w, c.box.h) for c in seg.candidates]
+    truth = [box for value, box in page.digits if value == digit and (box.x, box.y) == (x, y)]
+    assert len(truth) == 1 and len(match(truth, boxes)) == 1, [b for b in boxes if abs(b.x - x) < 60]
+
+
 @pytest.mark.parametrize("seed", [8, 9])
 def test_printed_digits_of_form_labels_are_not_reported(recognizer, digit_bank, seed):
     """The labels' enumerations ("1. Amount") are print, not handwriting (flat scans of forms)."""
