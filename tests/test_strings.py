@@ -279,6 +279,17 @@ def test_a_touching_ones_box_is_its_stroke_without_what_the_cut_left_beside_it()
     assert _stroke_box(np.zeros((10, 10), bool), centre=5) is None
 
 
+def test_a_ones_box_keeps_off_a_neighbour_joined_along_most_of_it_and_thin_above_it():
+    """Most rows of this 1 hold a neighbour's side too, so a median row is no measure of its pen,
+    and above the 1 the neighbour's thin top is the ink nearest the centre: a line fitted through
+    all the rows leaned over to it, and the box took the neighbour in."""
+    one = np.zeros((60, 50), bool)
+    one[10:58, 30:35] = True  # the 1's stroke, 5 px wide
+    one[10:40, 20:30] = True  # a neighbour's side joined to it along 30 of its 48 rows
+    one[0:10, 16:24] = True  # and the neighbour's thin top, above the 1
+    assert _stroke_box(one, centre=32) == (29, 10, 35, 58)
+
+
 # --- metadata ---------------------------------------------------------------------------------
 
 def _string_meta(**changes) -> ModelMetadata:
