@@ -205,6 +205,42 @@ def test_rescue_reads_digit_sized_blobs_beside_digits_only():
     assert rescue([beside], [], read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600) == nothing
 
 
+def test_rescue_takes_a_whole_number_standing_apart_when_the_classifier_sees_its_digits():
+    """A touching "6860" alone on its line has no digit found beside it; the string reader reads
+    handwritten words just as surely, so the digit classifier, on the reading's boxes, must see the
+    same digits (two or more of them no 1, and at least half of all)."""
+    digits = number("5061", x=100, y=100, h=40)
+    alone = Digit(0, 0.1, Box(500, 300, 120, 40), reject=0.9)  # far from every digit found
+
+    def read(box: Box):
+        return "6860", (0.99, 0.99, 0.98, 0.99), lambda: [Box(box.x + 30 * i, box.y, 30, box.h) for i in range(4)]
+
+    def sees(*values):
+        return lambda boxes: list(values)[: len(boxes)]
+
+    found, blobs, _ = rescue([alone], digits, read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600,
+                             sees(6, 8, None, 0))
+    assert blobs == [alone] and "".join(str(d.digit) for d in found) == "6860"
+    nothing = ([], [], [])
+    # No classifier, or one that sees only one of the digits, or no digit: no reading taken.
+    assert rescue([alone], digits, read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600) == nothing
+    assert rescue([alone], digits, read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600,
+                  sees(6, None, None, None)) == nothing
+    assert rescue([alone], digits, read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600,
+                  sees(None, None, None, None)) == nothing
+
+    def word(box: Box):  # a name whose strokes both read as 1s
+        return "1811", (0.99, 0.95, 0.99, 0.99), lambda: [Box(box.x + 30 * i, box.y, 30, box.h) for i in range(4)]
+
+    assert rescue([alone], digits, word, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600,
+                  sees(1, None, 1, 1)) == nothing
+
+    def short(box: Box):
+        return "68", (0.99, 0.99), lambda: [Box(box.x, box.y, 60, box.h), Box(box.x + 60, box.y, 60, box.h)]
+
+    assert rescue([alone], digits, short, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600, sees(6, 8)) == nothing
+
+
 def test_rescue_reads_a_single_rejected_digit_inside_a_number():
     """A digit the reject class won (an open 0 like a C) right beside sure digits of its number is the
     digit the string reader reads there surely; not a 1 (a stroke), not an unsure one, not one far
@@ -333,6 +369,18 @@ def test_touching_digits_the_classifier_rejects_are_read_whole(classifier, strin
     assert any("the classifier called no digit" in note for note in reading.notes)
     without = RecognizeOptions(numbers=NumberOptions(rescue=False))
     assert rescued not in Recognizer(classifier, without, string_reader).read(page.image).numbers
+
+
+def test_touching_numbers_standing_apart_are_read_whole(classifier, string_reader, mnist):
+    """Touching page 282 of the benchmarks' bank: its "6860" and "94040" stand alone on their lines,
+    each one blob the classifier rejects whole, with no digit found beside it to vouch for it; the
+    classifier, on the string reader's boxes, sees the same digits in them."""
+    from trainer.synth.pages import DigitBank
+
+    page = make_page("touching", DigitBank(mnist.x_test, mnist.y_test), 282)
+    assert {"6860", "94040"} <= set(truth_numbers(page))
+    reading = Recognizer(classifier, strings=string_reader).read(page.image)
+    assert {"6860", "94040"} <= set(reading.numbers), reading.numbers
 
 
 def test_a_bold_printed_m_cut_into_strokes_is_no_number(classifier, string_reader, mnist):

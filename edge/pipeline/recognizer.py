@@ -186,7 +186,7 @@ class Recognizer:
             digits, _ = reread(digits, read_region, self.options.numbers, seg.scale, seg.origin,
                                seg.ink.shape, width, height)
             found, blobs, pieces_read = rescue(not_digits, digits, read_region, self.options.numbers, seg.scale,
-                                               seg.origin, seg.ink.shape, width, height)
+                                               seg.origin, seg.ink.shape, width, height, self._classify_in(seg))
             if found:
                 digits = [d for d in digits if all(d is not p for p in pieces_read)] + found
                 rejected = [r for r in rejected if all(r is not blob for blob in blobs)]
@@ -243,6 +243,21 @@ class Recognizer:
                 pieces[i], probs[i] = piece, row
         seg.notes.append(f"read {int(better.sum())} digit(s) again with the ruled line under them")
         return pieces, probs
+
+    def _classify_in(self, seg: Segmentation):
+        """The digit classifier on boxes of this segmentation's ink (working pixels): each box's
+        digit, or None where the reject class wins (or the box holds nothing)."""
+
+        def classify(boxes: list[Box]) -> list[int | None]:
+            crops = [seg.ink[max(0, b.y) : b.y2, max(0, b.x) : b.x2] for b in boxes]
+            kept = [i for i, crop in enumerate(crops) if min(crop.shape) >= 2 and crop.any()]
+            probs = self._predict([self._piece(crops[i], boxes[i]) for i in kept])
+            seen: list[int | None] = [None] * len(boxes)
+            for i, value, no in zip(kept, self.classes.best(probs), self.classes.rejected(probs)):
+                seen[i] = None if no else int(value)
+            return seen
+
+        return classify
 
     def _read_region(self, seg: Segmentation):
         """The string reader on a region of this segmentation (working pixels): its text, confidences
