@@ -348,6 +348,18 @@ def test_a_digit_joined_to_its_cells_walls_keeps_its_own_box(mnist, seed, digit,
     assert len(truth) == 1 and len(match(truth, boxes)) == 1, [b for b in boxes if abs(b.x - x) < 60]
 
 
+@pytest.mark.parametrize("kind, seed", [("form", 49), ("form", 180), ("desk-photo", 49)])
+def test_an_edge_cut_by_the_frames_border_is_no_digit(recognizer, mnist, kind, seed):
+    """Photos whose frame cuts a desk's or a sheet's edge: a sliver of it on the image's left border
+    (its outer side beyond the frame, so no step between two surfaces can be seen) was read as a 1."""
+    from trainer.synth.pages import DigitBank
+
+    page = make_document(kind, DigitBank(mnist.x_test, mnist.y_test), seed)
+    reading = recognizer.read(page.image)
+    on_border = [d for d in reading.digits if d.box.x == 0 or d.box.x2 >= page.image.shape[1]]
+    assert not on_border, on_border
+
+
 @pytest.mark.parametrize("seed", [8, 9])
 def test_printed_digits_of_form_labels_are_not_reported(recognizer, digit_bank, seed):
     """The labels' enumerations ("1. Amount") are print, not handwriting (flat scans of forms)."""
