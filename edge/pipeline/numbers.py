@@ -33,6 +33,7 @@ posterior of a character over its columns), so they are compared as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from edge.pipeline.layout import group_lines, split_numbers
 from edge.pipeline.results import Box, Digit
@@ -219,7 +220,8 @@ def reread(digits: list[Digit], read_region, options: NumberOptions, scale: floa
 
 def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: NumberOptions, scale: float,
            origin: tuple[int, int], shape: tuple[int, int], width: int, height: int,
-           classify=None) -> tuple[list[Digit], list[Digit], list[Digit]]:
+           classify: Callable[[list[Box]], list[int | None]] | None = None
+           ) -> tuple[list[Digit], list[Digit], list[Digit]]:
     """Digits the string reader finds in rejected blobs of digit size (see ``NumberOptions.rescue``
     and ``rescue_one_min``: touching digits, and single digits inside a number),
     the blobs it found them in, and the slivers of those blobs that the cutting had read as digits
@@ -323,7 +325,8 @@ READ_TWICE = 0.5
 LINE_DIGITS = 3
 
 
-def _vouched(text: str, confidences: list[float], boxes, classify, options: NumberOptions) -> bool:
+def _vouched(text: str, confidences: list[float], boxes: Callable[[], list[Box]],
+             classify: Callable[[list[Box]], list[int | None]], options: NumberOptions) -> bool:
     """Whether a reading of a blob standing apart is a whole number (see ``rescue_lone_digits``)."""
     if len(text) < options.rescue_lone_digits or min(confidences) < options.rescue_min_confidence:
         return False
