@@ -135,7 +135,7 @@ HAIRLINE_MIN_CANDIDATES = 5  # the median means something from this many candida
 # at 0.65, edges in a desk's shade (0.68) stayed. A sliver on the frame's left or right border has
 # its outer side beyond the frame, and is an edge too (a desk's or a sheet's, cut by the frame; a
 # handwritten 1 there is rarely whole): forms 1-290 false digits 83 -> 80, 300-399 38 -> 37, desk
-# photos 1-150 10 -> 9, no true digit lost; desk photos 151-300, card frames 2001-2150 the same.
+# photos 1-150 11 -> 10, no true digit lost; desk photos 151-300, card frames 2001-2150 the same.
 EDGE_SLIVER_ASPECT = 0.5
 EDGE_STEP_RATIO = 0.75
 EDGE_STRIP_SHARE = 0.33
