@@ -250,18 +250,24 @@ def test_a_short_comb_on_a_turned_photo_is_read_whole(recognizer, digit_bank):
     assert len(inside) == 2, inside  # its two digits, no wall
 
 
-def test_digits_in_comb_boxes_get_their_own_box_not_the_boxs(mnist):
-    """The soft edge of a comb's rules leaves slivers beside the removed rule; grouped with the digit
-    in the box, they made its box the box's outline (the digit then matches nothing). Segmentation
-    alone (OpenCV: the same in every environment), on a flat scan of a form."""
+def segmented_form(mnist, seed: int):
+    """A generated form from the benchmarks' bank of MNIST test digits, its segmentation alone
+    (OpenCV: the same in every environment), and the candidates' boxes in the image's pixels."""
     from edge.pipeline.results import Box
     from edge.pipeline.segment import segment
     from trainer.synth.pages import DigitBank
 
-    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), 1)
+    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), seed)
     seg = segment(page.image)
     ox, oy = seg.origin
-    boxes = [Box(c.box.x + ox, c.box.y + oy, c.box.w, c.box.h) for c in seg.candidates]
+    return page, seg, [Box(c.box.x + ox, c.box.y + oy, c.box.w, c.box.h) for c in seg.candidates]
+
+
+def test_digits_in_comb_boxes_get_their_own_box_not_the_boxs(mnist):
+    """The soft edge of a comb's rules leaves slivers beside the removed rule; grouped with the digit
+    in the box, they made its box the box's outline (the digit then matches nothing). Segmentation
+    alone (OpenCV: the same in every environment), on a flat scan of a form."""
+    page, seg, boxes = segmented_form(mnist, 1)
     assert page.details["combs"] and seg.scale == 1.0
     truth = [box for _, box in page.digits]
     assert len(match(truth, boxes)) == len(truth)
@@ -273,15 +279,8 @@ def test_a_digits_stem_halfway_between_two_comb_walls_is_no_wall(mnist, seed, di
     7's) stem, thin as the rules and reaching from one to the other, stood halfway between two walls,
     and the three made a row of evenly spaced walls half a box apart; the stem went with them and
     the rest of the digit was no digit. A comb's boxes are about as wide as tall. Segmentation alone."""
-    from edge.pipeline.results import Box
-    from edge.pipeline.segment import segment
-    from trainer.synth.pages import DigitBank
-
-    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), seed)
+    page, seg, boxes = segmented_form(mnist, seed)
     assert page.details["capture"] == "photo"
-    seg = segment(page.image)
-    ox, oy = seg.origin
-    boxes = [Box(c.box.x + ox, c.box.y + oy, c.box.w, c.box.h) for c in seg.candidates]
     truth = [box for value, box in page.digits if value == digit and (box.x, box.y) == (x, y)]
     assert len(truth) == 1 and len(match(truth, boxes)) == 1, [b for b in boxes if abs(b.x - x) < 60]
 
@@ -290,14 +289,7 @@ def test_comb_walls_the_wall_search_misses_are_no_candidates(mnist):
     """On this scan the comb search leaves some walls standing (they reach from one removed rule to
     the other, as thin as the rules); they are no 1s, and every handwritten digit, 1s in comb boxes
     included, is still a candidate. Segmentation alone, as above."""
-    from edge.pipeline.results import Box
-    from edge.pipeline.segment import segment
-    from trainer.synth.pages import DigitBank
-
-    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), 13)
-    seg = segment(page.image)
-    ox, oy = seg.origin
-    boxes = [Box(c.box.x + ox, c.box.y + oy, c.box.w, c.box.h) for c in seg.candidates]
+    page, seg, boxes = segmented_form(mnist, 13)
     walls = [(x, y, h) for comb in page.details["combs"] for bx, y, bw, h in comb["boxes"] for x in (bx, bx + bw)]
     assert len(walls) >= 20
     on_walls = [b for b in boxes if b.w < b.h / 5
@@ -312,15 +304,8 @@ def test_leaning_comb_walls_left_standing_are_no_candidates(mnist):
     0.2 as wide as tall, and the wall test took them for upright 1s (read as 1s between the comb's
     digits). As thin straight bars, thinner than the digits' pen, with the comb's rules running on
     both sides of both ends, they go; the comb's digits stay. Segmentation alone."""
-    from edge.pipeline.results import Box
-    from edge.pipeline.segment import segment
-    from trainer.synth.pages import DigitBank
-
-    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), 131)
+    page, seg, boxes = segmented_form(mnist, 131)
     assert page.details["capture"] == "photo" and abs(page.details["pose"]["roll"]) > 3
-    seg = segment(page.image)
-    ox, oy = seg.origin
-    boxes = [Box(c.box.x + ox, c.box.y + oy, c.box.w, c.box.h) for c in seg.candidates]
     comb = next(c["boxes"] for c in page.details["combs"] if len(c["boxes"]) == 7 and c["boxes"][0][1] < 360)
     inner = [(x, y, h) for x, y, _, h in comb[3:5]]  # the walls between its third, fourth and fifth box
     on_walls = [b for b in boxes if b.w < b.h / 3 and any(abs(b.cx - x) <= 6 and y <= b.cy <= y + h for x, y, h in inner)]
@@ -335,15 +320,8 @@ def test_a_digit_joined_to_its_cells_walls_keeps_its_own_box(mnist, seed, digit,
     """Photos of forms whose comb rules the line passes took, but not the walls of one cell: the walls
     stayed joined to the digit between them, and its box was the cell's (read right, matched to no
     digit). Two straight opposite sides are a frame; they go, the digit stays. Segmentation alone."""
-    from edge.pipeline.results import Box
-    from edge.pipeline.segment import segment
-    from trainer.synth.pages import DigitBank
-
-    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), seed)
+    page, seg, boxes = segmented_form(mnist, seed)
     assert page.details["capture"] == "photo"
-    seg = segment(page.image)
-    ox, oy = seg.origin
-    boxes = [Box(c.box.x + ox, c.box.y + oy, c.box.w, c.box.h) for c in seg.candidates]
     truth = [box for value, box in page.digits if value == digit and (box.x, box.y) == (x, y)]
     assert len(truth) == 1 and len(match(truth, boxes)) == 1, [b for b in boxes if abs(b.x - x) < 60]
 

@@ -33,6 +33,7 @@ posterior of a character over its columns), so they are compared as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Callable
 
 from edge.pipeline.layout import group_lines, split_numbers
@@ -264,6 +265,7 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
         if x1 - x0 < 2 or y1 - y0 < 2:
             continue
         text, confidences, boxes = read_region(Box(x0, y0, x1 - x0, y1 - y0))
+        boxes = cache(boxes)  # fitted once, for the classifier's look and for the digits placed
         if not beside and not _vouched(text, confidences, boxes, classify, options):
             continue
         if len(text) == 1:

@@ -559,17 +559,17 @@ def _grid_walls(rest: np.ndarray, lines: np.ndarray, stroke: float, thickness: f
 # at least CELL_STRAIGHT of its length (a tilted photo leans the line; a digit's curve bends away)
 # and no thicker there than the pen plus CELL_THICKER_PX. The sides go, and so do the walls inside
 # (columns inked along CELL_WALL of the frame's height: a 1 in a box spans about 0.7 of it).
+# Forms 1-290 (tuning): recall 98.77 -> 98.84%, numbers 94.45 -> 94.60%, false digits 80 -> 87 (a
+# small photographed comb whose frames went in part: its digits found, their boxes their cells);
+# forms 300-399: recall 98.41 -> 98.52%, numbers 93.04 -> 93.22%, false 42 -> 38; ruled pages, desk
+# photos, card frames and sticky notes the same. Without the check-box rule, a ticked box's cross was
+# read as an 8 (4 false digits on 1-290); frames down to 0.5 as wide as tall took bold 0s and 8s.
 # A cell whose top and bottom rules went with the lines leaves its left and right walls joined to
 # its digit: two straight opposite sides are a frame too. A side counts only near its edge (its line
 # crosses the middle within CELL_SIDE_DEPTH of the piece's width or height): a straight run found
 # deep inside (a digit's stroke, the top rule seen from below) made a frame's sides look too close
 # together, and the frame stayed. With both, forms 1-290: recall 98.84 -> 98.90%, numbers 94.60 ->
 # 94.74%, false digits 85 -> 83; forms 300-399: 98.52 -> 98.60%, 93.22 -> 93.40%, false 38 -> 38.
-# Forms 1-290 (tuning): recall 98.77 -> 98.84%, numbers 94.45 -> 94.60%, false digits 80 -> 87 (a
-# small photographed comb whose frames went in part: its digits found, their boxes their cells);
-# forms 300-399: recall 98.41 -> 98.52%, numbers 93.04 -> 93.22%, false 42 -> 38; ruled pages, desk
-# photos, card frames and sticky notes the same. Without the check-box rule, a ticked box's cross was
-# read as an 8 (4 false digits on 1-290); frames down to 0.5 as wide as tall took bold 0s and 8s.
 CELL_HEIGHTS = (1.15, 2.4)
 CELL_MIN_ASPECT = 0.85  # a box is about as wide as tall or wider; a bold 0 or 8 is narrower
 CELL_MAX_ASPECT = 3.5
@@ -787,11 +787,15 @@ def _not_a_blob(stats: np.ndarray, cand: Candidate) -> bool:
     return not (b.w > SOLID_MIN_ASPECT * b.h and area > SOLID_FILL * b.w * b.h)
 
 
-def _pen_width(labels: np.ndarray, cand: Candidate) -> float:
+def _own_in_box(labels: np.ndarray, cand: Candidate) -> np.ndarray:
+    """The candidate's own pixels (bool) in its box."""
     b = cand.box
     region = labels[b.y : b.y2, b.x : b.x2]
-    own = region == cand.labels[0] if len(cand.labels) == 1 else np.isin(region, cand.labels)
-    return stroke_width(own)
+    return region == cand.labels[0] if len(cand.labels) == 1 else np.isin(region, cand.labels)
+
+
+def _pen_width(labels: np.ndarray, cand: Candidate) -> float:
+    return stroke_width(_own_in_box(labels, cand))
 
 
 def _a_rule(cand: Candidate, typical: float) -> bool:
@@ -810,9 +814,7 @@ def _a_bar(labels: np.ndarray, cand: Candidate, stroke: float) -> str | None:
         return "upright"
     if b.w > (RULE_ASPECT + WALL_MAX_LEAN) * b.h or cand.stroke >= WALL_LEAN_PEN * stroke:
         return None
-    region = labels[b.y : b.y2, b.x : b.x2]
-    own = region == cand.labels[0] if len(cand.labels) == 1 else np.isin(region, cand.labels)
-    (_, _), (w, h), _ = cv2.minAreaRect(cv2.findNonZero(own.view(np.uint8)))
+    (_, _), (w, h), _ = cv2.minAreaRect(cv2.findNonZero(_own_in_box(labels, cand).view(np.uint8)))
     return "leaning" if min(w, h) < RULE_ASPECT * max(w, h) else None
 
 

@@ -360,15 +360,20 @@ def _stroke_box(own: np.ndarray, centre: int) -> tuple[int, int, int, int] | Non
     narrow = widths <= ONE_ROW_SPREAD * np.percentile(widths, ONE_PEN_PERCENTILE)
     middles = (lefts + rights) / 2.0
     typical = float(np.median(widths[narrow]))
+
+    def fitted(chosen: np.ndarray) -> tuple[float, float] | None:
+        """(slope, at) of the line through the chosen rows' middles; None for under 3 rows or one."""
+        if chosen.sum() < 3 or np.ptp(rows[chosen]) == 0:
+            return None
+        slope, at = np.polyfit(rows[chosen], middles[chosen], 1)
+        return float(slope), float(at)
+
     # Where the 1 is not (above or below it), a neighbour's thin stroke is the ink nearest the
     # centre: a line through every narrow row leaned over to it.
-    seed = narrow & (np.abs(middles - centre) <= ONE_OFF_LINE * typical)
-    fit = seed if seed.sum() >= 3 and np.ptp(rows[seed]) > 0 else narrow
-    if fit.sum() >= 3 and np.ptp(rows[fit]) > 0:
-        slope, at = np.polyfit(rows[fit], middles[fit], 1)
-        close = narrow & (np.abs(middles - (at + slope * rows)) <= ONE_OFF_LINE * typical)
-        if close.sum() >= 3 and np.ptp(rows[close]) > 0:
-            slope, at = np.polyfit(rows[close], middles[close], 1)
+    line_fit = fitted(narrow & (np.abs(middles - centre) <= ONE_OFF_LINE * typical)) or fitted(narrow)
+    if line_fit is not None:
+        slope, at = line_fit
+        slope, at = fitted(narrow & (np.abs(middles - (at + slope * rows)) <= ONE_OFF_LINE * typical)) or line_fit
     else:
         slope, at = 0.0, float(np.median(middles))
     half = typical / 2.0 + 1.0
