@@ -235,6 +235,30 @@ def test_numbers_on_underlines_of_a_turned_photo_cut_by_the_frame_are_read(recog
     assert len(missing) <= 1, (missing, reading.numbers)
 
 
+def test_numbers_on_underlines_of_a_turned_photo_whose_sheet_is_not_found_are_read(recognizer, mnist):
+    """A form photographed turned almost 5 degrees whose sheet is not found: its lines were taken as
+    level there, and a number written on an underline stayed one blob with it, read as nothing. The
+    lines' own lean is measured without a sheet too."""
+    from trainer.synth.pages import DigitBank
+
+    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), 49)
+    assert page.details["capture"] == "photo" and abs(page.details["pose"]["roll"]) > 4
+    assert recognizer.detect(page.image).paper is None
+    assert "0229" in recognizer.read(page.image).numbers
+
+
+def test_a_number_on_an_underline_leaning_its_own_way_on_a_photographed_sheet_is_read(recognizer, mnist):
+    """A form photographed in perspective: near the sheet's far edge its first underline leans 3.5
+    degrees while the page's lines lean a quarter of one, so no pass over the page took it, and the
+    number written on it ("215") stayed one blob with it, read as nothing."""
+    from trainer.synth.pages import DigitBank
+
+    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), 198)
+    assert page.details["capture"] == "photo"
+    assert recognizer.detect(page.image).paper is not None
+    assert "215" in recognizer.read(page.image).numbers
+
+
 def test_a_short_comb_on_a_turned_photo_is_read_whole(recognizer, digit_bank):
     """A two-box comb on a form photographed turned 3.5 degrees: on the copy made level by the lines'
     measured lean its lines still stepped a pixel, broke into runs too short to pair as a box's top

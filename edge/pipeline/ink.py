@@ -188,3 +188,14 @@ def cut_paths(crop: np.ndarray, xs: list[int], radius: int | list[int]) -> np.nd
             j += steps[y - 1][i][j]
         path[0] = j
     return np.take_along_axis(columns, paths, axis=1)
+
+
+def true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each run of True in a 1-D bool array."""
+    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+def longest_run(flags: np.ndarray) -> int:
+    """Length of the longest run of True in a 1-D bool array."""
+    return max((end - start for start, end in true_runs(flags)), default=0)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from edge.pipeline.ink import to_gray, working_copy
+from edge.pipeline.ink import longest_run, to_gray, true_runs, working_copy
 
 
 @dataclass(frozen=True)
@@ -594,16 +594,10 @@ def _writing_crosses(grey: np.ndarray, corners: np.ndarray) -> bool:
         x1, y1 = samples.max(axis=(0, 1)) + k + 1
         black_hat = cv2.morphologyEx(grey[y0:y1, x0:x1], cv2.MORPH_BLACKHAT, kernel)
         ink = black_hat[samples[..., 1] - y0, samples[..., 0] - x0] >= CROSS_INK
-        crossed = sum(1 for start, end in _runs(ink.all(axis=1)) if end - start <= k)
+        crossed = sum(1 for start, end in true_runs(ink.all(axis=1)) if end - start <= k)
         if crossed > CROSS_MOST:
             return True
     return False
-
-
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """(start, end) of each run of True in a 1-D bool array."""
-    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
 
 
 # Outlines from straight edges. Edges are found on the blurred search copy with these hysteresis
@@ -656,7 +650,7 @@ def _side_lines(grey: np.ndarray, options: PaperOptions) -> dict[str, list[tuple
         behind = np.round(points - EDGE_OFFSET * normal).astype(int)
         step = grey[ahead[:, 1], ahead[:, 0]].astype(np.int16) - grey[behind[:, 1], behind[:, 0]]
         for sign in (1, -1):
-            run = _longest_run(sign * step >= options.min_contrast / 2)
+            run = longest_run(sign * step >= options.min_contrast / 2)
             if run < min_run:
                 continue
             inward = sign * normal
@@ -688,11 +682,6 @@ def _refined(edge_points: np.ndarray, rho: float, theta: float) -> tuple[float, 
     if fitted @ normal < 0:
         fitted = -fitted  # the same side of the line stays its front
     return float(fitted @ np.array([x0, y0])), float(np.arctan2(fitted[1], fitted[0]))
-
-
-def _longest_run(flags: np.ndarray) -> int:
-    """Length of the longest run of True in a 1-D bool array."""
-    return max((end - start for start, end in _runs(flags)), default=0)
 
 
 def _meet(a: tuple[float, float], b: tuple[float, float]) -> np.ndarray | None:
