@@ -350,6 +350,20 @@ def test_a_digit_joined_to_its_cells_walls_keeps_its_own_box(mnist, seed, digit,
     assert len(truth) == 1 and len(match(truth, boxes)) == 1, [b for b in boxes if abs(b.x - x) < 60]
 
 
+@pytest.mark.parametrize("seed, x, y", [(218, 607, 665), (265, 434, 769)])
+def test_a_5_whose_hook_was_drawn_apart_is_boxed_whole(recognizer, mnist, seed, x, y):
+    """A 5 whose hook was drawn apart and runs on far to the right (wider with it than tall): its body
+    alone was read as the 5, and the box, without the hook, matched no digit (a miss and a false
+    digit)."""
+    from trainer.synth.pages import DigitBank
+
+    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), seed)
+    truth = [box for value, box in page.digits if value == 5 and (box.x, box.y) == (x, y)]
+    assert len(truth) == 1 and truth[0].w > truth[0].h
+    fives = [d.box for d in recognizer.read(page.image).digits if d.digit == 5]
+    assert len(match(truth, fives)) == 1, [b for b in fives if abs(b.x - x) < 60]
+
+
 @pytest.mark.parametrize("kind, seed", [("form", 49), ("form", 180), ("desk-photo", 49)])
 def test_an_edge_cut_by_the_frames_border_is_no_digit(recognizer, mnist, kind, seed):
     """Photos whose frame cuts a desk's or a sheet's edge: a sliver of it on the image's left border

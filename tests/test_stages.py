@@ -648,6 +648,21 @@ def test_merge_leaves_pieces_apart_beyond_the_gap():
     assert merged is pieces and calls == []
 
 
+@pytest.mark.parametrize("flag, tried", [
+    (Box(118, 47, 32, 12), True),  # a 5's hook drawn apart: flat, at the top, from over its right half on
+    (Box(118, 66, 32, 12), False),  # a dash at mid-height ("5-4") is no hook
+    (Box(104, 47, 32, 12), False),  # starting over the left half: a 7's bar or a T's, not a 5's hook
+    (Box(118, 47, 60, 12), False),  # the two far wider than a digit
+])
+def test_merge_joins_a_5_and_its_hook_drawn_apart(flag, tried):
+    body = ink_piece(Box(100, 50, 30, 45))
+    calls: list = []
+    merged, rows = merge_split_strokes([body, ink_piece(flag)], np.stack([probs(5, 0.95), probs(None, 0.96)]),
+                                       stub_judge(lambda p: probs(5, 0.97), calls))
+    assert bool(calls) == tried
+    assert [p.box for p in merged] == ([body.box.union(flag)] if tried else [body.box, flag])
+
+
 def touching_pair(text: str, height: int = 60, pitch: float = 0.58) -> tuple[np.ndarray, Box, list[Box]]:
     """The ink (bright on 0) of two drawn digits that touch, cropped to their box; and where each was
     drawn, in the crop's pixels."""
