@@ -364,6 +364,41 @@ def test_a_5_whose_hook_was_drawn_apart_is_boxed_whole(recognizer, mnist, seed, 
     assert len(match(truth, fives)) == 1, [b for b in fives if abs(b.x - x) < 60]
 
 
+def test_what_is_left_of_comb_boxes_printed_in_a_dropout_colour_is_no_candidate(mnist):
+    """A photographed form whose combs are printed pale red (the colour forms print boxes in, for
+    scanners to leave out): what the line passes left of them, a wall and a cell's stub, were
+    candidates (read as a 1 and a 7). Ink in the boxes' colour is left out; every digit stays a
+    candidate. Segmentation alone."""
+    from edge.pipeline.results import Box
+
+    page, seg, boxes = segmented_form(mnist, 254)
+    assert page.details["capture"] == "photo" and page.details["combs"]
+    assert any("dropout colour" in note for note in seg.notes)
+    leftovers = [Box(716, 332, 9, 35), Box(667, 196, 13, 33)]
+    assert not match(leftovers, boxes)
+    truth = [box for _, box in page.digits]
+    assert len(match(truth, boxes)) == len(truth)
+
+
+def test_red_writing_on_red_ruled_paper_is_not_taken_for_a_dropout_colour(digit_bank):
+    """A sheet ruled in red and written on in red: the lines are in a red, but so is the writing, and
+    nothing is left out for its colour. Segmented as the same sheet made grey, candidate for candidate."""
+    import cv2
+
+    from edge.pipeline.segment import segment
+    from trainer.synth.pages import make_page
+
+    grey = cv2.cvtColor(make_page("ruled", digit_bank, seed=4).image, cv2.COLOR_BGR2GRAY)
+    dark = 255.0 - grey.astype(np.float32)
+    red = np.dstack([255.0 - dark, 255.0 - dark, 255.0 - 0.3 * dark]).clip(0, 255).astype(np.uint8)
+    seg = segment(red)
+    assert "removed ruled lines or borders" in seg.notes
+    assert not any("dropout colour" in note for note in seg.notes)
+    same = segment(cv2.cvtColor(red, cv2.COLOR_BGR2GRAY))
+    assert len(seg.candidates) >= 20
+    assert [c.box for c in seg.candidates] == [c.box for c in same.candidates]
+
+
 @pytest.mark.parametrize("kind, seed", [("form", 49), ("form", 180), ("desk-photo", 49)])
 def test_an_edge_cut_by_the_frames_border_is_no_digit(recognizer, mnist, kind, seed):
     """Photos whose frame cuts a desk's or a sheet's edge: a sliver of it on the image's left border
