@@ -1263,12 +1263,13 @@ LEAN_LINES = 20
 # shadow across its edge) left numbers joined to their leaning underlines, read as nothing. Their
 # lean is now measured there too, first on every LEAN_QUICK_STEP-th row and column (ruled scans: 4
 # ms a page instead of 14), and in full where that look is within LEAN_QUICK_SLACK_DEGREES of
-# SKEW_DEGREES (the quick look was up to 1.1 degrees off the full one on forms 1-40). Forms 1-290
+# SKEW_DEGREES (0.5 measured a form scanned half a degree off level in full, 10 ms for nothing; forms
+# 1-400 and desk photos 1-150 read the same with 0.25 and 0.5). Forms 1-290
 # (tuning): recall 98.90 -> 98.98%, digits 98.47 -> 98.56%, numbers 94.74 -> 94.89%, false digits 80 ->
 # 76; desk photos 1-150 10 -> 9 false digits; ruled, noisy, broken, hershey, shadow, sticky notes,
 # card frames (30 each) and touching 208-271 the same.
 LEAN_QUICK_STEP = 2
-LEAN_QUICK_SLACK_DEGREES = 0.5
+LEAN_QUICK_SLACK_DEGREES = 0.25
 
 
 def lines_lean(mask: np.ndarray, stroke: float, votes: int | None = None, step: int = 1) -> float | None:
