@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from edge.pipeline.ink import (AREA, HEIGHT, LEFT, TOP, WIDTH, InkCrop, components, longest_run, measure, stroke_width, to_gray,
-                              working_copy)
+from edge.pipeline.ink import (AREA, HEIGHT, LEFT, TOP, WIDTH, InkCrop, components, longest_run, measure,
+                              stroke_width, to_gray, working_copy)
 from edge.pipeline.links import groups
 from edge.pipeline.paper import Paper, PaperOptions, fill_outside, find_paper
 from edge.pipeline.results import Box
@@ -1220,8 +1220,9 @@ def _lines_removed(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray, stro
     left = cleaned
     for leaning, _ in taken:
         left = left & ~leaning
-    combs = [_comb_lines(mask, stroke, corners, length) for corners, length in _comb_shaped(left, labels, stats, stroke)]
-    combs = [comb for comb in combs if comb is not None]
+    shaped = _comb_shaped(left, labels, stats, stroke)
+    combs = [comb for comb in (_comb_lines(mask, stroke, corners, length) for corners, length in shaped)
+             if comb is not None]
     for leaning, _ in combs:
         left = left & ~leaning
     # (on what is left: looked at again, a line already taken would take the strokes resting on it;
