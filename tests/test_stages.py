@@ -959,6 +959,21 @@ def test_a_letter_in_a_row_of_print_is_dropped_however_far_the_row_runs():
     assert printed == [label] and kept == handwriting
 
 
+def test_print_found_in_one_round_links_its_row_for_the_next():
+    """A bold title's "...ation form": its "o"s and "f" read as digits break the row of rejected
+    letters, so the "m" cut into three strokes (read as 1s) has one letter beside it; once those are
+    found printed, the row runs on through them."""
+    letters = [glyph(237, 88, 23, 24), glyph(263, 87, 19, 29), glyph(326, 88, 23, 24), glyph(414, 88, 17, 24)]
+    word = [glyph(285, 87, 8, 30, 1), glyph(297, 88, 25, 24, 0), glyph(366, 88, 18, 31, 4, 0.11),
+            glyph(384, 88, 25, 24, 0)]
+    m = [glyph(433, 88, 9, 23, 1), glyph(441, 88, 16, 24, 1), glyph(458, 88, 11, 24, 1)]
+    handwriting = [glyph(300 + 40 * i, 400, 30, 40, 8) for i in range(6)]
+    kept, printed = drop_printed([*word, *m, *handwriting], letters)
+    assert kept == handwriting and sorted(printed, key=lambda d: d.box.x) == [*word, *m]
+    kept, printed = drop_printed([*word, *m, *handwriting], letters, PrintedOptions(rounds=1))
+    assert kept == [*m, *handwriting]
+
+
 def test_small_print_with_a_wandering_baseline_is_print():
     """A blurred photo's "1. Customer": the small 1 and the letters beside it are centred on one line,
     but their bottoms differ by more than a sharp scan's would; one letter beside a small digit will do."""

@@ -120,6 +120,9 @@ class PrintedOptions:
     # smaller than the hand that fills it in) stays, whatever stands further along its row.
     word_space: float = 0.8
     hand_size: float = 0.8
+    # Rounds of the search, each taking the print found so far as letters (a row rarely needs more
+    # than two: its letters read as digits are found in the first).
+    rounds: int = 2
 
 
 def _digit_runs(digits: list[Digit], options: PrintedOptions) -> list[list[Box]]:
@@ -158,6 +161,22 @@ def drop_printed(digits: list[Digit], rejected: list[Digit],
         return digits, []
     heights = sorted(d.box.h for d in digits)
     typical = heights[len(heights) // 2]
+    kept, printed = _drop_printed_once(digits, rejected, typical, options)
+    # A printed word's letters read as digits (an "o" as 0) break its row for the letters after
+    # them; once found printed they link it, and the next round finds those (an "m" cut into 1s).
+    for _ in range(options.rounds - 1):
+        if not printed or not kept:
+            break
+        kept, more = _drop_printed_once(kept, rejected + printed, typical, options)
+        if not more:
+            break
+        printed += more
+    return kept, printed
+
+
+def _drop_printed_once(digits: list[Digit], rejected: list[Digit], typical: int,
+                       options: PrintedOptions) -> tuple[list[Digit], list[Digit]]:
+    """One round of ``drop_printed``, the page's median digit height given."""
     kept, printed = [], []
     lo, hi = options.height_range
     # The rejected blobs' geometry as arrays: a form has hundreds of them for each digit to look at.
