@@ -1098,11 +1098,17 @@ def test_a_tall_lone_1_through_a_signature_line_is_its_capital():
     page = [Digit(d, 0.97, Box(470 + 30 * i, 1265, 22, 37)) for i, d in enumerate((6, 3, 0, 4, 2))]
     kept, letters = drop_in_words([stroke, *page], [rest])
     assert letters == [stroke] and kept == page
-    # Not on a page of digits as tall as it, nor with its neighbour further off than half its height.
+    # Not on a page of digits as tall as it, nor with its neighbour further off than 0.75 its height.
     assert drop_in_words([stroke], [rest])[1] == []
-    far = Digit(0, 0.03, Box(380, 1373, 19, 27), reject=0.9)
+    far = Digit(0, 0.03, Box(360, 1373, 19, 27), reject=0.9)
     assert drop_in_words([stroke, *page], [far])[1] == []
     assert drop_in_words([stroke, *page], [rest], WordOptions(tall_one=2.5))[1] == []
+    # Form 74: a t's stroke through the signature line; the rest of the name, broken off at the
+    # line, stands 0.6 of its height away and shares under half its rows.
+    t = Digit(1, 0.92, Box(349, 930, 28, 64))
+    name = Digit(2, 0.01, Box(416, 965, 70, 63), reject=0.95)
+    assert drop_in_words([t, *page], [name]) == (page, [t])
+    assert drop_in_words([t, *page], [name], WordOptions(tall_reach=0.5, tall_span=0.5))[1] == []
 
 
 def test_the_unsure_letters_of_a_word_go_one_after_another():
