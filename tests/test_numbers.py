@@ -87,6 +87,23 @@ def test_reread_replaces_only_the_numbers_it_reads_better():
     assert reread(sure, read, NumberOptions(enabled=False), 1.0, (0, 0), (400, 400), 400, 400) == (sure, 0)
 
 
+def test_a_number_the_string_reader_reads_the_same_carries_its_confidence():
+    doubtful = number("17", 0.4)
+
+    def read(box: Box):
+        return "17", (0.98, 0.95), lambda: [Box(100, 100, 26, 40), Box(130, 100, 26, 40)]
+
+    digits, replaced = reread(doubtful, read, NumberOptions(), 1.0, (0, 0), (400, 400), 400, 400)
+    assert replaced == 0 and [d.box for d in digits] == [d.box for d in doubtful]
+    assert [d.agreement for d in digits] == [0.98, 0.95] and [d.confidence for d in digits] == [0.4, 0.4]
+
+    def read_other(box: Box):
+        return "12", (0.98, 0.55), lambda: [Box(100, 100, 26, 40), Box(130, 100, 26, 40)]
+
+    digits, _ = reread(doubtful, read_other, NumberOptions(), 1.0, (0, 0), (400, 400), 400, 400)
+    assert [d.agreement for d in digits] == [0.0, 0.0]  # no agreement, and not sure enough to win
+
+
 def test_a_shorter_sure_reading_replaces_slivers_and_keeps_the_segmented_boxes():
     """A comb box's wall stub read unsurely as a 1 before "50": the string reader's "50" wins, and its
     digits keep the segmentation's boxes, not the reader's (which took in the stub)."""

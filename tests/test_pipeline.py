@@ -13,6 +13,7 @@ from edge.sources.images import load_image
 from edge.pipeline.layout import StackOptions
 from edge.pipeline.paper import PaperOptions
 from edge.pipeline.recognizer import RecognizeOptions, Recognizer
+from edge.pipeline.results import Box, Digit
 from edge.pipeline.segment import SegmentOptions
 
 
@@ -226,6 +227,27 @@ def test_string_reader_mends_numbers_of_touching_digits(digit_bank, seed):
     plain = score_page(page, found_from_reading(without.read(page.image)))
     assert better.numbers_correct > plain.numbers_correct
     assert better.correct >= plain.correct
+
+
+def test_a_digit_both_readers_read_the_same_is_reported_surely(mnist):
+    """Form 19 (tuning seed): the classifier reads the 3 of a handwritten number at 0.36, the string
+    reader reads the number as the classifier does, the 3 at over 0.9: the report says 0.9 or more,
+    with the string reader's agreement, and --min-confidence 0.5 keeps it."""
+    from edge.pipeline.recognizer import build_recognizer
+    from edge.runtime.settings import RuntimeSettings
+    from trainer.synth.documents import make_document
+    from trainer.synth.pages import DigitBank
+
+    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), 19)
+    truth = Box(689, 533, 23, 27)
+
+    def the_three(recognizer) -> Digit:
+        return next(d for d in recognizer.read(page.image).digits if d.digit == 3 and iou(d.box, truth) > 0.8)
+
+    alone = the_three(build_recognizer(RuntimeSettings(strings=False)))
+    both = the_three(build_recognizer())
+    assert alone.confidence < 0.5 and alone.agreement == 0.0
+    assert both.confidence == both.agreement >= 0.9
 
 
 def test_a_broken_string_model_stops_the_command_in_one_line(tmp_path, capsys):

@@ -188,7 +188,8 @@ def choose(region: Region, text: str, confidences: tuple[float, ...], options: N
 
 def reread(digits: list[Digit], read_region, options: NumberOptions, scale: float, origin: tuple[int, int],
            shape: tuple[int, int], width: int, height: int) -> tuple[list[Digit], int]:
-    """``digits`` with the numbers the string reader reads better replaced by its digits.
+    """``digits`` with the numbers the string reader reads better replaced by its digits, and those of
+    the numbers it reads the same holding its confidence in them (``Digit.agreement``).
 
     ``read_region(working_box) -> (text, confidences, boxes)``, ``boxes()`` giving the digits' boxes in
     working pixels (made only for readings that are used); returns the digits
@@ -198,10 +199,14 @@ def reread(digits: list[Digit], read_region, options: NumberOptions, scale: floa
     replaced = 0
     out: list[Digit] = []
     kept = {id(d) for d in digits}
+    agreed: dict[int, float] = {}  # digit -> the reader's confidence in it, where it read the same
     for region in regions(digits, options, scale, origin, shape):
         if min(d.confidence for d in region.digits) >= options.doubt_below:
             continue
         text, confidences, boxes = read_region(region.working)
+        if text == "".join(str(d.digit) for d in region.digits):  # the classifier's reading, confirmed
+            agreed.update((id(d), float(c)) for d, c in zip(region.digits, confidences))
+            continue
         if not choose(region, text, confidences, options):
             continue
         placed = _placed(text, confidences, boxes(), scale, origin, width, height)
@@ -215,7 +220,8 @@ def reread(digits: list[Digit], read_region, options: NumberOptions, scale: floa
         out += _segmented_boxes(placed, region.digits)
     # A digit of another number lying mostly inside a digit the string reader placed is the same ink
     # read twice (a comb row that layout split into two numbers, one of them read whole).
-    rest = [d for d in digits if id(d) in kept and not _read_twice(d, out)]
+    rest = [replace(d, agreement=agreed[id(d)]) if id(d) in agreed else d
+            for d in digits if id(d) in kept and not _read_twice(d, out)]
     return rest + out, replaced
 
 

@@ -69,6 +69,8 @@ class Digit:
     probabilities: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
     # The model's probability that this is no digit at all (0 for models without a reject class).
     reject: float = field(default=0.0, compare=False)
+    # The string reader's confidence in this digit where it read the same number (0 where it did not).
+    agreement: float = field(default=0.0, compare=False)
 
     @property
     def char(self) -> str:
