@@ -1161,6 +1161,12 @@ def test_a_small_numeral_with_print_after_it_numbers_a_printed_label():
     big = glyph(100, 240, 28, 40, 5)
     assert drop_list_markers([big, *handwriting], [glyph(134, 240, 80, 42)])[1] == []
     assert drop_list_markers([five, *handwriting], [label], MarkerOptions(enabled=False))[1] == []
+    # Form 581, a photo: "2." 17 px tall (its period joined) beside handwriting 28 px tall.
+    two = glyph(179, 268, 17, 17, 2)
+    customer = glyph(203, 272, 35, 18)
+    digits = [glyph(300 + 32 * i, 240, 24, 28, 7) for i in range(4)]
+    assert drop_list_markers([two, *digits], [customer]) == (digits, [two])
+    assert drop_list_markers([two, *digits], [customer], MarkerOptions(small=0.6))[1] == []
 
 
 def test_a_list_number_goes_with_a_label_letter_read_as_a_digit():
