@@ -21,7 +21,7 @@ from edge.pipeline.classify import (Classes, LoneOptions, MarkerOptions, Printed
                                     drop_printed, to_digits)
 from edge.pipeline.ink import MASK_TO_STRETCHED_WIDTH, components, cut_paths, measure, stroke_width, working_copy
 from edge.pipeline.layout import (ScaleOptions, StackOptions, WallOptions, arrange, drop_out_of_scale, drop_stacked,
-                                  drop_walls, group_lines, layout, mark_uncertain, split_numbers)
+                                  drop_tall_ones, drop_walls, group_lines, layout, mark_uncertain, split_numbers)
 from edge.pipeline.links import groups
 from edge.pipeline.normalize import to_model_input
 from edge.pipeline.paper import Paper, PaperOptions, PaperTracker, find_paper
@@ -1261,6 +1261,28 @@ def test_marks_far_from_the_handwriting_size_are_dropped():
     everything = [*line, stub, label, signature, *more]
     assert drop_out_of_scale(everything, ScaleOptions(enabled=False)) == (everything, [])
     assert drop_out_of_scale([]) == ([], [])
+
+
+def test_a_1_far_taller_than_its_number_or_the_page_is_a_wall_or_a_stroke():
+    """Form 41: a comb's wall 1.7 times its number's digits, read as a 1 among them; form 404: a
+    signature's two strokes, 1.7 and 1.9 times the page's digits, each read as a 1 on its own."""
+    number = row_of("532", 100, 100, h=34)
+    wall = Digit(1, 0.96, Box(number[-1].box.x2 + 8, 90, 6, 58))
+    tail = row_of("64", wall.box.x2 + 8, 100, h=34)
+    more = row_of("7350", 100, 300, h=36)
+    kept, dropped = drop_tall_ones([*number, wall, *tail, *more])
+    assert dropped == [wall] and len(kept) == 9
+    one = Digit(1, 0.96, Box(wall.box.x, 96, 10, 44))  # 1.3 times them: a handwritten 1
+    assert drop_tall_ones([*number, one, *tail, *more])[1] == []
+    strokes = [Digit(1, 0.94, Box(378, 600, 26, 61)), Digit(1, 0.93, Box(450, 589, 20, 66))]
+    kept, dropped = drop_tall_ones([*number, *tail, *more, *strokes])
+    assert sorted(d.box.x for d in dropped) == [378, 450]
+    # 1s as tall as a number of their own size are handwriting, and so are tall 1s on a page of
+    # too few digits to judge by.
+    big = row_of("2511", 600, 600, h=60)
+    assert drop_tall_ones([*number, *tail, *more, *big])[1] == []
+    assert drop_tall_ones([*number[:2], *strokes])[1] == []
+    assert drop_tall_ones([*number, wall, *tail, *more], ScaleOptions(enabled=False))[1] == []
 
 
 def test_groups_follow_links_through_other_members():

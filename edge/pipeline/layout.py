@@ -120,6 +120,18 @@ class ScaleOptions:
     large_on_page: float = 2.0
     # both judged only when the page has this many digits, so that its median means something.
     page_digits: int = 6
+    # A 1 is one straight stroke, and what else is (a box's wall, a signature's stroke) is read as
+    # one. A 1 at least ``tall_one_in_number`` times as tall as the median of the other digits of its
+    # number (of two or more): a wall standing among the digits of a comb, or a stroke through them
+    # (handwritten 1s on the tuning pages: at most 1.32 of their number's digits); ...
+    tall_one_in_number: float = 1.4
+    # ... and a number of 1s alone, each at least ``tall_ones_on_page`` times the page's median digit
+    # height: a signature's or a name's strokes drawn through their line (handwritten ones on the
+    # tuning pages: at most 1.58). Judged last, on what the string reader left. Both rules, tuning
+    # pages: false digits on forms 1-290 49 -> 46, 300-399 29 -> 27, 400-599 51 -> 44, desk photos
+    # 1-150 9 -> 8, touching 272-335 37 -> 36; no true digit lost there, on touching 208-271 or on 30
+    # pages of every other kind.
+    tall_ones_on_page: float = 1.65
 
 
 def drop_out_of_scale(digits: list[Digit], options: ScaleOptions = ScaleOptions()) -> tuple[list[Digit], list[Digit]]:
@@ -137,6 +149,32 @@ def drop_out_of_scale(digits: list[Digit], options: ScaleOptions = ScaleOptions(
             large = page is not None and digit.box.h > options.large_on_page * page
             (dropped if small or large else kept).append(digit)
     return kept, dropped
+
+
+def drop_tall_ones(digits: list[Digit], options: ScaleOptions = ScaleOptions()) -> tuple[list[Digit], list[Digit]]:
+    """The digits but 1s far taller than the digits of their number or the page (see
+    ``ScaleOptions.tall_one_in_number``), and those 1s."""
+    if not options.enabled or len(digits) < 2:
+        return digits, []
+    page = median(d.box.h for d in digits) if len(digits) >= options.page_digits else None
+    tall = {id(d) for members in group_lines(digits) for number in split_numbers(members)
+            for d in _tall_ones(number, page, options)}
+    return [d for d in digits if id(d) not in tall], [d for d in digits if id(d) in tall]
+
+
+def _tall_ones(number: list[Digit], page: float | None, options: ScaleOptions) -> list[Digit]:
+    """The 1s of ``number`` too tall to be handwritten 1s there (see ``ScaleOptions.tall_one_in_number``)."""
+    ones = [d for d in number if d.digit == 1]
+    if not ones:
+        return []
+    if len(ones) == len(number):
+        return ones if page is not None and all(d.box.h >= options.tall_ones_on_page * page for d in ones) else []
+    tall = []
+    for one in ones:
+        others = [d.box.h for d in number if d is not one]
+        if len(others) >= 2 and one.box.h >= options.tall_one_in_number * median(others):
+            tall.append(one)
+    return tall
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from edge.pipeline.classify import (Classes, LoneOptions, MarkerOptions, Printed
                                     drop_list_markers, drop_lone_unsure, drop_printed, to_digits)
 from edge.pipeline.ink import InkCrop, measure
 from edge.pipeline.layout import (ScaleOptions, StackOptions, WallOptions, arrange, drop_out_of_scale, drop_stacked,
-                                  drop_walls)
+                                  drop_tall_ones, drop_walls)
 from edge.pipeline.normalize import to_model_input
 from edge.pipeline.numbers import NumberOptions, drop_word_ends, reread, rescue
 from edge.pipeline.paper import Paper
@@ -207,6 +207,8 @@ class Recognizer:
                   for f in seg.fields]
         digits, walls = drop_walls(digits, fields, self.options.walls)
         leave_out(walls, "comb box wall(s) read as 1")
+        digits, tall = drop_tall_ones(digits, self.options.scale)
+        leave_out(tall, "stroke(s) far taller than a 1 beside their digits")
         # A digit both readers read the same (the classifier alone, the string reader in its number)
         # is reported with the surer one's confidence; the rules above judge by the classifier's
         # alone, as they were tuned. Forms 1-290 (tuning): true digits under 0.5 sure 0.83 -> 0.11%,
