@@ -208,7 +208,7 @@ class Recognizer:
         digits, walls = drop_walls(digits, fields, self.options.walls)
         leave_out(walls, "comb box wall(s) read as 1")
         digits, tall = drop_tall_ones(digits, self.options.scale)
-        leave_out(tall, "stroke(s) far taller than a 1 beside their digits")
+        leave_out(tall, "1(s) far taller than the digits around them")
         # A digit both readers read the same (the classifier alone, the string reader in its number)
         # is reported with the surer one's confidence; the rules above judge by the classifier's
         # alone, as they were tuned. Forms 1-290 (tuning): true digits under 0.5 sure 0.83 -> 0.11%,
