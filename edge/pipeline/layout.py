@@ -138,7 +138,7 @@ def drop_out_of_scale(digits: list[Digit], options: ScaleOptions = ScaleOptions(
     """The digits at their line's and page's scale, and those far off it."""
     if not options.enabled or len(digits) < 2:
         return digits, []
-    page = median(d.box.h for d in digits) if len(digits) >= options.page_digits else None
+    page = _page_height(digits, options)
     kept, dropped = [], []
     for members in group_lines(digits):
         line = median(d.box.h for d in members)
@@ -151,12 +151,17 @@ def drop_out_of_scale(digits: list[Digit], options: ScaleOptions = ScaleOptions(
     return kept, dropped
 
 
+def _page_height(digits: list[Digit], options: ScaleOptions) -> float | None:
+    """The page's median digit height, or None with under ``page_digits`` digits to judge by."""
+    return median(d.box.h for d in digits) if len(digits) >= options.page_digits else None
+
+
 def drop_tall_ones(digits: list[Digit], options: ScaleOptions = ScaleOptions()) -> tuple[list[Digit], list[Digit]]:
     """The digits but 1s far taller than the digits of their number or the page (see
     ``ScaleOptions.tall_one_in_number``), and those 1s."""
     if not options.enabled or len(digits) < 2:
         return digits, []
-    page = median(d.box.h for d in digits) if len(digits) >= options.page_digits else None
+    page = _page_height(digits, options)
     tall = {id(d) for members in group_lines(digits) for number in split_numbers(members)
             for d in _tall_ones(number, page, options)}
     return [d for d in digits if id(d) not in tall], [d for d in digits if id(d) in tall]
