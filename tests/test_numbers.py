@@ -212,6 +212,14 @@ def test_rescue_reads_digit_sized_blobs_beside_digits_only():
     assert rescue([beside, letter], digits, read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)[0] == []
     assert rescue([beside, letter], digits, read, NumberOptions(letter_reach=0.1), 1.0, (0, 0), (600, 800), 800,
                   600)[1] == [beside]
+    # Nor one joined to a rejected blob up to three times the digits' height: a handwritten word's
+    # capital, the rest of the word run together after it (form 710's "R" + "oad", read "1606").
+    capital = Digit(0, 0.1, Box(280, 70, 70, 72), reject=0.9)
+    assert rescue([beside, capital], digits, read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)[0] == []
+    assert rescue([beside, capital], digits, read, NumberOptions(capital_reach=0.05), 1.0, (0, 0), (600, 800), 800,
+                  600)[1] == [beside]
+    huge = Digit(0, 0.1, Box(280, 0, 70, 210), reject=0.9)  # a signature's loop, not a letter
+    assert rescue([beside, huge], digits, read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)[1] == [beside]
 
     def unsure(box: Box):
         return "47", (0.99, 0.75), lambda: [box, box]

@@ -87,6 +87,11 @@ class NumberOptions:
     # with such a neighbour was wrong; on the sheets' no rescued blob had one).
     letter_height: tuple[float, float] = (0.5, 1.5)
     letter_reach: float = 1.0
+    # ... nor with a rejected blob up to ``capital_height`` typical heights tall joined to it (at
+    # most ``capital_reach`` of them apart): a handwritten word's capital, the rest of the word run
+    # together after it ("R" + "oad").
+    capital_height: float = 3.0
+    capital_reach: float = 0.25
     # A number whose digits the classifier reads less surely than ``word_unsure`` (all of them, or
     # all but one of ``WORD_PIECES`` or more), with a rejected blob of letter size (``letter_height``)
     # on its line at most ``word_gap`` of its height off its end, is a word's last letter cut into
@@ -265,6 +270,10 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
         if any(other is not blob and _same_line(other.box, b, typical) and short <= other.box.h <= tall
                and other.box.gap(b) <= options.letter_reach * typical for other in rejected):
             continue  # one of a row of things that are no digit: letters of a word
+        if any(other is not blob and tall < other.box.h <= options.capital_height * typical
+               and other.box.gap(b) <= options.capital_reach * typical and b.y <= other.box.cy <= b.y2
+               for other in rejected):
+            continue  # the rest of a word after its capital
         scaled = b.scaled(scale)
         x0, y0 = max(0, scaled.x - origin[0]), max(0, scaled.y - origin[1])
         x1, y1 = min(w, scaled.x2 - origin[0]), min(h, scaled.y2 - origin[1])
