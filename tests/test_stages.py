@@ -1111,6 +1111,26 @@ def test_a_tall_lone_1_through_a_signature_line_is_its_capital():
     assert drop_in_words([t, *page], [name], WordOptions(tall_reach=0.5, tall_span=0.5))[1] == []
 
 
+def test_digits_run_on_from_a_handwritten_capital_are_its_word():
+    """Form 697: "Moss", the M rejected, "oss" read surely as 1, 1, 6, 4, 0, each touching the next on
+    the M's baseline; a number a word's space after a capital, after a comb's wall, or off its
+    baseline stays."""
+    m = Digit(6, 0.01, Box(328, 155, 76, 73), reject=0.98)
+    oss = [Digit(d, c, Box(*box)) for d, c, box in (
+        (1, 0.93, (413, 194, 15, 33)), (1, 0.98, (425, 191, 10, 29)), (6, 0.99, (433, 195, 26, 32)),
+        (4, 0.97, (455, 204, 13, 22)), (0, 0.82, (466, 204, 20, 21)))]
+    number = [Digit(d, 0.99, Box(600 + 30 * i, 190, 26, 36)) for i, d in enumerate((3, 5, 2))]
+    kept, letters = drop_in_words([*oss, *number], [m])
+    assert kept == number and letters == oss
+    spaced = [Digit(d.digit, d.confidence, Box(d.box.x + 15, d.box.y, d.box.w, d.box.h)) for d in oss]
+    assert drop_in_words(spaced, [m])[1] == []  # 24 px: 0.7 of the first digit's height
+    wall = Digit(1, 0.01, Box(380, 155, 20, 73), reject=0.98)  # thin
+    assert drop_in_words(oss, [wall])[1] == []
+    above = Digit(6, 0.01, Box(328, 120, 76, 73), reject=0.98)  # its bottom 34 px above theirs
+    assert drop_in_words(oss, [above])[1] == []
+    assert drop_in_words(oss, [m], WordOptions(capital_gap=0.1))[1] == []
+
+
 def test_the_unsure_letters_of_a_word_go_one_after_another():
     """"Mill": the M rejected, the i and both ls read unsurely as 1s, each beside the one before."""
     m = Digit(0, 0.1, Box(100, 100, 40, 40), reject=0.95)
