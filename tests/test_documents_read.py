@@ -303,6 +303,19 @@ def test_a_5s_bar_lying_under_a_tables_rule_is_no_wall(mnist):
     assert len(match(fives, boxes)) == 4
 
 
+@pytest.mark.parametrize("seed, x, y", [(29, 405, 188), (337, 583, 432)])
+def test_a_5_whose_bar_stands_apart_is_found_with_it(recognizer, mnist, seed, x, y):
+    """Forms 29 (a scan) and 337 (a photo): the pen lifted before a 5's bar, which stands apart over
+    the right of its body, too flat to be a candidate; the 5 was read from its body alone, its box a
+    fifth too short (29) or a third too narrow (337) to match the digit."""
+    from trainer.synth.pages import DigitBank
+
+    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), seed)
+    five = next(box for value, box in page.digits if value == 5 and (box.x, box.y) == (x, y))
+    reading = recognizer.read(page.image)
+    assert max(iou(d.box, five) for d in reading.digits if d.digit == 5) >= 0.5
+
+
 def test_digits_in_comb_boxes_get_their_own_box_not_the_boxs(mnist):
     """The soft edge of a comb's rules leaves slivers beside the removed rule; grouped with the digit
     in the box, they made its box the box's outline (the digit then matches nothing). Segmentation

@@ -20,7 +20,7 @@ from edge.pipeline.normalize import to_model_input
 from edge.pipeline.numbers import NumberOptions, drop_word_ends, reread, rescue
 from edge.pipeline.paper import Paper
 from edge.pipeline.results import Box, Detections, Reading
-from edge.pipeline.segment import Segmentation, SegmentOptions, segment, with_line
+from edge.pipeline.segment import Segmentation, SegmentOptions, segment, with_bar, with_line
 from edge.pipeline.split import Judge, Piece, SplitOptions, merge_split_strokes, split_touching
 from edge.runtime.classifier import DigitClassifier
 from edge.runtime.settings import RuntimeSettings, load_classifier, load_string_reader
@@ -155,10 +155,11 @@ class Recognizer:
         boxes = [p.box for p in pieces]
         height, width = image.shape[:2]
         ox, oy = seg.origin
-        placed = [Box(b.x + ox, b.y + oy, b.w, b.h) for b in boxes] if ox or oy else boxes
         # Pieces of a paper's edge are no digit, whatever the model says (a sliver merged with a
         # neighbour in the split stage has a new box and is judged by the model alone).
         steps = np.array([b in seg.steps for b in boxes], bool)
+        boxes = self._with_bars(seg, boxes, probs)
+        placed = [Box(b.x + ox, b.y + oy, b.w, b.h) for b in boxes] if ox or oy else boxes
         digits, rejected = to_digits(placed, probs, self.classes, seg.scale, width, height, steps)
         model_rejects = self.classes.rejected(probs)
         edges = int((steps & ~model_rejects).sum())
@@ -250,6 +251,18 @@ class Recognizer:
                 pieces[i], probs[i] = piece, row
         seg.notes.append(f"read {int(better.sum())} digit(s) again with the ruled line under them")
         return pieces, probs
+
+    def _with_bars(self, seg: Segmentation, boxes: list[Box], probs: np.ndarray) -> list[Box]:
+        """The boxes, a 5's grown over its detached bar (``with_bar``): the box reported, not the
+        digit read."""
+        fives = np.flatnonzero((self.classes.best(probs) == 5) & ~self.classes.rejected(probs)) if len(boxes) else []
+        if not len(fives):
+            return boxes
+        held = {label: cand.box.h for cand in seg.candidates for label in cand.labels}
+        boxes = list(boxes)
+        for i in fives.tolist():
+            boxes[i] = with_bar(seg, boxes[i], held)
+        return boxes
 
     def _classify_in(self, seg: Segmentation):
         """The digit classifier on boxes of this segmentation's ink (working pixels): each box's
