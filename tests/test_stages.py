@@ -1322,7 +1322,12 @@ def test_a_comb_wall_read_as_1_between_two_boxed_digits_is_dropped():
     kept, dropped = drop_walls([four, wall, seven, one, nine], [field])
     assert dropped == [wall] and kept == [four, seven, one, nine]
     assert drop_walls([four, wall, seven], []) == ([four, wall, seven], [])  # no field found
-    assert drop_walls([four, wall], [field]) == ([four, wall], [])  # a digit on one side only
+    # A digit on one side only: a wall as thin as a printed rule (after a field's last digit, form 26)
+    # goes; a 1 as thick as a pen's, written right beside the digit (form 55), stays.
+    assert drop_walls([four, wall], [field]) == ([four], [wall])
+    beside = Digit(1, 0.95, Box(134, 108, 9, 34))
+    assert drop_walls([four, beside], [field]) == ([four, beside], [])
+    assert drop_walls([four, wall], [field], WallOptions(one_side_aspect=0.1)) == ([four, wall], [])
     assert drop_walls([four, wall, seven], [field], WallOptions(enabled=False)) == ([four, wall, seven], [])
     assert drop_walls([four, wall, seven], [field], WallOptions(half_box=0.2))[1] == []
     # A photo's field a little taller than its boxes: the 7's centre 0.41 field heights off (form 85).

@@ -260,7 +260,8 @@ def drop_stacked(digits: list[Digit], rejected: list[Digit],
 @dataclass(frozen=True)
 class WallOptions:
     """A wall of a comb box left standing, read as a 1: thin, in a comb field, with a digit on each
-    side in the field half a box away. A 1 written in a box stands a whole box from its neighbours."""
+    side in the field half a box away (or, thinner still, on one side). A 1 written in a box stands a
+    whole box from its neighbours."""
 
     enabled: bool = True
     # Thin: at most this wide per height (walls on forms 1-120: 0.15-0.26; 1s in boxes are mostly
@@ -271,6 +272,10 @@ class WallOptions:
     # height wide, so a 1 in one stands 0.8-1.1 away; 0.4 took 4 walls, no digit; 0.45 one more wall
     # on forms 1-170, no digit; 0.5 took 2 digits written off their box's middle).
     half_box: float = 0.45
+    # ... or on one side only (a wall after a field's last digit, or before its first) for a 1 at most
+    # this wide per height: walls 0.10-0.22 on forms 1-799, the 1s written beside a field's digit that
+    # this would take 0.26-0.28 (at 0.3: 6 walls and 3 such 1s).
+    one_side_aspect: float = 0.23
 
 
 def drop_walls(digits: list[Digit], fields: list[Box],
@@ -288,7 +293,8 @@ def drop_walls(digits: list[Digit], fields: list[Box],
             reach = options.half_box * field.h
             near = [d.box.cx - b.cx for d in digits
                     if d is not digit and _inside(d.box, field) and abs(d.box.cx - b.cx) <= reach]
-            wall = any(x < 0 for x in near) and any(x > 0 for x in near)
+            wall = (any(x < 0 for x in near) and any(x > 0 for x in near)) or (
+                bool(near) and b.w <= options.one_side_aspect * b.h)
         (walls if wall else kept).append(digit)
     return kept, walls
 
