@@ -998,13 +998,29 @@ def test_a_handwritten_number_a_word_space_from_handwritten_words_is_no_print():
     number = [glyph(230 + 30 * i, 140, 26, 40, d) for i, d in enumerate((3, 5, 2))]  # 38 px from the word
     kept, printed = drop_printed([one, *number], word)
     assert kept == number and printed == [one]
-    # Its digits are one run: the last one, far from the word on its own, goes with the first.
-    close = [glyph(x, 140, 26, 40, d.digit) for x, d in zip((200, 230, 260), number)]
+    # Its digits are one run: the last one, far from the word on its own, goes with the first (read
+    # unsurely: sure digits at the page's size are handwriting wherever they stand).
+    close = [glyph(x, 140, 26, 40, d.digit, 0.8) for x, d in zip((200, 230, 260), number)]
     assert drop_printed([one, *close], word)[0] == []
     # Small beside the page's handwriting, a word space is no sign of a hand: a form's printed label.
     small = [glyph(212 + 14 * i, 140, 12, 18, d) for i, d in enumerate((3, 5))]  # 20 px: a word space
     assert drop_printed([*small, *(glyph(500 + 30 * i, 300, 26, 40, 7) for i in range(4))], word)[1] == small
-    assert drop_printed([one, *number], word, PrintedOptions(word_space=99.0))[0] == []
+    assert drop_printed([one, *number], word, PrintedOptions(word_space=99.0, hand_sure=1.0))[0] == []
+
+
+def test_sure_handwritten_digits_among_touching_pairs_are_no_print():
+    """Touching page 230: "9889", the 88 a rejected blob, and more touching pairs rejected after it,
+    all on one baseline at one size, as print stands. A 9 read surely at the page's size is
+    handwriting; a 1 or a 0 (print's l, I, o and O) or an unsure digit there is still print."""
+    pairs = [glyph(103, 370, 54, 52), glyph(193, 370, 60, 52), glyph(256, 370, 58, 52)]
+    nines = [glyph(70, 370, 31, 52, 9, 0.98), glyph(160, 370, 31, 52, 9, 0.97)]
+    page = [glyph(100 + 40 * i, 600, 30, 52, 4, 0.99) for i in range(4)]
+    assert drop_printed([*nines, *page], pairs) == ([*nines, *page], [])
+    assert drop_printed([*nines, *page], pairs, PrintedOptions(hand_sure=1.0))[1] == nines
+    ones = [glyph(70, 370, 31, 52, 1, 0.98), glyph(160, 370, 31, 52, 9, 0.6)]
+    assert drop_printed([*ones, *page], pairs)[1] == ones
+    small = [glyph(70, 370, 20, 32, 9, 0.98)]  # small print at 0.6 of the page's height
+    assert drop_printed([*small, *page], pairs)[1] == small
 
 
 def test_an_unsure_digit_in_a_handwritten_word_is_dropped():
