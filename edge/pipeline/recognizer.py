@@ -255,7 +255,8 @@ class Recognizer:
     def _with_bars(self, seg: Segmentation, boxes: list[Box], probs: np.ndarray) -> list[Box]:
         """The boxes, a 5's grown over its detached bar (``with_bar``): the box reported, not the
         digit read."""
-        fives = np.flatnonzero((self.classes.best(probs) == 5) & ~self.classes.rejected(probs)) if len(boxes) else []
+        fives = np.flatnonzero(self.classes.best(probs) == 5)
+        fives = fives[~self.classes.rejected(probs[fives])] if len(fives) else fives
         if not len(fives):
             return boxes
         held = {label: cand.box.h for cand in seg.candidates for label in cand.labels}

@@ -1605,9 +1605,14 @@ def with_bar(seg: Segmentation, box: Box, held: dict[int, int]) -> Box:
     if y1 - y0 < 2 or x1 - x0 < 2:
         return box
     window = seg.labels[y0:y1, x0:x1]
+    # Only ink above or right of the box can grow it: most 5s have none there (a live frame's).
+    outside = np.concatenate((window[: max(0, box.y - y0)].ravel(), window[:, max(0, box.x2 - x0) :].ravel()))
+    outside = outside[outside > 0]
+    if not outside.size:
+        return box
     found = box
-    for label in np.unique(window).tolist():
-        if label == 0 or held.get(label, 0) > thick:
+    for label in np.unique(outside).tolist():
+        if held.get(label, 0) > thick:
             continue
         ys, xs = np.nonzero(window == label)
         if not (0 < xs.min() and xs.max() < x1 - x0 - 1 and 0 < ys.min() and ys.max() < y1 - y0 - 1):
