@@ -1620,8 +1620,7 @@ def with_bar(seg: Segmentation, box: Box, held: dict[int, int]) -> Box:
         bx0, bx1, by0, by1 = x0 + int(xs.min()), x0 + int(xs.max()) + 1, y0 + int(ys.min()), y0 + int(ys.max()) + 1
         if (by1 - by0 <= thick and bx1 - bx0 >= max(BAR_MIN_WIDTH * h, BAR_FLAT * (by1 - by0))
                 and bx0 <= box.x2 + BAR_AFTER * h and box.y - BAR_ABOVE * h <= by1 <= box.y + BAR_BELOW * h):
-            gx0, gy0 = min(found.x, bx0), min(found.y, by0)
-            grown = Box(gx0, gy0, max(found.x2, bx1) - gx0, max(found.y2, by1) - gy0)
+            grown = found.union(Box(bx0, by0, bx1 - bx0, by1 - by0))
             if grown.w <= BAR_UNION * h:
                 found = grown
     return found
