@@ -104,6 +104,36 @@ def test_a_number_the_string_reader_reads_the_same_carries_its_confidence():
     assert [d.agreement for d in digits] == [0.0, 0.0]  # no agreement, and not sure enough to win
 
 
+def test_a_touching_1_the_reader_boxes_by_its_stroke_carries_that_box():
+    """A cut between touching digits leaves the gap and a neighbour's edge in a 1's slice, twice the
+    1's width; the string reader boxes the 1's stroke alone (page 201 of the touching tuning pages:
+    3, 1, 4 touching). Where it reads the same, and where it reads the number otherwise, the 1 keeps
+    the segmentation's box for the rules that follow and carries the reader's to be reported; a 1
+    boxed half as wide as tall or wider (its flag or foot) carries none."""
+    three, one, four = Digit(3, 0.99, Box(771, 317, 36, 36)), Digit(1, 0.6, Box(802, 323, 18, 36)), \
+        Digit(4, 0.99, Box(814, 318, 38, 34))
+    stroke = Box(805, 323, 10, 36)
+
+    def read(box: Box):
+        return "314", (0.99, 0.99, 0.99), lambda: [three.box, stroke, four.box]
+
+    def strokes(digits: list[Digit]) -> list[Box | None]:
+        return [d.stroke_box for d in sorted(digits, key=lambda d: d.box.x)]
+
+    digits, replaced = reread([three, one, four], read, NumberOptions(), 1.0, (0, 0), (1200, 900), 1200, 900)
+    assert replaced == 0 and [d.box for d in digits] == [three.box, one.box, four.box]
+    assert strokes(digits) == [None, stroke, None]
+    footed = Digit(1, 0.6, Box(802, 323, 20, 36))
+    digits, _ = reread([three, footed, four], read, NumberOptions(), 1.0, (0, 0), (1200, 900), 1200, 900)
+    assert strokes(digits) == [None, None, None]
+    # The classifier read the 4 unsurely as a 9, the reader "314" surely: its number wins, and its
+    # digits take the segmentation's boxes, the 1 carrying its stroke's.
+    nine = Digit(9, 0.5, four.box)
+    digits, replaced = reread([three, one, nine], read, NumberOptions(), 1.0, (0, 0), (1200, 900), 1200, 900)
+    assert replaced == 1 and [(d.digit, d.box) for d in digits] == [(3, three.box), (1, one.box), (4, four.box)]
+    assert strokes(digits) == [None, stroke, None]
+
+
 def test_a_shorter_sure_reading_replaces_slivers_and_keeps_the_segmented_boxes():
     """A comb box's wall stub read unsurely as a 1 before "50": the string reader's "50" wins, and its
     digits keep the segmentation's boxes, not the reader's (which took in the stub)."""

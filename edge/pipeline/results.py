@@ -71,6 +71,10 @@ class Digit:
     reject: float = field(default=0.0, compare=False)
     # The string reader's confidence in this digit where it read the same number (0 where it did not).
     agreement: float = field(default=0.0, compare=False)
+    # A touching 1's stroke, as the string reader boxed it where the segmentation's box also holds a
+    # neighbour's edge: reported in place of ``box`` once the rules that judge by the segmentation's
+    # boxes have run (see ``numbers.reread``).
+    stroke_box: "Box | None" = field(default=None, repr=False, compare=False)
 
     @property
     def char(self) -> str:
