@@ -426,7 +426,7 @@ def _same_line(a: Box, b: Box, typical: int) -> bool:
     return abs(a.cy - b.cy) <= 0.5 * typical
 
 
-def _segmented_boxes(placed: list[Digit], classified: tuple[Digit, ...], fitted: bool = True) -> list[Digit]:
+def _segmented_boxes(placed: list[Digit], classified: tuple[Digit, ...], fitted: bool) -> list[Digit]:
     """``placed`` with the segmentation's box wherever the classifier read the same digit there, once
     (one classified digit of that value with its centre inside the placed box): the string reader's
     boxes take in whatever ink lies in its columns, a comb box's wall stub or a sliver the cutting

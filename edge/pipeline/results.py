@@ -74,7 +74,7 @@ class Digit:
     # A touching 1's stroke, as the string reader boxed it where the segmentation's box also holds a
     # neighbour's edge: reported in place of ``box`` once the rules that judge by the segmentation's
     # boxes have run (see ``numbers.reread``).
-    stroke_box: "Box | None" = field(default=None, repr=False, compare=False)
+    stroke_box: Box | None = field(default=None, repr=False, compare=False)
 
     @property
     def char(self) -> str:

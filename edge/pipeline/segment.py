@@ -947,8 +947,10 @@ def _core_start(counts: np.ndarray, tail: np.ndarray, shortest: float, cap: int)
     else 0. A stretch of at most ``cap`` no leftover inside it (the line's end or a nick) counts with
     it, where the leftover is unbroken ink (a gap is a space between pieces)."""
     first = int(np.argmax(~tail))
-    if first >= shortest or not cap:
-        return first if first >= shortest else 0
+    if first >= shortest:
+        return first
+    if not cap:
+        return 0
     start, n = 0, len(tail)
     while start < n:
         end = start + 1
