@@ -220,8 +220,10 @@ def pages_section(args, recognizer, bank) -> tuple[str, dict]:
     curve, data["curve"] = curve_table(ours, groups)
     target = CURVE_TARGET
     parts += ["", "**What `--min-confidence` removes.**", "",
-              "Our digits by the model's confidence in them: for each threshold, the share of false digits "
-              "(reported where there is no true digit) it removes / the share of true digits it keeps. "
+              "Our digits by their reported confidence (the classifier's or the string reader's, and for a mark "
+              "that makes a number by itself at most its score in context, `edge/pipeline/confidence.py`): for "
+              "each threshold, the share of false digits (reported where there is no true digit) it removes / "
+              "the share of true digits it keeps. "
               f"The aim: {target['threshold']} removes at least {100 * target['false_removed']:.0f}% of false "
               f"digits and keeps at least {100 * target['true_kept']:.1f}% of true ones.", "", curve]
     data["ahead"] = {}

@@ -66,3 +66,20 @@ def test_font_pages_box_every_digit_they_write():
     result = run_in_checkout("-c", FONT_PAGE_CHECK)
     assert result.returncode == 0, result.stderr[-2000:]
     assert int(result.stdout.split()[-1]) >= 10
+
+
+def test_the_lone_mark_fit_recovers_known_weights(monkeypatch):
+    """``benchmarks.calibrate.fit`` on marks drawn from a known logistic model gives that model back."""
+    import numpy as np
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.calibrate import fit
+
+    rng = np.random.default_rng(7)
+    x = np.column_stack([np.ones(20000), rng.normal(size=(20000, 3))])
+    truth = np.array([1.5, 2.0, -1.0, 0.0])
+    y = (rng.random(20000) < 1 / (1 + np.exp(-x @ truth))).astype(float)
+    beta = fit(x, y, np.ones(len(y)), l2=1.0)
+    assert np.allclose(beta, truth, atol=0.1), beta
+    # False marks weighted up move the bias down (0.5 then sits where false marks are rarer).
+    assert fit(x, y, np.where(y == 0, 10.0, 1.0), l2=1.0)[0] < beta[0] - 1.5

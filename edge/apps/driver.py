@@ -145,8 +145,9 @@ class FrameReader:
             start = time.perf_counter()
         options = self.recognizer.options
         fields = [Box(f.x + dx, f.y + dy, f.w, f.h) for f in found.fields]
-        reading = arrange(Detections(width=width, height=height, digits=digits, notes=found.notes, fields=fields),
-                          options.min_confidence, options.drop_uncertain)
+        rejected = offset_digits(found.rejected, dx, dy)
+        reading = arrange(Detections(width=width, height=height, digits=digits, rejected=rejected, notes=found.notes,
+                                     fields=fields), options.min_confidence, options.drop_uncertain, options.lone_context)
         timings["layout"] = _ms_since(start)
         reading.timings = timings
         return reading

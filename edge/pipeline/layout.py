@@ -11,6 +11,7 @@ from typing import Iterable
 
 import numpy as np
 
+from edge.pipeline.confidence import LONE, LoneWeights, calibrate
 from edge.pipeline.links import groups
 from edge.pipeline.results import Box, Detections, Digit, Line, Reading
 
@@ -400,8 +401,15 @@ def mark_uncertain(digits: list[Digit], min_confidence: float, drop: bool = Fals
     return [replace(d, uncertain=True) if d.confidence < min_confidence else d for d in digits]
 
 
-def arrange(detections: Detections, min_confidence: float = 0.0, drop_uncertain: bool = False) -> Reading:
-    """The reading of one image: its digits judged against ``min_confidence`` and laid out."""
-    digits = mark_uncertain(detections.digits, min_confidence, drop_uncertain)
-    return Reading(width=detections.width, height=detections.height, lines=layout(digits, detections.fields),
+def arrange(detections: Detections, min_confidence: float = 0.0, drop_uncertain: bool = False,
+            lone: LoneWeights | None = LONE) -> Reading:
+    """The reading of one image: its digits laid out, lone marks' confidence judged in their context
+    (``confidence.calibrate`` with ``lone``; None keeps the classifier's), then against ``min_confidence``."""
+    lines = layout(detections.digits, detections.fields)
+    if lone is not None:
+        lines = calibrate(lines, detections.rejected, lone)
+    if min_confidence > 0:
+        digits = [d for line in lines for number in line.numbers for d in number]
+        lines = layout(mark_uncertain(digits, min_confidence, drop_uncertain), detections.fields)
+    return Reading(width=detections.width, height=detections.height, lines=lines,
                    timings=dict(detections.timings), notes=list(detections.notes))

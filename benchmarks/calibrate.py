@@ -1,0 +1,163 @@
+"""Fit the lone-mark score (``edge.pipeline.confidence``) on generated tuning pages.
+
+    python -m benchmarks.calibrate [--data ../shared/mnist] [--out benchmarks/calibration.json]
+
+Reads tuning pages of every kind (seeds apart from the benchmark's) with the shipped models, takes
+every mark that makes a number by itself, labels it true where it matches a true digit's box (the
+benchmark's rule) and fits a logistic model of its cues. False marks weigh ``--false-weight`` times a
+true one: they are rare (about 1 in 20 lone marks on forms, 1 in 1000 elsewhere) and the point of
+the score is to put them under 0.5. The weights are checked on other tuning pages and written, with
+that check, to ``--out``; paste the printed ``LONE`` into ``edge/pipeline/confidence.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import fields
+
+import numpy as np
+
+# (kind, first seed, last seed): tuning seeds only (the benchmark reads seeds from 1000 on; card-video
+# frames from 2000 on are tuning frames).
+SHEETS = ("clean", "noisy", "blurred", "rotated", "shadow", "jpeg", "colour", "inverted", "hershey", "ruled",
+          "broken", "blank")
+FIT_PAGES = [("form", 1, 399), ("touching", 200, 335), ("desk-photo", 1, 100), ("sticky-note", 1, 30),
+             ("card-video", 2001, 2060)] + [(kind, 1, 15) for kind in SHEETS]
+CHECK_PAGES = [("form", 400, 799), ("touching", 336, 380), ("desk-photo", 101, 250), ("sticky-note", 31, 80),
+               ("card-video", 2061, 2160), ("clean", 16, 30), ("ruled", 16, 30), ("broken", 16, 30)]
+THRESHOLDS = (0.3, 0.5, 0.7)
+# Newton's method converges in a few steps on this convex problem; 50 leaves it settled.
+NEWTON_STEPS = 50
+
+_worker = {}
+
+
+def _start(data: str) -> None:
+    from benchmarks.common import load_test_digits, recognizer
+    from trainer.synth.pages import DigitBank
+
+    _worker["bank"] = DigitBank(*load_test_digits(data))
+    _worker["recognizer"] = recognizer()
+
+
+def _read(job: tuple[str, int]) -> tuple[str, list, list]:
+    """One page's lone marks: (kind, [(cues, is true)], [(is true, confidence)] for every digit)."""
+    from benchmarks.accuracy import make_any
+    from edge.pipeline.confidence import lone_marks
+    from edge.pipeline.layout import layout
+    from trainer.synth.scoring import match
+
+    kind, seed = job
+    page = make_any(kind, _worker["bank"], seed)
+    detections = _worker["recognizer"].detect(page.image)
+    lines = layout(detections.digits, detections.fields)
+    order = [(li, ni, k) for li, line in enumerate(lines) for ni, number in enumerate(line.numbers)
+             for k in range(len(number))]
+    digits = [lines[li].numbers[ni][k] for li, ni, k in order]
+    true = set(match([box for _, box in page.digits], [d.box for d in digits]).values())
+    where = {(li, ni): j for j, (li, ni, k) in enumerate(order) if k == 0}
+    marks = [(cues.tolist(), where[li, ni] in true) for li, ni, cues in lone_marks(lines, detections.rejected)]
+    lone = {where[li, ni] for li, ni, _ in lone_marks(lines, detections.rejected)}
+    everything = [(j in true, d.confidence, j in lone) for j, d in enumerate(digits)]
+    return kind, marks, everything
+
+
+def read_pages(pages, data: str, workers: int):
+    jobs = [(kind, seed) for kind, first, last in pages for seed in range(first, last + 1)]
+    with ProcessPoolExecutor(workers, initializer=_start, initargs=(data,)) as pool:
+        return list(pool.map(_read, jobs, chunksize=8))
+
+
+def fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float) -> np.ndarray:
+    """Weighted logistic regression by Newton's method; ``l2`` shrinks every weight but the bias."""
+    beta = np.zeros(x.shape[1])
+    shrink = np.full(x.shape[1], l2)
+    shrink[0] = 1e-6  # barely: keeps the step defined when a small sample is all one class
+    for _ in range(NEWTON_STEPS):
+        p = 1.0 / (1.0 + np.exp(-x @ beta))
+        gradient = x.T @ (weight * (p - y)) + shrink * beta
+        hessian = (x * (weight * p * (1 - p))[:, None]).T @ x + np.diag(shrink)
+        beta -= np.linalg.solve(hessian, gradient)
+    return beta
+
+
+def check(read, beta: np.ndarray) -> dict:
+    """What each threshold removes and keeps on ``read`` pages: lone marks, and every digit as the
+    benchmark's --min-confidence curve counts them (with and without the score)."""
+    report = {}
+    for kind in sorted({k for k, _, _ in read}) + ["all"]:
+        pages = [r for r in read if kind in ("all", r[0])]
+        marks = [(np.array(c), t) for _, m, _ in pages for c, t in m]
+        scores = [float(1 / (1 + np.exp(-c @ beta))) for c, _ in marks]
+        lone_true = [s for s, (_, t) in zip(scores, marks) if t]
+        lone_false = [s for s, (_, t) in zip(scores, marks) if not t]
+        # Every digit, in page order; a lone one's confidence is lowered to its score.
+        confidences, it = [], iter(scores)
+        for _, _, everything in pages:
+            for true, confidence, lone in everything:
+                confidences.append((true, min(confidence, next(it)) if lone else confidence, confidence))
+        row = {"lone marks true / false": [len(lone_true), len(lone_false)],
+               "digits true / false": [sum(t for t, _, _ in confidences), sum(not t for t, _, _ in confidences)]}
+        for threshold in THRESHOLDS:
+            def removed(which: int) -> float:
+                false = [c[which] for c in confidences if not c[0]]
+                return sum(c < threshold for c in false) / max(1, len(false))
+
+            def kept(which: int) -> float:
+                true = [c[which] for c in confidences if c[0]]
+                return sum(c >= threshold for c in true) / max(1, len(true))
+
+            row[str(threshold)] = {
+                "lone true dropped": sum(s < threshold for s in lone_true),
+                "lone false removed": sum(s < threshold for s in lone_false),
+                "false removed (before -> with the score)": [round(removed(2), 4), round(removed(1), 4)],
+                "true kept (before -> with the score)": [round(kept(2), 4), round(kept(1), 4)],
+            }
+        report[kind] = row
+    return report
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", help="MNIST folder (default: $MNIST_DATA or ../shared/mnist)")
+    parser.add_argument("--out", default="benchmarks/calibration.json")
+    parser.add_argument("--false-weight", type=float, default=10.0, help="weight of a false mark against a true one")
+    parser.add_argument("--l2", type=float, default=1.0, help="ridge penalty on the weights (not the bias)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    from benchmarks.common import machine, mnist_location
+    from edge.pipeline.confidence import LoneWeights
+
+    data = mnist_location(args.data)
+    fitted = read_pages(FIT_PAGES, data, args.workers)
+    x = np.array([c for _, marks, _ in fitted for c, _ in marks])
+    y = np.array([t for _, marks, _ in fitted for _, t in marks], float)
+    beta = fit(x, y, np.where(y == 0, args.false_weight, 1.0), args.l2)
+    names = [f.name for f in fields(LoneWeights)]
+    weights = {name: round(float(b), 3) for name, b in zip(names, beta)}
+    checked = read_pages(CHECK_PAGES, data, args.workers)
+    result = {
+        "command": "python -m benchmarks.calibrate " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": machine(),
+        "fit pages": FIT_PAGES, "check pages": CHECK_PAGES,
+        "false weight": args.false_weight, "l2": args.l2,
+        "lone marks fitted (true / false)": [int(y.sum()), int((1 - y).sum())],
+        "weights": weights,
+        "check": check(checked, np.array([weights[n] for n in names])),
+        "fit pages, for comparison": check(fitted, np.array([weights[n] for n in names]))["all"],
+    }
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
+    print(json.dumps(result["check"]["all"], indent=1))
+    print(json.dumps(result["check"].get("form", {}), indent=1))
+    print("LONE = LoneWeights(" + ", ".join(f"{k}={v}" for k, v in weights.items()) + ")")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
