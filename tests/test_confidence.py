@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from edge.pipeline.confidence import CONTEXT_NUMBERS, LONE, calibrate, lone_marks
+from edge.pipeline.confidence import CONTEXT_NUMBERS, DROP_BELOW, LONE, calibrate, lone_marks
 from edge.pipeline.layout import arrange, layout
 from edge.pipeline.recognizer import Recognizer, build_recognizer, preset
 from edge.pipeline.results import Box, Detections, Digit
@@ -28,15 +28,19 @@ def form_like(wall: Digit) -> tuple[list[Digit], list[Digit]]:
     return numbers + [wall], [label]
 
 
-def test_a_thin_one_alone_on_its_line_beside_a_rejected_label_is_unsure():
+def test_a_thin_one_alone_on_its_line_is_unsure_and_beside_a_rejected_label_no_digit():
     wall = digit(1, 0.96, 400, 300, w=6, h=40)
     digits, rejected = form_like(wall)
-    lines = calibrate(layout(digits), rejected)
+    lines, dropped = calibrate(layout(digits), [])
     reported = {d.box: d.confidence for line in lines for number in line.numbers for d in number}
-    assert reported[wall.box] < 0.1
+    assert DROP_BELOW < reported[wall.box] < 0.5 and dropped == []
     # Digits of numbers of several keep the classifier's confidence; so does the lone 7 on the first
     # line: well shaped, of the page's height, beside nothing rejected.
     assert all(reported[d.box] == d.confidence for d in digits[:-1])
+    # Beside the label it closes, it is no digit at all.
+    lines, dropped = calibrate(layout(digits), rejected)
+    assert [d.box for d in dropped] == [wall.box] and dropped[0].confidence < DROP_BELOW
+    assert sorted(d.box.y for line in lines for n in line.numbers for d in n) == sorted(d.box.y for d in digits[:-1])
 
 
 def test_the_score_only_lowers_and_needs_context():
@@ -44,23 +48,27 @@ def test_the_score_only_lowers_and_needs_context():
     # the model does, and the model's 0.3 stands.
     doubtful = digit(7, 0.3, 450, 10)
     digits, _ = form_like(digit(9, 0.99, 400, 300))
-    assert [d.confidence for line in calibrate(layout(digits + [doubtful]), []) for n in line.numbers for d in n
+    assert [d.confidence for line in calibrate(layout(digits + [doubtful]), [])[0] for n in line.numbers for d in n
             if d.box == doubtful.box] == [0.3]
     # Fewer numbers than CONTEXT_NUMBERS: nothing to judge a lone mark against (a sticky note's one 1).
     wall = digit(1, 0.96, 400, 300, w=6, h=40)
     few = [wall, digit(4, 0.99, 100, 10)]
     assert len(few) < CONTEXT_NUMBERS and lone_marks(layout(few), []) == []
-    assert calibrate(layout(few), []) == layout(few)
+    assert calibrate(layout(few), []) == (layout(few), [])
 
 
 def test_arrange_judges_the_calibrated_confidence_and_can_leave_it_out():
-    wall = digit(1, 0.96, 400, 300, w=6, h=40)
-    digits, rejected = form_like(wall)
-    detections = Detections(width=600, height=400, digits=digits, rejected=rejected)
-    assert "?" in arrange(detections, 0.5).text
+    unsure = digit(1, 0.96, 400, 300, w=6, h=40)
+    digits, rejected = form_like(unsure)
+    detections = Detections(width=600, height=400, digits=digits, rejected=[])
+    assert "?" in arrange(detections, 0.5).text and "?" not in arrange(detections).text
     assert len(arrange(detections, 0.5, drop_uncertain=True).digits) == len(digits) - 1
+    # Beside a rejected label it is left out at any threshold, and said so.
+    beside = arrange(Detections(width=600, height=400, digits=digits, rejected=rejected))
+    assert len(beside.digits) == len(digits) - 1 and beside.text.splitlines() == ["42 7", "58", "36"]
+    assert any("lone mark" in note for note in beside.notes)
     classifier_only = arrange(detections, 0.5, lone=None)
-    assert "?" not in classifier_only.text and [d.confidence for d in classifier_only.digits if d.box == wall.box] == [0.96]
+    assert "?" not in classifier_only.text and [d.confidence for d in classifier_only.digits if d.box == unsure.box] == [0.96]
     assert preset("canvas").lone_context is None and preset("pages").lone_context is LONE
 
 

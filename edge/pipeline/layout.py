@@ -406,10 +406,14 @@ def arrange(detections: Detections, min_confidence: float = 0.0, drop_uncertain:
     """The reading of one image: its digits laid out, lone marks' confidence judged in their context
     (``confidence.calibrate`` with ``lone``; None keeps the classifier's), then against ``min_confidence``."""
     lines = layout(detections.digits, detections.fields)
+    notes = list(detections.notes)
+    dropped: list[Digit] = []
     if lone is not None:
-        lines = calibrate(lines, detections.rejected, lone)
-    if min_confidence > 0:
+        lines, dropped = calibrate(lines, detections.rejected, lone)
+        if dropped:
+            notes.append(f"left out {len(dropped)} lone mark(s) that their context says are no digit")
+    if min_confidence > 0 or dropped:  # lay out again: what is left may make other lines
         digits = [d for line in lines for number in line.numbers for d in number]
         lines = layout(mark_uncertain(digits, min_confidence, drop_uncertain), detections.fields)
     return Reading(width=detections.width, height=detections.height, lines=lines,
-                   timings=dict(detections.timings), notes=list(detections.notes))
+                   timings=dict(detections.timings), notes=notes)
