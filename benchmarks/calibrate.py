@@ -45,7 +45,8 @@ def _start(data: str) -> None:
 
 
 def _read(job: tuple[str, int]) -> tuple[str, list, list]:
-    """One page's lone marks: (kind, [(cues, is true)], [(is true, confidence)] for every digit)."""
+    """One page: (kind, [(cues, is true)] for its lone marks, [(is true, confidence, is lone)] for every
+    digit in reading order)."""
     from benchmarks.accuracy import make_any
     from edge.pipeline.confidence import lone_marks
     from edge.pipeline.layout import layout
@@ -60,8 +61,9 @@ def _read(job: tuple[str, int]) -> tuple[str, list, list]:
     digits = [lines[li].numbers[ni][k] for li, ni, k in order]
     true = set(match([box for _, box in page.digits], [d.box for d in digits]).values())
     where = {(li, ni): j for j, (li, ni, k) in enumerate(order) if k == 0}
-    marks = [(cues.tolist(), where[li, ni] in true) for li, ni, cues in lone_marks(lines, detections.rejected)]
-    lone = {where[li, ni] for li, ni, _ in lone_marks(lines, detections.rejected)}
+    found = lone_marks(lines, detections.rejected)
+    marks = [(cues.tolist(), where[li, ni] in true) for li, ni, cues in found]
+    lone = {where[li, ni] for li, ni, _ in found}
     everything = [(j in true, d.confidence, j in lone) for j, d in enumerate(digits)]
     return kind, marks, everything
 

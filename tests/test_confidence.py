@@ -68,7 +68,8 @@ def test_arrange_judges_the_calibrated_confidence_and_can_leave_it_out():
     assert len(beside.digits) == len(digits) - 1 and beside.text.splitlines() == ["42 7", "58", "36"]
     assert any("lone mark" in note for note in beside.notes)
     classifier_only = arrange(detections, 0.5, lone=None)
-    assert "?" not in classifier_only.text and [d.confidence for d in classifier_only.digits if d.box == unsure.box] == [0.96]
+    assert "?" not in classifier_only.text
+    assert [d.confidence for d in classifier_only.digits if d.box == unsure.box] == [0.96]
     assert preset("canvas").lone_context is None and preset("pages").lone_context is LONE
 
 

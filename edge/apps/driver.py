@@ -146,8 +146,9 @@ class FrameReader:
         options = self.recognizer.options
         fields = [Box(f.x + dx, f.y + dy, f.w, f.h) for f in found.fields]
         rejected = offset_digits(found.rejected, dx, dy)
-        reading = arrange(Detections(width=width, height=height, digits=digits, rejected=rejected, notes=found.notes,
-                                     fields=fields), options.min_confidence, options.drop_uncertain, options.lone_context)
+        detections = Detections(width=width, height=height, digits=digits, rejected=rejected, notes=found.notes,
+                                fields=fields)
+        reading = arrange(detections, options.min_confidence, options.drop_uncertain, options.lone_context)
         timings["layout"] = _ms_since(start)
         reading.timings = timings
         return reading

@@ -1,12 +1,12 @@
-"""How sure a reported digit is: the classifier's confidence, and for a mark that stands alone, its context.
+"""How sure a reported digit is: the classifier's confidence and, for a mark alone, its context.
 
 A digit in a number of several is vouched for by its neighbours. A mark that makes a number by itself
 is where junk hides: a comb box's wall, a tick, a sliver of a paper's edge, a signature's capital. The
 classifier sees only the crop and reads many of those surely, so its confidence alone cannot tell
 them from real lone digits. A lone mark's reported confidence is therefore at most its *lone score*:
-a logistic model of cues the crop does not hold (whether it stands alone on its line, its height against the
-page's handwriting, its shape, whether it touches something the model rejected), fitted on generated
-tuning pages with ``python -m benchmarks.calibrate`` (never on the benchmark's seeds).
+a logistic model of cues the crop does not hold (whether it stands alone on its line, its height
+against the page's handwriting, its shape, whether it touches something the model rejected), fitted
+on generated tuning pages with ``python -m benchmarks.calibrate`` (never on the benchmark's seeds).
 
 The score only ever lowers a confidence, and asked for sure digits a user loses lone junk first. A
 mark it scores under ``DROP_BELOW`` is left out even at the default ``--min-confidence 0``.
@@ -51,10 +51,6 @@ class LoneWeights:
     off_height: float  # |log(its height / the median height of the page's digits)|
     aspect: float  # log(width / height)
     beside: float  # 1 where a rejected candidate lies within BESIDE_REACH of it
-
-    @classmethod
-    def from_list(cls, values: list[float]) -> "LoneWeights":
-        return cls(*values)
 
     def as_array(self) -> np.ndarray:
         return np.array([getattr(self, f.name) for f in fields(self)], np.float64)

@@ -306,7 +306,8 @@ class Recognizer:
         """Detect and lay out in one go, for a single image."""
         detections = self.detect(image, shrink=shrink, trace=trace)
         start = time.perf_counter()
-        reading = arrange(detections, self.options.min_confidence, self.options.drop_uncertain, self.options.lone_context)
+        options = self.options
+        reading = arrange(detections, options.min_confidence, options.drop_uncertain, options.lone_context)
         reading.timings["layout"] = _ms_since(start)
         return reading
 
