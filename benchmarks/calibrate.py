@@ -87,14 +87,17 @@ def fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float) -> np.ndarr
     return beta
 
 
-def check(read, beta: np.ndarray) -> dict:
-    """What each threshold removes and keeps on ``read`` pages: lone marks, and every digit as the
-    benchmark's --min-confidence curve counts them (with and without the score)."""
+def check(read, weights) -> dict:
+    """What each threshold removes and keeps on ``read`` pages under ``weights`` (``LoneWeights``): lone
+    marks, and every digit as the benchmark's --min-confidence curve counts them (with and without the
+    score)."""
+    from edge.pipeline.confidence import lone_score
+
     report = {}
     for kind in sorted({k for k, _, _ in read}) + ["all"]:
         pages = [r for r in read if kind in ("all", r[0])]
         marks = [(np.array(c), t) for _, m, _ in pages for c, t in m]
-        scores = [float(1 / (1 + np.exp(-c @ beta))) for c, _ in marks]
+        scores = [lone_score(c, weights) for c, _ in marks]
         lone_true = [s for s, (_, t) in zip(scores, marks) if t]
         lone_false = [s for s, (_, t) in zip(scores, marks) if not t]
         # Every digit, in page order; a lone one's confidence is lowered to its score.
@@ -141,6 +144,7 @@ def main(argv=None) -> int:
     beta = fit(x, y, np.where(y == 0, args.false_weight, 1.0), args.l2)
     names = [f.name for f in fields(LoneWeights)]
     weights = {name: round(float(b), 3) for name, b in zip(names, beta)}
+    rounded = LoneWeights(**weights)
     checked = read_pages(CHECK_PAGES, data, args.workers)
     result = {
         "command": "python -m benchmarks.calibrate " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -149,8 +153,8 @@ def main(argv=None) -> int:
         "false weight": args.false_weight, "l2": args.l2,
         "lone marks fitted (true / false)": [int(y.sum()), int((1 - y).sum())],
         "weights": weights,
-        "check": check(checked, np.array([weights[n] for n in names])),
-        "fit pages, for comparison": check(fitted, np.array([weights[n] for n in names]))["all"],
+        "check": check(checked, rounded),
+        "fit pages, for comparison": check(fitted, rounded)["all"],
     }
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)

@@ -67,9 +67,7 @@ def lone_cues(digit: Digit, alone: bool, page_height: float, rejected: list[Box]
     confidence = min(max(digit.confidence, PROB_CLIP), 1.0 - PROB_CLIP)
     probs = sorted(digit.probabilities or (digit.confidence, 0.0), reverse=True)
     box = digit.box
-    reach = BESIDE_REACH * box.h
-    beside = any(math.hypot(max(other.x - box.x2, box.x - other.x2, 0), max(other.y - box.y2, box.y - other.y2, 0))
-                 < reach for other in rejected)
+    beside = any(box.distance(other) < BESIDE_REACH * box.h for other in rejected)
     return np.array([
         1.0,
         math.log(confidence / (1.0 - confidence)),

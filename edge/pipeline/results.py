@@ -36,6 +36,12 @@ class Box:
         """Horizontal space between the two boxes (negative where their columns overlap)."""
         return max(self.x - other.x2, other.x - self.x2)
 
+    def distance(self, other: "Box") -> float:
+        """Straight-line space between the two boxes' nearest points (0 where they touch or overlap)."""
+        across = max(self.x - other.x2, other.x - self.x2, 0)
+        down = max(self.y - other.y2, other.y - self.y2, 0)
+        return math.hypot(across, down)
+
     def overlap(self, other: "Box") -> int:
         """Area the two boxes share, in pixels."""
         across = min(self.x2, other.x2) - max(self.x, other.x)
