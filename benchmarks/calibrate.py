@@ -1,13 +1,15 @@
-"""Fit the lone-mark score (``edge.pipeline.confidence``) on generated tuning pages.
+"""Fit the scores in context (``edge.pipeline.confidence``) on generated tuning pages.
 
     python -m benchmarks.calibrate [--data ../shared/mnist] [--out benchmarks/calibration.json]
 
-Reads tuning pages of every kind (seeds apart from the benchmark's) with the shipped models, takes
-every mark that makes a number by itself, labels it true where it matches a true digit's box (the
-benchmark's rule) and fits a logistic model of its cues. False marks weigh ``--false-weight`` times a
-true one: they are rare (about 1 in 20 lone marks on forms, 1 in 1000 elsewhere) and the point of
-the score is to put them under 0.5. The weights are checked on other tuning pages and written, with
-that check, to ``--out``; paste the printed ``LONE`` into ``edge/pipeline/confidence.py``.
+Reads tuning pages of every kind (seeds apart from the benchmark's) with the shipped models, labels
+every reported digit true where it matches a true digit's box (the benchmark's rule), and fits two
+logistic models of their cues: one for the marks that make a number by themselves (lone score), one
+for the digits of numbers of several (member score). False digits weigh ``--false-weight`` times a
+true one: they are rare (about 1 in 20 lone marks on forms, 1 in 300 digits in numbers on touching
+pages, 1 in 1000 elsewhere) and the point of a score is to put them under 0.5. The weights are
+checked on other tuning pages and written, with that check, to ``--out``; paste the printed ``LONE``
+and ``MEMBER`` into ``edge/pipeline/confidence.py``.
 """
 
 from __future__ import annotations
@@ -44,11 +46,12 @@ def _start(data: str) -> None:
     _worker["recognizer"] = recognizer()
 
 
-def _read(job: tuple[str, int]) -> tuple[str, list, list]:
-    """One page: (kind, [(cues, is true)] for its lone marks, [(is true, confidence, is lone)] for every
-    digit in reading order)."""
+def _read(job: tuple[str, int]) -> tuple[str, list, list, list]:
+    """One page: (kind, [(cues, is true)] for its lone marks, the same for the digits of its numbers of
+    several, [(is true, confidence, which score judges it: "lone", "member" or None)] for every digit in
+    reading order)."""
     from benchmarks.accuracy import make_any
-    from edge.pipeline.confidence import lone_marks
+    from edge.pipeline.confidence import lone_marks, member_cues
     from edge.pipeline.layout import layout
     from trainer.synth.scoring import match
 
@@ -64,8 +67,14 @@ def _read(job: tuple[str, int]) -> tuple[str, list, list]:
     found = lone_marks(lines, detections.rejected)
     marks = [(cues.tolist(), where[li, ni] in true) for li, ni, cues in found]
     lone = {where[li, ni] for li, ni, _ in found}
-    everything = [(j in true, d.confidence, j in lone) for j, d in enumerate(digits)]
-    return kind, marks, everything
+    several = [(li, ni) for li, line in enumerate(lines) for ni, number in enumerate(line.numbers) if len(number) > 1]
+    at = [where[li, ni] + k for li, ni in several for k in range(len(lines[li].numbers[ni]))]
+    members = [(cues.tolist(), j in true) for j, cues in zip(at, member_cues([lines[li].numbers[ni] for li, ni in several]))]
+    role = {j: "lone" for j in lone}
+    role.update({where[li, ni] + k: "member" for li, line in enumerate(lines) for ni, number in enumerate(line.numbers)
+                 if len(number) > 1 for k in range(len(number))})
+    everything = [(j in true, d.confidence, role.get(j)) for j, d in enumerate(digits)]
+    return kind, marks, members, everything
 
 
 def read_pages(pages, data: str, workers: int):
@@ -87,24 +96,27 @@ def fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float) -> np.ndarr
     return beta
 
 
-def check(read, weights) -> dict:
-    """What each threshold removes and keeps on ``read`` pages under ``weights`` (``LoneWeights``): lone
+def check(read, context) -> dict:
+    """What each threshold removes and keeps on ``read`` pages under ``context`` (``Context``): lone
     marks, and every digit as the benchmark's --min-confidence curve counts them (with and without the
-    score)."""
-    from edge.pipeline.confidence import lone_score
+    scores)."""
+    from edge.pipeline.confidence import context_score
 
     report = {}
-    for kind in sorted({k for k, _, _ in read}) + ["all"]:
+    for kind in sorted({r[0] for r in read}) + ["all"]:
         pages = [r for r in read if kind in ("all", r[0])]
-        marks = [(np.array(c), t) for _, m, _ in pages for c, t in m]
-        scores = [lone_score(c, weights) for c, _ in marks]
+        marks = [(np.array(c), t) for _, m, _, _ in pages for c, t in m]
+        scores = [context_score(c, context.lone) for c, _ in marks]
         lone_true = [s for s, (_, t) in zip(scores, marks) if t]
         lone_false = [s for s, (_, t) in zip(scores, marks) if not t]
-        # Every digit, in page order; a lone one's confidence is lowered to its score.
-        confidences, it = [], iter(scores)
-        for _, _, everything in pages:
-            for true, confidence, lone in everything:
-                confidences.append((true, min(confidence, next(it)) if lone else confidence, confidence))
+        members = [context_score(np.array(c), context.member) for _, _, m, _ in pages for c, _ in m]
+        # Every digit, in page order; a lone one's confidence is lowered to its lone score, a member's
+        # to its member score (both lists are in page order too).
+        confidences, scored = [], {"lone": iter(scores), "member": iter(members)}
+        for _, _, _, everything in pages:
+            for true, confidence, role in everything:
+                score = next(scored[role]) if role else 1.0
+                confidences.append((true, min(confidence, score), confidence))
         row = {"lone marks true / false": [len(lone_true), len(lone_false)],
                "digits true / false": [sum(t for t, _, _ in confidences), sum(not t for t, _, _ in confidences)]}
         for threshold in THRESHOLDS:
@@ -135,33 +147,37 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
     from benchmarks.common import machine, mnist_location
-    from edge.pipeline.confidence import LoneWeights
+    from edge.pipeline.confidence import Context, LoneWeights, MemberWeights
 
     data = mnist_location(args.data)
     fitted = read_pages(FIT_PAGES, data, args.workers)
-    x = np.array([c for _, marks, _ in fitted for c, _ in marks])
-    y = np.array([t for _, marks, _ in fitted for _, t in marks], float)
-    beta = fit(x, y, np.where(y == 0, args.false_weight, 1.0), args.l2)
-    names = [f.name for f in fields(LoneWeights)]
-    weights = {name: round(float(b), 3) for name, b in zip(names, beta)}
-    rounded = LoneWeights(**weights)
+    weights, counts = {}, {}
+    for name, kind, at in (("lone", LoneWeights, 1), ("member", MemberWeights, 2)):
+        x = np.array([c for page in fitted for c, _ in page[at]])
+        y = np.array([t for page in fitted for _, t in page[at]], float)
+        beta = fit(x, y, np.where(y == 0, args.false_weight, 1.0), args.l2)
+        weights[name] = {f.name: round(float(b), 3) for f, b in zip(fields(kind), beta)}
+        counts[name] = [int(y.sum()), int((1 - y).sum())]
+    context = Context(lone=LoneWeights(**weights["lone"]), member=MemberWeights(**weights["member"]))
     checked = read_pages(CHECK_PAGES, data, args.workers)
     result = {
         "command": "python -m benchmarks.calibrate " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": machine(),
         "fit pages": FIT_PAGES, "check pages": CHECK_PAGES,
         "false weight": args.false_weight, "l2": args.l2,
-        "lone marks fitted (true / false)": [int(y.sum()), int((1 - y).sum())],
+        "lone marks fitted (true / false)": counts["lone"],
+        "digits of numbers of several fitted (true / false)": counts["member"],
         "weights": weights,
-        "check": check(checked, rounded),
-        "fit pages, for comparison": check(fitted, rounded)["all"],
+        "check": check(checked, context),
+        "fit pages, for comparison": check(fitted, context)["all"],
     }
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
         f.write("\n")
     print(json.dumps(result["check"]["all"], indent=1))
     print(json.dumps(result["check"].get("form", {}), indent=1))
-    print("LONE = LoneWeights(" + ", ".join(f"{k}={v}" for k, v in weights.items()) + ")")
+    for name, kind in (("lone", "LoneWeights"), ("member", "MemberWeights")):
+        print(f"{name.upper()} = {kind}(" + ", ".join(f"{k}={v}" for k, v in weights[name].items()) + ")")
     return 0
 
 

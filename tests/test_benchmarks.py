@@ -68,8 +68,8 @@ def test_font_pages_box_every_digit_they_write():
     assert int(result.stdout.split()[-1]) >= 10
 
 
-def test_the_lone_mark_fit_recovers_known_weights(monkeypatch):
-    """``benchmarks.calibrate.fit`` on marks drawn from a known logistic model gives that model back."""
+def test_the_context_fit_recovers_known_weights(monkeypatch):
+    """``benchmarks.calibrate.fit`` on digits drawn from a known logistic model gives that model back."""
     import numpy as np
 
     monkeypatch.syspath_prepend(str(ROOT))

@@ -38,7 +38,8 @@ def reading(width: int = 400, height: int = 200, notes: tuple[str, ...] = ()) ->
     digits = [Digit(1, 0.91234, Box(10, 10, 20, 40)), Digit(2, 0.8, Box(35, 10, 20, 40)),
               Digit(7, 0.3, Box(120, 12, 20, 40), uncertain=True),
               Digit(4, 0.99, Box(10, 100, 22, 40)), Digit(5, 0.97, Box(36, 100, 22, 40))]
-    return arrange(Detections(width=width, height=height, digits=digits[::-1], notes=list(notes)))
+    # The classifier's confidences as they are (context=None): these tests are about the records.
+    return arrange(Detections(width=width, height=height, digits=digits[::-1], notes=list(notes)), context=None)
 
 
 def empty_reading() -> Reading:

@@ -12,7 +12,7 @@ from PIL import Image
 from trainer.synth.pages import make_page
 from trainer.synth.scoring import iou, match
 from edge.sources.images import load_image
-from edge.pipeline.confidence import LONE
+from edge.pipeline.confidence import CONTEXT
 from edge.pipeline.layout import StackOptions
 from edge.pipeline.paper import PaperOptions
 from edge.pipeline.recognizer import RecognizeOptions, Recognizer
@@ -296,9 +296,9 @@ def test_slivers_on_the_paper_s_edge_are_no_ones(recognizer, digit_bank):
     and its edge's shadow breaks into two short dark slivers, far apart (too few to stack). Each has
     paper on one side and desk on the other; on a page that is paper on both sides the same slivers
     read as 1s."""
-    # The lone-mark score is off: this is the edge rule's test (the score leaves the control's slivers
+    # The scores in context are off: this is the edge rule's test (the score leaves the control's slivers
     # out too, checked at the end).
-    no_search = RecognizeOptions(segment=SegmentOptions(paper=PaperOptions(enabled=False)), lone_context=None)
+    no_search = RecognizeOptions(segment=SegmentOptions(paper=PaperOptions(enabled=False)), context=None)
     whole_frame = Recognizer(recognizer.classifier, no_search, recognizer.strings)
     rng = np.random.default_rng(7)
     truth = ["4071", "2589"]
@@ -324,7 +324,7 @@ def test_slivers_on_the_paper_s_edge_are_no_ones(recognizer, digit_bank):
     assert any("edge of the paper" in note for note in on_desk.notes), on_desk.notes
     control = page(desk=225)
     assert whole_frame.read(control).numbers.count("1") == 2
-    in_context = Recognizer(recognizer.classifier, replace(no_search, lone_context=LONE), recognizer.strings)
+    in_context = Recognizer(recognizer.classifier, replace(no_search, context=CONTEXT), recognizer.strings)
     assert in_context.read(control).numbers == truth
 
 

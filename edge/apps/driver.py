@@ -148,7 +148,7 @@ class FrameReader:
         rejected = offset_digits(found.rejected, dx, dy)
         detections = Detections(width=width, height=height, digits=digits, rejected=rejected, notes=found.notes,
                                 fields=fields)
-        reading = arrange(detections, options.min_confidence, options.drop_uncertain, options.lone_context)
+        reading = arrange(detections, options.min_confidence, options.drop_uncertain, options.context)
         timings["layout"] = _ms_since(start)
         reading.timings = timings
         return reading

@@ -1,15 +1,21 @@
-"""How sure a reported digit is: the classifier's confidence and, for a mark alone, its context.
+"""How sure a reported digit is: the classifier's confidence, and what its context says.
 
-A digit in a number of several is vouched for by its neighbours. A mark that makes a number by itself
-is where junk hides: a comb box's wall, a tick, a sliver of a paper's edge, a signature's capital. The
-classifier sees only the crop and reads many of those surely, so its confidence alone cannot tell
-them from real lone digits. A lone mark's reported confidence is therefore at most its *lone score*:
-a logistic model of cues the crop does not hold (whether it stands alone on its line, its height
-against the page's handwriting, its shape, whether it touches something the model rejected), fitted
-on generated tuning pages with ``python -m benchmarks.calibrate`` (never on the benchmark's seeds).
+A reported digit is right when it is the digit *and* its box is the digit's (a box off its digit is a
+miss and a false digit at once); the classifier sees only its crop and is as sure of either. So a
+digit's reported confidence is at most a score of cues from its context, each a logistic model fitted
+on generated tuning pages with ``python -m benchmarks.calibrate`` (never on the benchmark's seeds):
 
-The score only ever lowers a confidence, and asked for sure digits a user loses lone junk first. A
-mark it scores under ``DROP_BELOW`` is left out even at the default ``--min-confidence 0``.
+- a digit in a number of several (*member score*): against its number's other digits, a box much
+  shorter or taller than theirs (a 5 without its bar, a 1 boxed over half its stroke), one that
+  overlaps a neighbour's or is pressed against it (touching digits cut in the wrong place);
+- a mark that makes a number by itself (*lone score*), where junk hides: a comb box's wall, a tick, a
+  sliver of a paper's edge, a signature's capital, which the classifier reads as surely as digits:
+  whether it stands alone on its line, its height against the page's handwriting, its shape,
+  whether it touches something the model rejected.
+
+A score only ever lowers a confidence, and asked for sure digits a user loses junk and misplaced boxes
+first. A lone mark scored under ``DROP_BELOW`` is left out even at the default ``--min-confidence 0``;
+a member is only ever marked, never left out (its number would change).
 """
 
 from __future__ import annotations
@@ -38,8 +44,15 @@ DROP_BELOW = 0.02
 PROB_CLIP = 1e-4
 
 
+class _Weights:
+    """Weights of a logistic score, one per cue, in the order of the dataclass's fields."""
+
+    def as_array(self) -> np.ndarray:
+        return np.array([getattr(self, f.name) for f in fields(self)], np.float64)
+
+
 @dataclass(frozen=True)
-class LoneWeights:
+class LoneWeights(_Weights):
     """A lone mark's score: sigmoid(bias + sum(weight * cue)). One weight per cue of ``lone_cues``."""
 
     bias: float
@@ -52,9 +65,6 @@ class LoneWeights:
     aspect: float  # log(width / height)
     beside: float  # 1 where a rejected candidate lies within BESIDE_REACH of it
 
-    def as_array(self) -> np.ndarray:
-        return np.array([getattr(self, f.name) for f in fields(self)], np.float64)
-
 
 # Fitted by ``python -m benchmarks.calibrate`` (see benchmarks/calibration.json for the pages, the
 # fit's settings and what it removes and keeps on held-out tuning pages).
@@ -62,16 +72,50 @@ LONE = LoneWeights(bias=2.78, model=0.795, margin=2.143, reject=-0.885, one=-2.2
                    aspect=2.208, beside=-3.562)
 
 
-def lone_cues(digit: Digit, alone: bool, page_height: float, rejected: list[Box]) -> np.ndarray:
-    """The cues of a mark that makes a number by itself, in ``LoneWeights``' order (bias first, as 1)."""
+@dataclass(frozen=True)
+class MemberWeights(_Weights):
+    """A digit's score in its number of several: sigmoid(bias + sum(weight * cue)), in ``member_cues``' order."""
+
+    bias: float
+    model: float  # the classifier's log-odds for the digit it read (the string reader's, for its digits)
+    margin: float  # its top probability less its second
+    one: float  # 1 where it is read as a 1
+    aspect: float  # log(width / height)
+    off_height: float  # |log(its height / the median height of its number's digits)|
+    overlap: float  # the largest share of its width a neighbour's box in the number covers
+    gap: float  # the space to its nearest neighbour in the number, in the number's median heights
+
+
+# Fitted by ``python -m benchmarks.calibrate`` with LONE (see there).
+MEMBER = MemberWeights(bias=-0.254, model=0.606, margin=2.568, one=-1.708, aspect=0.704, off_height=-15.418,
+                       overlap=-1.699, gap=5.77)
+
+
+@dataclass(frozen=True)
+class Context:
+    """The weights that judge a reading's digits in their context (``calibrate``)."""
+
+    lone: LoneWeights = LONE
+    member: MemberWeights = MEMBER
+
+
+CONTEXT = Context()
+
+
+def _model_cues(digit: Digit) -> tuple[float, float]:
+    """The classifier's log-odds for the digit it read, and its margin over the runner-up."""
     confidence = min(max(digit.confidence, PROB_CLIP), 1.0 - PROB_CLIP)
     probs = sorted(digit.probabilities or (digit.confidence, 0.0), reverse=True)
+    return math.log(confidence / (1.0 - confidence)), probs[0] - probs[1]
+
+
+def lone_cues(digit: Digit, alone: bool, page_height: float, rejected: list[Box]) -> np.ndarray:
+    """The cues of a mark that makes a number by itself, in ``LoneWeights``' order (bias first, as 1)."""
     box = digit.box
     beside = any(box.distance(other) < BESIDE_REACH * box.h for other in rejected)
     return np.array([
         1.0,
-        math.log(confidence / (1.0 - confidence)),
-        probs[0] - probs[1],
+        *_model_cues(digit),
         digit.reject,
         float(digit.digit == 1),
         float(alone),
@@ -81,7 +125,45 @@ def lone_cues(digit: Digit, alone: bool, page_height: float, rejected: list[Box]
     ])
 
 
-def lone_score(cues: np.ndarray, weights: LoneWeights = LONE) -> float:
+def member_cues(numbers: list[tuple[Digit, ...]]) -> np.ndarray:
+    """The cues of every digit of ``numbers`` (each of two digits or more), one row per digit in
+    order, in ``MemberWeights``' order (bias first, as 1). One array for the whole reading: a sheet
+    has dozens of numbers, and scoring them one by one cost more than laying the sheet out."""
+    digits = [d for number in numbers for d in number]
+    if not digits:
+        return np.zeros((0, len(fields(MemberWeights))))
+    x, x2, w, h = np.array([(d.box.x, d.box.x2, d.box.w, d.box.h) for d in digits], np.float64).T
+    sizes = [len(number) for number in numbers]
+    height = np.repeat([_median([d.box.h for d in number]) for number in numbers], sizes)
+    # Each two digits side by side: the space between them and the columns they share, none across
+    # the end of a number; a digit's are those with the neighbour before it or after it.
+    together = np.ones(len(digits) - 1, bool)  # the two are of one number
+    together[np.cumsum(sizes[:-1], dtype=np.int64) - 1] = False
+    space = np.where(together, np.maximum(x[1:] - x2[:-1], x[:-1] - x2[1:]), np.inf)
+    shared = np.where(together, np.clip(np.minimum(x2[1:], x2[:-1]) - np.maximum(x[1:], x[:-1]), 0.0, None), 0.0)
+    gap = np.minimum(np.append(np.inf, space), np.append(space, np.inf))
+    cover = np.maximum(np.append(0.0, shared), np.append(shared, 0.0))
+    confidence = np.clip([d.confidence for d in digits], PROB_CLIP, 1.0 - PROB_CLIP)
+    top_two = [sorted(d.probabilities, reverse=True)[:2] if d.probabilities else (d.confidence, 0.0) for d in digits]
+    return np.column_stack([
+        np.ones(len(digits)),
+        np.log(confidence / (1.0 - confidence)),
+        [a - b for a, b in top_two],
+        [float(d.digit == 1) for d in digits],
+        np.log(w / h),
+        np.abs(np.log(h / height)),
+        cover / w,
+        gap / height,
+    ])
+
+
+def _median(values: list[int]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+
+
+def context_score(cues: np.ndarray, weights: LoneWeights | MemberWeights) -> float:
     """The chance-like score (0-1) of the cues under ``weights``."""
     return float(1.0 / (1.0 + math.exp(-float(cues @ weights.as_array()))))
 
@@ -103,17 +185,21 @@ def lone_marks(lines: list[Line], rejected: list[Digit]) -> list[tuple[int, int,
 
 
 def calibrate(lines: list[Line], rejected: list[Digit],
-              weights: LoneWeights = LONE) -> tuple[list[Line], list[Digit]]:
-    """``lines`` with every lone mark's confidence lowered to its lone score where that is lower, less
-    the marks scored under ``DROP_BELOW``; and those marks."""
-    marks = lone_marks(lines, rejected)
-    if not marks:
-        return lines, []
+              context: Context = CONTEXT) -> tuple[list[Line], list[Digit]]:
+    """``lines`` with every digit's confidence lowered to its score in context where that is lower
+    (the member score in a number of several, the lone score alone), less the lone marks scored under
+    ``DROP_BELOW``; and those marks."""
     numbers = [list(line.numbers) for line in lines]
+    several = [(li, ni) for li, line in enumerate(lines) for ni, number in enumerate(line.numbers) if len(number) > 1]
+    cues = member_cues([lines[li].numbers[ni] for li, ni in several])
+    scores = iter(1.0 / (1.0 + np.exp(-(cues @ context.member.as_array()))))
+    for li, ni in several:
+        numbers[li][ni] = tuple(replace(d, confidence=float(s)) if s < d.confidence else d
+                                for d, s in zip(numbers[li][ni], scores))
     dropped = []
-    for li, ni, cues in marks:
+    for li, ni, cues in lone_marks(lines, rejected):
         digit = numbers[li][ni][0]
-        score = lone_score(cues, weights)
+        score = context_score(cues, context.lone)
         if score < DROP_BELOW:
             dropped.append(replace(digit, confidence=score))
             numbers[li][ni] = ()
@@ -121,3 +207,4 @@ def calibrate(lines: list[Line], rejected: list[Digit],
             numbers[li][ni] = (replace(digit, confidence=score),)
     kept = [Line(numbers=tuple(n for n in line if n)) for line in numbers]
     return [line for line in kept if line.numbers], dropped
+

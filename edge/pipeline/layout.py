@@ -11,7 +11,7 @@ from typing import Iterable
 
 import numpy as np
 
-from edge.pipeline.confidence import LONE, LoneWeights, calibrate
+from edge.pipeline.confidence import CONTEXT, Context, calibrate
 from edge.pipeline.links import groups
 from edge.pipeline.results import Box, Detections, Digit, Line, Reading
 
@@ -402,14 +402,14 @@ def mark_uncertain(digits: list[Digit], min_confidence: float, drop: bool = Fals
 
 
 def arrange(detections: Detections, min_confidence: float = 0.0, drop_uncertain: bool = False,
-            lone: LoneWeights | None = LONE) -> Reading:
-    """The reading of one image: its digits laid out, lone marks' confidence judged in their context
-    (``confidence.calibrate`` with ``lone``; None keeps the classifier's), then against ``min_confidence``."""
+            context: Context | None = CONTEXT) -> Reading:
+    """The reading of one image: its digits laid out, their confidence judged in their context
+    (``confidence.calibrate`` with ``context``; None keeps the classifier's), then against ``min_confidence``."""
     lines = layout(detections.digits, detections.fields)
     notes = list(detections.notes)
     dropped: list[Digit] = []
-    if lone is not None:
-        lines, dropped = calibrate(lines, detections.rejected, lone)
+    if context is not None:
+        lines, dropped = calibrate(lines, detections.rejected, context)
         if dropped:
             notes.append(f"left out {len(dropped)} lone mark(s) that their context says are no digit")
     if min_confidence > 0 or dropped:  # lay out again: what is left may make other lines

@@ -13,7 +13,7 @@ import numpy as np
 
 from edge.pipeline.classify import (Classes, LoneOptions, MarkerOptions, PrintedOptions, WordOptions, drop_in_words,
                                     drop_list_markers, drop_lone_unsure, drop_printed, to_digits)
-from edge.pipeline.confidence import LONE, LoneWeights
+from edge.pipeline.confidence import CONTEXT, Context
 from edge.pipeline.ink import InkCrop, measure
 from edge.pipeline.layout import (ScaleOptions, StackOptions, WallOptions, arrange, drop_out_of_scale, drop_stacked,
                                   drop_tall_ones, drop_walls)
@@ -35,9 +35,10 @@ class RecognizeOptions:
     # Digits below this confidence are marked uncertain ('?' in text) or dropped.
     min_confidence: float = 0.0
     drop_uncertain: bool = False
-    # A lone mark's confidence is at most its score in context (``edge.pipeline.confidence``); None
-    # reports the classifier's alone (the draw app's canvas, where every mark is meant as a digit).
-    lone_context: LoneWeights | None = LONE
+    # A digit's confidence is at most its score in context (``edge.pipeline.confidence``: against its
+    # number's other digits, or for a lone mark the page's); None reports the classifier's alone (the
+    # draw app's canvas, where every mark is meant as a digit).
+    context: Context | None = CONTEXT
     # Models with a "not a digit" class: a candidate is dropped when that class wins with at least
     # this probability (between 0.5 and 0.75 are mostly blurred or broken real digits; tuned on the
     # tuning seeds of sheets and documents, not the benchmark's).
@@ -73,7 +74,7 @@ def preset(mode: str, options: RecognizeOptions = RecognizeOptions()) -> Recogni
       costs about 3 ms a frame, half a frame's budget, and is mostly one badly written digit), and
       read only doubtful numbers again with the string reader, and those once;
     - ``canvas``: the draw app's canvas, always dark ink on white, and every mark on it meant as a
-      digit (a lone mark's confidence is the classifier's).
+      digit (its confidence is the classifier's).
     """
     if mode == "pages":
         return options
@@ -81,7 +82,7 @@ def preset(mode: str, options: RecognizeOptions = RecognizeOptions()) -> Recogni
         return replace(options, split=replace(options.split, unsure_below=0.0),
                        numbers=replace(options.numbers, doubt_below=FRAME_DOUBT, second_looks=False))
     if mode == "canvas":
-        return replace(options, segment=replace(options.segment, polarity="dark-on-light"), lone_context=None)
+        return replace(options, segment=replace(options.segment, polarity="dark-on-light"), context=None)
     raise ValueError(f"unknown mode {mode!r} (expected one of {', '.join(MODES)})")
 
 
@@ -307,7 +308,7 @@ class Recognizer:
         detections = self.detect(image, shrink=shrink, trace=trace)
         start = time.perf_counter()
         options = self.options
-        reading = arrange(detections, options.min_confidence, options.drop_uncertain, options.lone_context)
+        reading = arrange(detections, options.min_confidence, options.drop_uncertain, options.context)
         reading.timings["layout"] = _ms_since(start)
         return reading
 
