@@ -32,6 +32,12 @@ class OurReader:
         return found_from_reading(reading), confidence
 
 
+def _is_digit(char: str) -> bool:
+    """One of 0-9: ``str.isdigit`` also takes superscripts and circled digits ("①", which RapidOCR reads
+    on touching digits), which ``int`` refuses."""
+    return len(char) == 1 and "0" <= char <= "9"
+
+
 def tesseract_version() -> str | None:
     exe = shutil.which("tesseract")
     if exe is None:
@@ -88,7 +94,7 @@ class TesseractReader:
         chars = []
         for row in boxes.splitlines():
             cols = row.split()
-            if len(cols) >= 5 and cols[0].isdigit() and len(cols[0]) == 1:
+            if len(cols) >= 5 and _is_digit(cols[0]):
                 left, bottom, right, top = (int(v) for v in cols[1:5])
                 # makebox counts y from the bottom of the image.
                 chars.append((int(cols[0]), Box(left, height - top, right - left, top - bottom)))
@@ -141,7 +147,7 @@ class RapidOCRReader:
                 continue
             run = False
             for char, points in zip(chars, char_boxes):
-                if char.isdigit() and len(char) == 1:
+                if _is_digit(char):
                     if not run:
                         number += 1
                     found.append(Found(int(char), _tight_box(grey, points), number))

@@ -83,3 +83,12 @@ def test_the_context_fit_recovers_known_weights(monkeypatch):
     assert np.allclose(beta, truth, atol=0.1), beta
     # False marks weighted up move the bias down (0.5 then sits where false marks are rarer).
     assert fit(x, y, np.where(y == 0, 10.0, 1.0), l2=1.0)[0] < beta[0] - 1.5
+
+
+def test_competitors_digits_are_0_to_9_only(monkeypatch):
+    """RapidOCR reads touching digits as a circled "①" at times: a digit to ``str.isdigit``, not to ``int``."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.readers import _is_digit
+
+    assert [c for c in "7①²x0٣" if _is_digit(c)] == ["7", "0"]
+    assert not _is_digit("") and not _is_digit("12")
