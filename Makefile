@@ -24,7 +24,7 @@ help:
 	@echo "make test-fast    the fast tests only (under half a minute)"
 	@echo "make train-model  train, verify and install the shipped digit model (about an hour on 2 cores)"
 	@echo "make train-strings  train, verify and install the shipped string reader (about 2 hours on 2 cores)"
-	@echo "make calibrate    fit the lone-mark confidence score on tuning pages (about 10 minutes on 2 cores)"
+	@echo "make calibrate    fit the confidence scores in context on tuning pages (about 10 minutes on 2 cores)"
 	@echo "make bench        run the benchmark suite (writes benchmarks/RESULTS.md)"
 	@echo "make pi-check     install and run on Raspberry Pi OS (Debian bookworm, trixie) under aarch64 emulation"
 
@@ -88,8 +88,8 @@ train-strings: $(VENV)/train/.ok
 	nice -n 10 $(VENV)/train/bin/digits-train strings --data $(MNIST_DATA) --epochs 3 --train-size 200000 --first-seed 200000 --init runs/strings-1/model.keras --learning-rate 0.001 --out runs/strings-2
 	nice -n 10 $(VENV)/train/bin/digits-train strings --data $(MNIST_DATA) --epochs 3 --train-size 200000 --first-seed 400000 --init runs/strings-2/model.keras --learning-rate 0.0005 --out runs/strings --install models
 
-# The lone-mark confidence score (edge/pipeline/confidence.py), fitted on tuning pages: writes
-# benchmarks/calibration.json and prints the weights to paste into LONE.
+# The confidence scores in context (edge/pipeline/confidence.py), fitted on tuning pages: writes
+# benchmarks/calibration.json and prints the weights to paste into LONE and MEMBER.
 calibrate: $(VENV)/train/.ok
 	$(VENV)/train/bin/python -m benchmarks.calibrate --data $(MNIST_DATA)
 

@@ -6,7 +6,7 @@ Reads tuning pages of every kind (seeds apart from the benchmark's) with the shi
 every reported digit true where it matches a true digit's box (the benchmark's rule), and fits two
 logistic models of their cues: one for the marks that make a number by themselves (lone score), one
 for the digits of numbers of several (member score). False digits weigh ``--false-weight`` times a
-true one: they are rare (about 1 in 20 lone marks on forms, 1 in 300 digits in numbers on touching
+true one: they are rare (about 1 in 20 lone marks on forms, 1 in 200 digits in numbers on touching
 pages, 1 in 1000 elsewhere) and the point of a score is to put them under 0.5. The weights are
 checked on other tuning pages and written, with that check, to ``--out``; paste the printed ``LONE``
 and ``MEMBER`` into ``edge/pipeline/confidence.py``.
@@ -69,10 +69,9 @@ def _read(job: tuple[str, int]) -> tuple[str, list, list, list]:
     lone = {where[li, ni] for li, ni, _ in found}
     several = [(li, ni) for li, line in enumerate(lines) for ni, number in enumerate(line.numbers) if len(number) > 1]
     at = [where[li, ni] + k for li, ni in several for k in range(len(lines[li].numbers[ni]))]
-    members = [(cues.tolist(), j in true) for j, cues in zip(at, member_cues([lines[li].numbers[ni] for li, ni in several]))]
-    role = {j: "lone" for j in lone}
-    role.update({where[li, ni] + k: "member" for li, line in enumerate(lines) for ni, number in enumerate(line.numbers)
-                 if len(number) > 1 for k in range(len(number))})
+    cues = member_cues([lines[li].numbers[ni] for li, ni in several])
+    members = [(row.tolist(), j in true) for j, row in zip(at, cues)]
+    role = {**{j: "lone" for j in lone}, **{j: "member" for j in at}}
     everything = [(j in true, d.confidence, role.get(j)) for j, d in enumerate(digits)]
     return kind, marks, members, everything
 
