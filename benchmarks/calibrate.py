@@ -51,7 +51,7 @@ def _read(job: tuple[str, int]) -> tuple[str, list, list, list]:
     several, [(is true, confidence, which score judges it: "lone", "member" or None)] for every digit in
     reading order)."""
     from benchmarks.accuracy import make_any
-    from edge.pipeline.confidence import lone_marks, member_cues
+    from edge.pipeline.confidence import lone_marks, member_cues, several
     from edge.pipeline.layout import layout
     from trainer.synth.scoring import match
 
@@ -67,9 +67,9 @@ def _read(job: tuple[str, int]) -> tuple[str, list, list, list]:
     found = lone_marks(lines, detections.rejected)
     marks = [(cues.tolist(), where[li, ni] in true) for li, ni, cues in found]
     lone = {where[li, ni] for li, ni, _ in found}
-    several = [(li, ni) for li, line in enumerate(lines) for ni, number in enumerate(line.numbers) if len(number) > 1]
-    at = [where[li, ni] + k for li, ni in several for k in range(len(lines[li].numbers[ni]))]
-    cues = member_cues([lines[li].numbers[ni] for li, ni in several])
+    numbers = several(lines)
+    at = [where[li, ni] + k for li, ni in numbers for k in range(len(lines[li].numbers[ni]))]
+    cues = member_cues([lines[li].numbers[ni] for li, ni in numbers])
     members = [(row.tolist(), j in true) for j, row in zip(at, cues)]
     role = {**{j: "lone" for j in lone}, **{j: "member" for j in at}}
     everything = [(j in true, d.confidence, role.get(j)) for j, d in enumerate(digits)]
@@ -95,20 +95,25 @@ def fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float) -> np.ndarr
     return beta
 
 
+def _scores(rows: list, weights) -> list[float]:
+    """Each row of cues' score under ``weights`` (none for no rows)."""
+    from edge.pipeline.confidence import context_scores
+
+    return context_scores(np.array(rows), weights).tolist() if rows else []
+
+
 def check(read, context) -> dict:
     """What each threshold removes and keeps on ``read`` pages under ``context`` (``Context``): lone
     marks, and every digit as the benchmark's --min-confidence curve counts them (with and without the
     scores)."""
-    from edge.pipeline.confidence import context_score
-
     report = {}
     for kind in sorted({r[0] for r in read}) + ["all"]:
         pages = [r for r in read if kind in ("all", r[0])]
-        marks = [(np.array(c), t) for _, m, _, _ in pages for c, t in m]
-        scores = [context_score(c, context.lone) for c, _ in marks]
+        marks = [(c, t) for _, m, _, _ in pages for c, t in m]
+        scores = _scores([c for c, _ in marks], context.lone)
         lone_true = [s for s, (_, t) in zip(scores, marks) if t]
         lone_false = [s for s, (_, t) in zip(scores, marks) if not t]
-        members = [context_score(np.array(c), context.member) for _, _, m, _ in pages for c, _ in m]
+        members = _scores([c for _, _, m, _ in pages for c, _ in m], context.member)
         # Every digit, in page order; a lone one's confidence is lowered to its lone score, a member's
         # to its member score (both lists are in page order too).
         confidences, scored = [], {"lone": iter(scores), "member": iter(members)}

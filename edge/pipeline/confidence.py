@@ -21,6 +21,7 @@ a member is only ever marked, never left out (its number would change).
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -134,7 +135,7 @@ def member_cues(numbers: list[tuple[Digit, ...]]) -> np.ndarray:
         return np.zeros((0, len(fields(MemberWeights))))
     x, x2, w, h = np.array([(d.box.x, d.box.x2, d.box.w, d.box.h) for d in digits], np.float64).T
     sizes = [len(number) for number in numbers]
-    height = np.repeat([_median([d.box.h for d in number]) for number in numbers], sizes)
+    height = np.repeat([statistics.median(d.box.h for d in number) for number in numbers], sizes)
     # Each two digits side by side: the space between them and the columns they share, none across
     # the end of a number; a digit's are those with the neighbour before it or after it.
     together = np.ones(len(digits) - 1, bool)  # the two are of one number
@@ -143,12 +144,9 @@ def member_cues(numbers: list[tuple[Digit, ...]]) -> np.ndarray:
     shared = np.where(together, np.clip(np.minimum(x2[1:], x2[:-1]) - np.maximum(x[1:], x[:-1]), 0.0, None), 0.0)
     gap = np.minimum(np.append(np.inf, space), np.append(space, np.inf))
     cover = np.maximum(np.append(0.0, shared), np.append(shared, 0.0))
-    confidence = np.clip([d.confidence for d in digits], PROB_CLIP, 1.0 - PROB_CLIP)
-    top_two = [sorted(d.probabilities, reverse=True)[:2] if d.probabilities else (d.confidence, 0.0) for d in digits]
     return np.column_stack([
         np.ones(len(digits)),
-        np.log(confidence / (1.0 - confidence)),
-        [a - b for a, b in top_two],
+        np.array([_model_cues(d) for d in digits]),
         [float(d.digit == 1) for d in digits],
         np.log(w / h),
         np.abs(np.log(h / height)),
@@ -157,15 +155,19 @@ def member_cues(numbers: list[tuple[Digit, ...]]) -> np.ndarray:
     ])
 
 
-def _median(values: list[int]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+def context_scores(cues: np.ndarray, weights: LoneWeights | MemberWeights) -> np.ndarray:
+    """The chance-like scores (0-1) of rows of cues under ``weights``."""
+    return 1.0 / (1.0 + np.exp(-(np.asarray(cues, np.float64) @ weights.as_array())))
 
 
 def context_score(cues: np.ndarray, weights: LoneWeights | MemberWeights) -> float:
-    """The chance-like score (0-1) of the cues under ``weights``."""
-    return float(1.0 / (1.0 + math.exp(-float(cues @ weights.as_array()))))
+    """The chance-like score (0-1) of one row of cues under ``weights``."""
+    return float(context_scores(np.asarray(cues)[None], weights)[0])
+
+
+def several(lines: list[Line]) -> list[tuple[int, int]]:
+    """(line index, number index) of every number of two digits or more, in reading order."""
+    return [(li, ni) for li, line in enumerate(lines) for ni, number in enumerate(line.numbers) if len(number) > 1]
 
 
 def lone_marks(lines: list[Line], rejected: list[Digit]) -> list[tuple[int, int, np.ndarray]]:
@@ -190,10 +192,9 @@ def calibrate(lines: list[Line], rejected: list[Digit],
     (the member score in a number of several, the lone score alone), less the lone marks scored under
     ``DROP_BELOW``; and those marks."""
     numbers = [list(line.numbers) for line in lines]
-    several = [(li, ni) for li, line in enumerate(lines) for ni, number in enumerate(line.numbers) if len(number) > 1]
-    cues = member_cues([lines[li].numbers[ni] for li, ni in several])
-    scores = iter(1.0 / (1.0 + np.exp(-(cues @ context.member.as_array()))))
-    for li, ni in several:
+    members = several(lines)
+    scores = iter(context_scores(member_cues([lines[li].numbers[ni] for li, ni in members]), context.member))
+    for li, ni in members:
         numbers[li][ni] = tuple(replace(d, confidence=float(s)) if s < d.confidence else d
                                 for d, s in zip(numbers[li][ni], scores))
     dropped = []
