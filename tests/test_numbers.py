@@ -328,9 +328,9 @@ def test_rescue_reads_a_narrow_blob_in_a_number_as_a_1_touching_its_neighbour():
     apart = Digit(0, 0.1, Box(276, 100, 26, 40), reject=0.9)  # a number of its own 1.5 heights on
     far = Digit(0, 0.1, Box(400, 100, 26, 40), reject=0.9)  # five digit heights away: in no number
 
-    def reads(text: str, confidence: float):
+    def reads(text: str, confidence: float, pitch: int = 13):
         return lambda box: (text, (confidence,) * len(text),
-                            lambda: [Box(box.x + 13 * i, box.y, 13, box.h) for i in range(len(text))])
+                            lambda: [Box(box.x + pitch * i, box.y, pitch, box.h) for i in range(len(text))])
 
     def rescued(blob, read):
         found, blobs, _ = rescue([blob], digits, read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600)
@@ -339,8 +339,10 @@ def test_rescue_reads_a_narrow_blob_in_a_number_as_a_1_touching_its_neighbour():
     assert rescued(pair, reads("14", 0.95)) == ("14", [pair])
     # Two digits without a 1 do not fit in it, nor do three; a reading less sure than a single
     # digit's in a number is not taken.
-    for read in (reads("47", 0.95), reads("114", 0.95), reads("14", 0.85)):
+    for read in (reads("47", 0.95), reads("114", 0.95, pitch=8), reads("14", 0.85)):
         assert rescued(pair, read) == ("", [])
+    # A third digit read beside the blob, on a neighbour's edge in the reader's margin, is no part of it.
+    assert rescued(pair, reads("141", 0.95)) == ("14", [pair])
     # A two-digit number of its own on the line (a lone "14" whose 1 touches the 4) is read; as one
     # digit only inside a number; a narrow blob beside no sure digit is not read.
     assert rescued(apart, reads("14", 0.95)) == ("14", [apart])

@@ -289,6 +289,15 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
         boxes = cache(boxes)  # fitted once, for the classifier's look and for the digits placed
         if not beside and not _vouched(text, confidences, boxes, classify, options):
             continue
+        placed: list[Digit] = []
+        if len(text) > 1:
+            # The reader's margin takes in a neighbour's edge, read as a digit beside the blob (a
+            # narrow "19" read as "191", the 0 after it in the margin): what it places off the blob
+            # is not the blob's, unless on a digit the reading replaces (``shared``), before the
+            # blob's digits are counted against its width.
+            placed = [d for d in _placed(text, confidences, boxes(), scale, origin, width, height)
+                      if any(s.x <= d.box.cx <= s.x2 for s in [b, *(p.box for p in shared)])]
+            text, confidences = "".join(str(d.digit) for d in placed), [d.confidence for d in placed]
         if len(text) == 1:
             # One digit only inside a number (few blobs get this far); a blob holding a sliver already
             # read as a digit is that digit's other piece.
@@ -301,11 +310,10 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
             continue
         if narrow and (len(text) > 2 or "1" not in text or min(confidences) < options.rescue_one_min):
             continue  # a narrow blob holds two digits only when one is a 1
-        # Slivers the cutting broke off the blob and read as digits give way to the whole reading;
-        # the reading's margin may take in a neighbour's edge: a digit read there is that neighbour's.
+        # Slivers the cutting broke off the blob and read as digits give way to the whole reading; a
+        # digit placed on a neighbour's edge that runs into the blob is that neighbour's.
         others = [d for d in digits if all(d is not piece for piece in shared)]
-        new = [d for d in _placed(text, confidences, boxes(), scale, origin, width, height)
-               if not _read_twice(d, others)]
+        new = [d for d in placed if not _read_twice(d, others)]
         if len(new) < 2:
             continue
         found += new
