@@ -69,7 +69,7 @@ def _read(job: tuple[str, int]) -> tuple[str, list, list, list]:
     lone = {where[li, ni] for li, ni, _ in found}
     numbers = several(lines)
     at = [where[li, ni] + k for li, ni in numbers for k in range(len(lines[li].numbers[ni]))]
-    cues = member_cues([lines[li].numbers[ni] for li, ni in numbers])
+    cues = member_cues([lines[li].numbers[ni] for li, ni in numbers], [r.box for r in detections.rejected])
     members = [(row.tolist(), j in true) for j, row in zip(at, cues)]
     role = {**{j: "lone" for j in lone}, **{j: "member" for j in at}}
     everything = [(j in true, d.confidence, role.get(j)) for j, d in enumerate(digits)]

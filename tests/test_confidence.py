@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from edge.pipeline.confidence import CONTEXT, CONTEXT_NUMBERS, DROP_BELOW, calibrate, lone_marks
+from edge.pipeline.confidence import (CONTEXT, CONTEXT_NUMBERS, DROP_BELOW, MEMBER, calibrate, context_scores,
+                                      lone_marks, member_cues)
 from edge.pipeline.layout import arrange, layout
 from edge.pipeline.recognizer import Recognizer, build_recognizer, preset
 from edge.pipeline.results import Box, Detections, Digit
@@ -74,6 +75,21 @@ def test_a_digit_boxed_apart_from_its_number_s_is_unsure_and_the_rest_keep_their
     # The 6 boxed over most of the 5 (touching digits cut in the wrong place): both less sure.
     overlapping = judged(number[:2] + [digit(6, 0.99, 142, 10)] + number[3:])
     assert max(overlapping[1:3]) < min(even) - 0.1
+
+
+def test_a_digit_beside_a_rejected_piece_of_its_number_s_height_is_less_sure():
+    """A name read in part as a number: the rest of the name, rejected, stands right beside it at its
+    height. A printed label (half its height) or a piece a word space away says nothing."""
+    number = (digit(1, 0.9, 100, 10, w=12), digit(3, 0.9, 116, 10))
+
+    def scores(rejected: list[Box]) -> list[float]:
+        return context_scores(member_cues([number], rejected), MEMBER).tolist()
+
+    alone = scores([])
+    beside = scores([Box(145, 10, 30, 40)])  # 3 px after the 3, as tall
+    assert beside[1] < alone[1] - 0.03 and beside[0] == alone[0]
+    assert scores([Box(145, 30, 30, 20)]) == alone  # a label half as tall
+    assert scores([Box(175, 10, 30, 40)]) == alone  # 33 px on: 0.8 of the 3's height
 
 
 def test_arrange_judges_the_calibrated_confidence_and_can_leave_it_out():
