@@ -180,8 +180,8 @@ def pipeline_section(args, recognizer, bank) -> tuple[str, dict]:
 
 def pages_section(args, recognizer, bank) -> tuple[str, dict]:
     """Every reader on the same generated sheets and documents; our --min-confidence curve."""
-    from .accuracy import (ALL_KINDS, CURVE_TARGET, DOCUMENT_KINDS, GROUPS, SHEET_KINDS, best_tesseract_psm,
-                           curve_table, evaluate_pages, table, total)
+    from .accuracy import (ALL_KINDS, BOXED_OTHERWISE_IOU, CURVE_TARGET, DOCUMENT_KINDS, GROUPS, SHEET_KINDS,
+                           best_tesseract_psm, curve_table, evaluate_pages, table, total)
     from .readers import OurReader, RapidOCRReader, TesseractReader, rapidocr_version, tesseract_version
 
     many = DOCUMENT_KINDS + TARGET_SHEET_KINDS
@@ -232,6 +232,14 @@ def pages_section(args, recognizer, bank) -> tuple[str, dict]:
               "the share of true digits it keeps. "
               f"The aim: {target['threshold']} removes at least {100 * target['false_removed']:.0f}% of false "
               f"digits and keeps at least {100 * target['true_kept']:.1f}% of true ones.", "", curve]
+    point = data["curve"]["all pages"][target["threshold"]]
+    parts += ["", f"Of the {point['false']} false digits on all pages, {point['boxed_otherwise']} are a true digit "
+              "read right but boxed otherwise: their box overlaps that digit's own, which nothing matched, by "
+              f"an IoU of {BOXED_OTHERWISE_IOU} to 0.5 (a tail along an underline left out, a touching 1's box "
+              "taking in its neighbour's edge, a speck of the digit's image left out); "
+              f"{target['threshold']} removes {100 * point['boxed_otherwise_removed']:.0f}% of those and "
+              f"{100 * point['no_digit_removed']:.0f}% of the other "
+              f"{point['false'] - point['boxed_otherwise']}, reported where there is no digit."]
     data["ahead"] = {}
     for name, theirs in competitors.items():
         for group, kinds in GROUPS.items():

@@ -92,3 +92,24 @@ def test_competitors_digits_are_0_to_9_only(monkeypatch):
 
     assert [c for c in "7①²x0٣" if _is_digit(c)] == ["7", "0"]
     assert not _is_digit("") and not _is_digit("12")
+
+
+def test_a_false_digit_on_a_missed_digit_of_its_value_is_that_digit_boxed_otherwise(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.accuracy import boxed_otherwise
+    from edge.pipeline.results import Box
+    from trainer.synth.scoring import Found, match
+
+    truth = [(1, Box(100, 100, 6, 40)), (4, Box(110, 100, 26, 40)), (7, Box(300, 100, 26, 40))]
+    found = [
+        Found(1, Box(98, 100, 14, 40), 0),  # the 1 with its neighbour's edge: IoU 0.43, unmatched
+        Found(4, Box(110, 100, 26, 40), 0),  # the 4, matched
+        Found(2, Box(300, 100, 10, 40), 1),  # part of the 7, read as another digit
+        Found(3, Box(500, 100, 26, 40), 2),  # where there is no digit
+    ]
+    matched = match([box for _, box in truth], [f.box for f in found])
+    assert set(matched.values()) == {1}
+    assert boxed_otherwise(truth, found, matched) == {0}
+    # A box over a digit some other box matched is a second reading of it, not that digit boxed otherwise.
+    again = found + [Found(4, Box(104, 100, 26, 40), 0)]
+    assert boxed_otherwise(truth, again, match([box for _, box in truth], [f.box for f in again])) == {0}
