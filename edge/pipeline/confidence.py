@@ -118,10 +118,24 @@ def _model_cues(digit: Digit) -> tuple[float, float]:
     return math.log(confidence / (1.0 - confidence)), probs[0] - probs[1]
 
 
-def lone_cues(digit: Digit, alone: bool, page_height: float, rejected: list[Box]) -> np.ndarray:
-    """The cues of a mark that makes a number by itself, in ``LoneWeights``' order (bias first, as 1)."""
+def _beside(digits: list[Digit], rejected: list[Box], least_height: float | np.ndarray = 0.0) -> np.ndarray:
+    """For each digit, whether a rejected candidate at least ``least_height`` tall (one for all, or
+    one per digit) lies within ``BESIDE_REACH`` of the digit's height: the straight-line space
+    between their boxes, as ``Box.distance`` measures it. All pairs in one array."""
+    if not rejected or not digits:
+        return np.zeros(len(digits), bool)
+    x, y, x2, y2 = np.array([(d.box.x, d.box.y, d.box.x2, d.box.y2) for d in digits], np.float64).T
+    rx, ry, rx2, ry2 = np.array([(r.x, r.y, r.x2, r.y2) for r in rejected], np.float64).T
+    across = np.maximum(np.maximum(x[:, None] - rx2[None], rx[None] - x2[:, None]), 0.0)
+    down = np.maximum(np.maximum(y[:, None] - ry2[None], ry[None] - y2[:, None]), 0.0)
+    tall = (ry2 - ry)[None] >= np.reshape(least_height, (-1, 1))
+    return (tall & (np.hypot(across, down) < BESIDE_REACH * (y2 - y)[:, None])).any(axis=1)
+
+
+def lone_cues(digit: Digit, alone: bool, page_height: float, beside: bool) -> np.ndarray:
+    """The cues of a mark that makes a number by itself, in ``LoneWeights``' order (bias first, as 1);
+    ``beside``: a rejected candidate lies within ``BESIDE_REACH`` of it (``_beside``)."""
     box = digit.box
-    beside = any(box.distance(other) < BESIDE_REACH * box.h for other in rejected)
     return np.array([
         1.0,
         *_model_cues(digit),
@@ -153,16 +167,7 @@ def member_cues(numbers: list[tuple[Digit, ...]], rejected: list[Box]) -> np.nda
     shared = np.where(together, np.clip(np.minimum(x2[1:], x2[:-1]) - np.maximum(x[1:], x[:-1]), 0.0, None), 0.0)
     gap = np.minimum(np.append(np.inf, space), np.append(space, np.inf))
     cover = np.maximum(np.append(0.0, shared), np.append(shared, 0.0))
-    # Every digit against every rejected candidate: the straight-line space between their boxes
-    # (as ``Box.distance``), for those tall enough to count.
-    beside = np.zeros(len(digits), bool)
-    if rejected:
-        rx, ry, rx2, ry2 = np.array([(r.x, r.y, r.x2, r.y2) for r in rejected], np.float64).T
-        y, y2 = np.array([(d.box.y, d.box.y2) for d in digits], np.float64).T
-        across = np.maximum(np.maximum(x[:, None] - rx2[None], rx[None] - x2[:, None]), 0.0)
-        down = np.maximum(np.maximum(y[:, None] - ry2[None], ry[None] - y2[:, None]), 0.0)
-        tall = (ry2 - ry)[None] >= BESIDE_TALL * height[:, None]
-        beside = (tall & (np.hypot(across, down) < BESIDE_REACH * h[:, None])).any(axis=1)
+    beside = _beside(digits, rejected, BESIDE_TALL * height)
     return np.column_stack([
         np.ones(len(digits)),
         np.array([_model_cues(d) for d in digits]),
@@ -197,13 +202,11 @@ def lone_marks(lines: list[Line], rejected: list[Digit]) -> list[tuple[int, int,
         return []
     heights = [d.box.h for line in lines for number in line.numbers for d in number]
     page_height = float(np.median(heights))
-    boxes = [r.box for r in rejected]
-    found = []
-    for li, line in enumerate(lines):
-        for ni, number in enumerate(line.numbers):
-            if len(number) == 1:
-                found.append((li, ni, lone_cues(number[0], len(line.numbers) == 1, page_height, boxes)))
-    return found
+    marks = [(li, ni) for li, line in enumerate(lines) for ni, number in enumerate(line.numbers) if len(number) == 1]
+    marked = [lines[li].numbers[ni][0] for li, ni in marks]
+    beside = _beside(marked, [r.box for r in rejected])
+    return [(li, ni, lone_cues(digit, len(lines[li].numbers) == 1, page_height, bool(near)))
+            for (li, ni), digit, near in zip(marks, marked, beside)]
 
 
 def calibrate(lines: list[Line], rejected: list[Digit],
