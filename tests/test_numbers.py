@@ -296,6 +296,39 @@ def test_rescue_takes_a_whole_number_standing_apart_when_the_classifier_sees_its
     assert rescue([alone], digits, short, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600, sees(6, 8)) == nothing
 
 
+def test_rescue_reads_a_row_of_rejected_blobs_beside_digits_whole_when_the_classifier_sees_its_digits():
+    """Touching digits cut into two blobs that each look like a letter ("91" and "62" of a "9162"),
+    right after sure digits: each blob has the other beside it, as a word's letters do, so neither is
+    read alone. The row is read whole, and taken as the digit classifier vouches for the reading."""
+    digits = number("50", x=100, y=100, h=40)  # sure digits at x 100..156
+    first = Digit(0, 0.1, Box(166, 100, 36, 40), reject=0.9)
+    second = Digit(0, 0.1, Box(206, 100, 60, 40), reject=0.9)
+    read_boxes = []
+
+    def read(box: Box):
+        read_boxes.append(box)
+        return "9162", (0.99, 0.99, 0.98, 0.99), lambda: [
+            Box(166, 100, 22, 40), Box(186, 100, 14, 40), Box(206, 100, 30, 40), Box(236, 100, 30, 40)]
+
+    def sees(*values):
+        return lambda boxes: list(values)[: len(boxes)]
+
+    found, blobs, _ = rescue([first, second], digits, read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600,
+                             sees(9, None, None, 2))
+    assert "".join(str(d.digit) for d in found) == "9162" and blobs == [first, second]
+    assert read_boxes == [Box(166, 100, 100, 40)]  # the row, read once
+    nothing = ([], [], [])
+    # A word's letters: the classifier sees only strokes (1s) in the reading's boxes, or no digit.
+    assert rescue([first, second], digits, read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600,
+                  sees(None, 1, None, None)) == nothing
+    # No classifier to ask: as before, a blob with letters beside it is not read.
+    assert rescue([first, second], digits, read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600) == nothing
+    # A row with no digit beside it is a title or a label, however the classifier reads it.
+    far = [Digit(d.digit, d.confidence, Box(d.box.x, 400, d.box.w, d.box.h)) for d in digits]
+    assert rescue([first, second], far, read, NumberOptions(), 1.0, (0, 0), (600, 800), 800, 600,
+                  sees(9, None, None, 2)) == nothing
+
+
 def test_rescue_reads_a_single_rejected_digit_inside_a_number():
     """A digit the reject class won (an open 0 like a C) right beside sure digits of its number is the
     digit the string reader reads there surely; not a 1 (a stroke), not an unsure one, not one far
@@ -438,6 +471,19 @@ def test_touching_numbers_standing_apart_are_read_whole(classifier, string_reade
     assert {"6860", "94040"} <= set(truth_numbers(page))
     reading = Recognizer(classifier, strings=string_reader).read(page.image)
     assert {"6860", "94040"} <= set(reading.numbers), reading.numbers
+
+
+@pytest.mark.parametrize("seed, whole", [(223, "0035"), (283, "14801"), (325, "3639")])
+def test_touching_digits_cut_into_a_row_of_rejected_blobs_are_read_whole(classifier, string_reader, mnist, seed,
+                                                                        whole):
+    """Touching pages of the benchmarks' bank where one number's touching digits make two blobs the
+    classifier rejects, each beside the other as a word's letters stand: the row is read whole."""
+    from trainer.synth.pages import DigitBank
+
+    page = make_page("touching", DigitBank(mnist.x_test, mnist.y_test), seed)
+    assert whole in truth_numbers(page)
+    reading = Recognizer(classifier, strings=string_reader).read(page.image)
+    assert whole in reading.numbers, reading.numbers
 
 
 def test_a_bold_printed_m_cut_into_strokes_is_no_number(classifier, string_reader, mnist):
