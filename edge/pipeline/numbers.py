@@ -91,7 +91,7 @@ class NumberOptions:
     # sure digit (``beside``) is read whole instead, and taken when the digit classifier vouches for
     # the reading as for a lone number (``_vouched``): one number's touching digits cut into two
     # blobs, each like a letter ("91" + "612"). Touching pages 200-380 (tuning): recall 99.01 ->
-    # 99.10%, 17 digits found, none lost, false digits 90 -> 90; forms 1-300, desk photos 1-150,
+    # 99.10%, 17 digits found, none lost, false digits 90 -> 90; forms 1-550, desk photos 1-150,
     # broken 1-60 and card frames 2001-2100 page for page the same. Rows with no digit beside them
     # were bold titles ("ORDER FORM" read "180518501814", vouched for by its O's and 8-like R's).
     letter_height: tuple[float, float] = (0.5, 1.5)
