@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import Callable
+from typing import Callable, Sequence
 
 from edge.pipeline.layout import group_lines, split_numbers
 from edge.pipeline.results import Box, Digit
@@ -171,9 +171,7 @@ def regions(digits: list[Digit], options: NumberOptions, scale: float, origin: t
         for number in split_numbers(line):
             if len(number) < options.min_digits and not any(d.box.w >= options.wide_aspect * d.box.h for d in number):
                 continue
-            box = number[0].box
-            for d in number[1:]:
-                box = box.union(d.box)
+            box = _around(number)
             working = _working(box, scale, origin, shape)
             if working is not None:
                 found.append(Region(tuple(number), box, working))
@@ -274,13 +272,12 @@ def rescue(rejected: list[Digit], digits: list[Digit], read_region, options: Num
                for d in shared):
             continue  # a frame or stroke around digits already read: a comb box's walls
         reach = options.rescue_reach * typical
-        short, tall = options.letter_height[0] * typical, options.letter_height[1] * typical
+        tall = options.letter_height[1] * typical
         beside = any(_same_line(d.box, b, typical) and d.box.gap(b) <= reach and d.confidence >= options.rescue_sure
                      and d.box.h <= tall for d in digits)
         if not beside and (classify is None or narrow or shared):
             continue
-        if any(other is not blob and _same_line(other.box, b, typical) and short <= other.box.h <= tall
-               and other.box.gap(b) <= options.letter_reach * typical for other in rejected):
+        if any(other is not blob and _letter_beside(other.box, b, typical, options) for other in rejected):
             # One of a row of things that are no digit: letters of a word, or touching digits cut
             # into blobs that each look like a letter. Beside a digit, the row is read whole, and
             # taken when the digit classifier vouches for the reading.
@@ -393,17 +390,31 @@ def _working(box: Box, scale: float, origin: tuple[int, int], shape: tuple[int, 
     return None if x1 - x0 < 2 or y1 - y0 < 2 else Box(x0, y0, x1 - x0, y1 - y0)
 
 
+def _around(digits: Sequence[Digit]) -> Box:
+    """The box around the digits' (or blobs') boxes."""
+    box = digits[0].box
+    for d in digits[1:]:
+        box = box.union(d.box)
+    return box
+
+
+def _letter_beside(other: Box, box: Box, typical: int, options: NumberOptions) -> bool:
+    """Whether ``other`` is of letter size (``letter_height``) on ``box``'s line, at most
+    ``letter_reach`` typical heights from it: a word's next letter."""
+    low, high = options.letter_height
+    return (low * typical <= other.h <= high * typical and _same_line(other, box, typical)
+            and other.gap(box) <= options.letter_reach * typical)
+
+
 def _row_of_blobs(blob: Digit, rejected: list[Digit], typical: int, options: NumberOptions) -> list[Digit]:
     """``blob`` and the rejected blobs of letter size (``letter_height``) chained to it along its line,
     each at most ``letter_reach`` typical heights from the next, left to right."""
-    short, tall = options.letter_height[0] * typical, options.letter_height[1] * typical
     row, grown = [blob], True
     while grown:
         grown = False
         for other in rejected:
-            if all(other is not r for r in row) and short <= other.box.h <= tall and any(
-                    _same_line(other.box, r.box, typical) and other.box.gap(r.box) <= options.letter_reach * typical
-                    for r in row):
+            if all(other is not r for r in row) and any(_letter_beside(other.box, r.box, typical, options)
+                                                        for r in row):
                 row.append(other)
                 grown = True
     return sorted(row, key=lambda r: r.box.x)
@@ -414,10 +425,7 @@ def _read_row(row: list[Digit], digits: list[Digit], read_region, classify: Call
               height: int) -> list[Digit]:
     """The digits of a row of rejected blobs read whole (``_row_of_blobs``), when the digit classifier
     vouches for the reading (``_vouched``); none otherwise."""
-    whole = row[0].box
-    for r in row[1:]:
-        whole = whole.union(r.box)
-    region = _working(whole, scale, origin, shape)
+    region = _working(_around(row), scale, origin, shape)
     if region is None:
         return []
     text, confidences, boxes = read_region(region)
