@@ -17,7 +17,7 @@ from edge.pipeline.layout import StackOptions
 from edge.pipeline.paper import PaperOptions
 from edge.pipeline.recognizer import RecognizeOptions, Recognizer
 from edge.pipeline.results import Box, Digit
-from edge.pipeline.segment import SegmentOptions
+from edge.pipeline.segment import SegmentOptions, segment
 
 
 def all_numbers(page) -> list[str]:
@@ -156,6 +156,30 @@ def test_digits_broken_by_a_skipping_pen_read_whole(recognizer, digit_bank, seed
     # split off); the classifier may misread one broken digit of the page's ~90.
     assert [len(n) for n in read.split()] == [len(n) for n in page.text.split()], read
     assert sum(a != b for a, b in zip(read, page.text)) <= 1, (read, page.text)
+
+
+def test_a_5s_bar_drawn_apart_joins_its_5_not_the_bigger_digit_beside_it(mnist):
+    """Clean sheet 11: a 5's bar, drawn apart over the right of its body, ends just short of the top
+    of the 6 beside it; it joined the 6 (the bigger of the two), whose box then took in half the 5,
+    and the 5 was found without its bar. It reaches over the 5's body, not the 6. Segmentation alone."""
+    from trainer.synth.pages import DigitBank
+
+    page = make_page("clean", DigitBank(mnist.x_test, mnist.y_test), seed=11)
+    pair = [box for value, box in page.digits if value in (5, 6) and box.y < 120 and 90 < box.x < 170]
+    assert len(pair) == 2
+    seg = segment(page.image)
+    assert len(match(pair, [c.box for c in seg.candidates])) == 2
+
+
+def test_a_5_with_a_thick_slanted_bar_apart_is_found_with_it(recognizer, mnist):
+    """Clean sheet 39: a 5's bar drawn apart, thick and slanting up, is a box 1.47 times as wide as
+    tall: flat enough for a bar. The 5 was read from its body alone, its box half the digit's."""
+    from trainer.synth.pages import DigitBank
+
+    page = make_page("clean", DigitBank(mnist.x_test, mnist.y_test), seed=39)
+    five = next(box for value, box in page.digits if value == 5 and (box.x, box.y) == (716, 60))
+    reading = recognizer.read(page.image)
+    assert max(iou(d.box, five) for d in reading.digits if d.digit == 5) >= 0.5
 
 
 def test_touching_digits_are_split(recognizer, digit_bank):
