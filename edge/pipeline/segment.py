@@ -99,8 +99,8 @@ GROUP_BESIDE_WIDTH = 1.2  # ... without making the group wider than this many di
 # than the biggest: a 5's bar drawn apart over the right of its body, just short of the next digit's
 # top, had joined that digit (a bigger 6), and the 5 was found without it; a bar over neither (a
 # few columns each way) stays with the biggest. Sheets 1-40 of every kind (tuning): false digits
-# 42 -> 29, broken pages 15 -> 9; touching 200-290, forms 1-200, desk photos 1-150 and card frames
-# 2001-2100 the same.
+# 42 -> 29, broken pages 15 -> 9 (41-120, with BAR_FLAT: 19 -> 13); desk photos 1-150 two digits
+# more; touching 200-380, forms 1-340 and card frames 2001-2100 page for page the same.
 GROUP_BESIDE_OVER = 0.3
 # Bridging pen skips when measuring the typical digit height: up to this many pen widths, and at
 # most this share of the pieces' median height (thick writing on narrow lines must not join lines).
@@ -1626,7 +1626,7 @@ def candidate_ink(ink: np.ndarray, labels: np.ndarray, cand: Candidate, pad: int
 # 88; touching 200-335 98.70 -> 98.73%, 75 -> 70; desk photos 1-150 8 -> 7; ruled, noisy and shadow
 # pages 1-30 one false digit fewer each; nothing lost on any page. BAR_FLAT 1.4, not 1.5: a thick bar
 # slanting up is a box 1.47 times as wide as tall (clean sheet 39); sheets 1-40 of every kind
-# (tuning) false digits 29 -> 21, touching 200-290, forms 1-200, desk photos 1-150 the same.
+# (tuning) false digits 29 -> 21; touching 200-290, forms 1-200, desk photos 1-150 the same.
 BAR_THICK = 0.5
 BAR_FLAT = 1.4
 BAR_MIN_WIDTH = 0.3
