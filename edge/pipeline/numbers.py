@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import Callable, Sequence
+from typing import Callable
 
 from edge.pipeline.layout import group_lines, split_numbers
 from edge.pipeline.results import Box, Digit
@@ -171,7 +171,7 @@ def regions(digits: list[Digit], options: NumberOptions, scale: float, origin: t
         for number in split_numbers(line):
             if len(number) < options.min_digits and not any(d.box.w >= options.wide_aspect * d.box.h for d in number):
                 continue
-            box = _around(number)
+            box = Box.around(d.box for d in number)
             working = _working(box, scale, origin, shape)
             if working is not None:
                 found.append(Region(tuple(number), box, working))
@@ -390,14 +390,6 @@ def _working(box: Box, scale: float, origin: tuple[int, int], shape: tuple[int, 
     return None if x1 - x0 < 2 or y1 - y0 < 2 else Box(x0, y0, x1 - x0, y1 - y0)
 
 
-def _around(digits: Sequence[Digit]) -> Box:
-    """The box around the digits' (or blobs') boxes."""
-    box = digits[0].box
-    for d in digits[1:]:
-        box = box.union(d.box)
-    return box
-
-
 def _letter_beside(other: Box, box: Box, typical: int, options: NumberOptions) -> bool:
     """Whether ``other`` is of letter size (``letter_height``) on ``box``'s line, at most
     ``letter_reach`` typical heights from it: a word's next letter."""
@@ -425,7 +417,7 @@ def _read_row(row: list[Digit], digits: list[Digit], read_region, classify: Call
               height: int) -> list[Digit]:
     """The digits of a row of rejected blobs read whole (``_row_of_blobs``), when the digit classifier
     vouches for the reading (``_vouched``); none otherwise."""
-    region = _working(_around(row), scale, origin, shape)
+    region = _working(Box.around(r.box for r in row), scale, origin, shape)
     if region is None:
         return []
     text, confidences, boxes = read_region(region)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,11 @@ class Box:
     def union(self, other: "Box") -> "Box":
         x, y = min(self.x, other.x), min(self.y, other.y)
         return Box(x, y, max(self.x2, other.x2) - x, max(self.y2, other.y2) - y)
+
+    @staticmethod
+    def around(boxes: "Iterable[Box]") -> "Box":
+        """The box around one or more boxes."""
+        return functools.reduce(Box.union, boxes)
 
     def scaled(self, factor: float) -> "Box":
         """The same box in an image ``factor`` times the size (rounded outwards)."""

@@ -449,13 +449,7 @@ def joined_fields(fields: list[Box]) -> list[Box]:
                 if rows >= FIELD_SHARED_ROWS * min(a.h, b.h) and a.gap(b) <= FIELD_JOIN_GAP * min(a.h, b.h):
                     yield i, j
 
-    joined = []
-    for members in groups(len(fields), links()):
-        box = fields[members[0]]
-        for i in members[1:]:
-            box = box.union(fields[i])
-        joined.append(box)
-    return joined
+    return [Box.around(fields[i] for i in members) for members in groups(len(fields), links())]
 
 
 def _without_slivers(cleaned: np.ndarray, band: np.ndarray, fields: list[Box]) -> np.ndarray:
