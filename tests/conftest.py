@@ -62,6 +62,15 @@ def recognizer(classifier):
 
 
 @pytest.fixture(scope="session")
+def mnist_bank(mnist):
+    """Every MNIST test digit, as the benchmarks' pages and the generators' tuning pages draw them:
+    tests that read a given page of those kinds (a seed the tuning looked at) need the same bank."""
+    from trainer.synth.pages import DigitBank
+
+    return DigitBank(mnist.x_test, mnist.y_test)
+
+
+@pytest.fixture(scope="session")
 def digit_bank(mnist, classifier):
     """MNIST test digits the shipped model reads confidently on their own.
 

@@ -119,15 +119,14 @@ def readers():
 
 
 @pytest.mark.parametrize("seed", [224, 345])
-def test_min_confidence_leaves_out_a_form_s_lone_junk_and_keeps_its_digits(readers, mnist, seed):
+def test_min_confidence_leaves_out_a_form_s_lone_junk_and_keeps_its_digits(readers, mnist_bank, seed):
     """Tuning forms of the benchmarks' bank: 224, a photo, has a comb box's wall read as a 1 (0.90)
     beside the box; 345's paper-edge slivers are read as 1s (0.84, 0.88) and a 5. The classifier is
     sure of them; in context they are junk."""
     from trainer.synth.documents import make_document
-    from trainer.synth.pages import DigitBank
     from trainer.synth.scoring import found_from_reading, score_page
 
-    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), seed)
+    page = make_document("form", mnist_bank, seed)
     with_context, without = (score_page(page, found_from_reading(r.read(page.image))) for r in readers)
     assert without.found > without.matched
     assert with_context.found == with_context.matched
@@ -135,14 +134,14 @@ def test_min_confidence_leaves_out_a_form_s_lone_junk_and_keeps_its_digits(reade
 
 
 @pytest.mark.parametrize("seed", [220, 332])
-def test_min_confidence_leaves_out_a_digit_boxed_off_its_number_and_keeps_the_rest(readers, mnist, seed):
+def test_min_confidence_leaves_out_a_digit_boxed_off_its_number_and_keeps_the_rest(readers, mnist_bank, seed):
     """Tuning pages of touching digits: on 220 a 1 is boxed over the lower half of its stroke, on 332
     a 4 over its lower half (the rest went with a neighbour), each read rightly and surely (0.99, 1.00)
     but a miss and a false digit as boxed. Against its number's other digits it is unsure."""
-    from trainer.synth.pages import DigitBank, make_page
+    from trainer.synth.pages import make_page
     from trainer.synth.scoring import found_from_reading, score_page
 
-    page = make_page("touching", DigitBank(mnist.x_test, mnist.y_test), seed)
+    page = make_page("touching", mnist_bank, seed)
     with_context, without = (score_page(page, found_from_reading(r.read(page.image))) for r in readers)
     assert without.found > without.matched
     assert with_context.found == with_context.matched

@@ -16,7 +16,7 @@ import pytest
 
 from trainer.synth.documents import KINDS, TUNING_SEEDS, card_video, make_document, write_card_video
 from edge.pipeline.results import Box
-from trainer.synth.pages import DigitBank, ink_box
+from trainer.synth.pages import ink_box
 
 SEEDS = list(TUNING_SEEDS)[:3]
 # Generating the documents these tests share takes seconds.
@@ -24,13 +24,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def bank(mnist) -> DigitBank:
-    return DigitBank(mnist.x_test, mnist.y_test)
-
-
-@pytest.fixture(scope="module")
-def documents(bank) -> dict[str, list]:
-    return {kind: [make_document(kind, bank, seed) for seed in SEEDS] for kind in KINDS}
+def documents(mnist_bank) -> dict[str, list]:
+    return {kind: [make_document(kind, mnist_bank, seed) for seed in SEEDS] for kind in KINDS}
 
 
 def _depth(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -50,9 +45,9 @@ def _depth(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, height: int) -
     return paper[inside].astype(np.int32), depth[inside]
 
 
-def test_same_seed_same_document_and_seeds_differ(bank, documents):
+def test_same_seed_same_document_and_seeds_differ(mnist_bank, documents):
     for kind in KINDS:
-        again = make_document(kind, bank, SEEDS[0])
+        again = make_document(kind, mnist_bank, SEEDS[0])
         first = documents[kind][0]
         assert np.array_equal(again.image, first.image), kind
         assert again.digits == first.digits and again.numbers == first.numbers and again.lines == first.lines
@@ -117,8 +112,8 @@ def test_clear_paper_between_numbers_on_a_line(documents):
                     assert widest >= max(2, 0.15 * height), (kind, a, b, widest)
 
 
-def test_a_comb_field_is_one_number_with_a_digit_in_each_box(documents, bank):
-    pages = documents["form"] + [make_document("form", bank, SEEDS[-1] + k) for k in (1, 2)]
+def test_a_comb_field_is_one_number_with_a_digit_in_each_box(documents, mnist_bank):
+    pages = documents["form"] + [make_document("form", mnist_bank, SEEDS[-1] + k) for k in (1, 2)]
     combs = 0
     for page in pages:
         assert page.details["combs"], "every form has a comb field"
@@ -135,9 +130,9 @@ def test_a_comb_field_is_one_number_with_a_digit_in_each_box(documents, bank):
     assert combs >= len(pages)
 
 
-def test_printed_digits_are_kept_apart_from_the_truth(bank):
-    numbered = make_document("form", bank, SEEDS[0], printed_digits=True)
-    plain = make_document("form", bank, SEEDS[0], printed_digits=False)
+def test_printed_digits_are_kept_apart_from_the_truth(mnist_bank):
+    numbered = make_document("form", mnist_bank, SEEDS[0], printed_digits=True)
+    plain = make_document("form", mnist_bank, SEEDS[0], printed_digits=False)
     assert numbered.printed_digits and not plain.printed_digits
     assert numbered.digits == plain.digits and numbered.numbers == plain.numbers
     truth = [box for _, box in numbered.digits]
@@ -148,9 +143,9 @@ def test_printed_digits_are_kept_apart_from_the_truth(bank):
     assert _depth(numbered.image, box.x, box.y, box.x2, box.y2, max(box.h, 12))[1].max() >= 60
 
 
-def test_card_video_keeps_the_card_in_the_frame_while_it_moves(bank, tmp_path: Path):
+def test_card_video_keeps_the_card_in_the_frame_while_it_moves(mnist_bank, tmp_path: Path):
     for seed in SEEDS[:2]:
-        frames = card_video(bank, seed, 30)
+        frames = card_video(mnist_bank, seed, 30)
         h, w = frames[0].image.shape[:2]
         assert (h, w) == (480, 640)
         corners = np.array([f.paper for f in frames])
@@ -161,7 +156,7 @@ def test_card_video_keeps_the_card_in_the_frame_while_it_moves(bank, tmp_path: P
         for frame in frames:
             for _, box in frame.digits:
                 assert 0 <= box.x and 0 <= box.y and box.x2 <= w and box.y2 <= h
-    assert make_document("card-video", bank, SEEDS[0]).digits == card_video(bank, SEEDS[0], 1)[0].digits
+    assert make_document("card-video", mnist_bank, SEEDS[0]).digits == card_video(mnist_bank, SEEDS[0], 1)[0].digits
     path = tmp_path / "card.avi"
     write_card_video(path, frames[:10])
     capture = cv2.VideoCapture(str(path))

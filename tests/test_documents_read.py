@@ -95,14 +95,12 @@ def test_a_sheet_found_only_in_part_is_read_whole_as_paper(recognizer, digit_ban
     assert exactly(page, reading), (reading.numbers, page.text)
 
 
-def test_a_sheet_whose_lit_part_writing_crosses_is_read_whole_as_paper(recognizer, mnist):
+def test_a_sheet_whose_lit_part_writing_crosses_is_read_whole_as_paper(recognizer, mnist_bank):
     """Desk photo 2039 of the benchmarks' bank (every MNIST test digit): a shadow's edge across a
     sheet on a wooden desk, crossed by writing, and no whole outline found. The lit part is still
     part of a sheet: the photo is read whole as paper (judged on the frame, the wood around the
     sheet turned the polarity and nothing was read)."""
-    from trainer.synth.pages import DigitBank
-
-    page = make_document("desk-photo", DigitBank(mnist.x_test, mnist.y_test), 2039)
+    page = make_document("desk-photo", mnist_bank, 2039)
     paper = find_paper(page.image)
     assert paper is not None and paper.partial
     score = score_page(page, found_from_reading(recognizer.read(page.image)))
@@ -118,14 +116,12 @@ def test_a_plank_the_sheet_lies_on_is_not_the_sheet(recognizer, digit_bank):
     assert exactly(page, recognizer.read(page.image))
 
 
-def test_desk_cut_with_the_sheet_at_one_grey_level_is_not_part_of_it(recognizer, mnist):
+def test_desk_cut_with_the_sheet_at_one_grey_level_is_not_part_of_it(recognizer, mnist_bank):
     """Form 290 of the benchmarks' bank, a photo: the wooden desk between the sheet's left side and
     the frame outlines together with the sheet, with sharp sides all the same (the sheet's own and
     the frame), and was read with it: its grain gave ten 1s. The sheet outlines on its own too,
     brighter and standing out more, with desk between the two: it is the sheet."""
-    from trainer.synth.pages import DigitBank
-
-    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), 290)
+    page = make_document("form", mnist_bank, 290)
     assert page.details["capture"] == "photo"
     paper = found_sheet(page, 25)
     reading = recognizer.read(page.image)
@@ -136,16 +132,14 @@ def test_desk_cut_with_the_sheet_at_one_grey_level_is_not_part_of_it(recognizer,
 
 
 @pytest.mark.parametrize("seed, value", [(94, 3), (10, 9), (410, 2), (374, 4), (250, 3)])
-def test_an_underline_s_leftover_joined_to_a_digit_s_foot_is_no_part_of_its_box(recognizer, mnist, seed, value):
+def test_an_underline_s_leftover_joined_to_a_digit_s_foot_is_no_part_of_its_box(recognizer, mnist_bank, seed, value):
     """Form 94 of the benchmarks' bank: a 3 resting on an underline kept a pixel-thin strip of the
     line's edge, joined to its foot, running left along the line for a digit's width; its box took it
     in and matched the digit no more (IoU under 0.5). The box ends at the digit. Form 10 under OpenCV
     4.11, forms 410 and 374 (photos) under any: the strip begins with a column or two a pixel thicker
     (the line's end, a nick), and the digit starts past it all the same. Form 250: a leaning line's
     leftover is 3 pixels thick, under a pen of 4.5."""
-    from trainer.synth.pages import DigitBank
-
-    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), seed)
+    page = make_document("form", mnist_bank, seed)
     reading = recognizer.read(page.image)
     truth = [box for digit, box in page.digits if digit == value]
     found = [d.box for d in reading.digits if d.digit == value]
@@ -153,15 +147,13 @@ def test_an_underline_s_leftover_joined_to_a_digit_s_foot_is_no_part_of_its_box(
     assert len(pairs) == len(truth), [(t, max((iou(t, f) for f in found), default=0)) for t in truth]
 
 
-def test_a_digit_that_lost_its_bottom_stroke_to_a_ruled_line_is_read_with_the_line_given_back(recognizer, mnist):
+def test_a_digit_that_lost_its_bottom_stroke_to_a_ruled_line_is_read_with_the_line_given_back(recognizer, mnist_bank):
     """Form 27 of the benchmarks' bank: a digit on a rule lost the stroke along it with the rule, and
     the model rejected what was left; read again with the rule's pixels across its columns, it is
     read, and the page reads exactly. (The first such case, a 5 in a table cell of form 62 of the
     tests' bank, no longer loses its lower curve: that was taken as a cell's wall lying along the
     rule.)"""
-    from trainer.synth.pages import DigitBank
-
-    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), 27)
+    page = make_document("form", mnist_bank, 27)
     reading = recognizer.read(page.image)
     assert "read 1 digit(s) again with the ruled line under them" in reading.notes
     assert exactly(page, reading), (reading.numbers, page.text)
@@ -242,25 +234,21 @@ def test_numbers_on_underlines_of_a_turned_photo_cut_by_the_frame_are_read(recog
     assert len(missing) <= 1, (missing, reading.numbers)
 
 
-def test_numbers_on_underlines_of_a_turned_photo_whose_sheet_is_not_found_are_read(recognizer, mnist):
+def test_numbers_on_underlines_of_a_turned_photo_whose_sheet_is_not_found_are_read(recognizer, mnist_bank):
     """A form photographed turned almost 5 degrees whose sheet is not found: its lines were taken as
     level there, and a number written on an underline stayed one blob with it, read as nothing. The
     lines' own lean is measured without a sheet too."""
-    from trainer.synth.pages import DigitBank
-
-    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), 49)
+    page = make_document("form", mnist_bank, 49)
     assert page.details["capture"] == "photo" and abs(page.details["pose"]["roll"]) > 4
     assert recognizer.detect(page.image).paper is None
     assert "0229" in recognizer.read(page.image).numbers
 
 
-def test_a_number_on_an_underline_leaning_its_own_way_on_a_photographed_sheet_is_read(recognizer, mnist):
+def test_a_number_on_an_underline_leaning_its_own_way_on_a_photographed_sheet_is_read(recognizer, mnist_bank):
     """A form photographed in perspective: near the sheet's far edge its first underline leans 3.5
     degrees while the page's lines lean a quarter of one, so no pass over the page took it, and the
     number written on it ("215") stayed one blob with it, read as nothing."""
-    from trainer.synth.pages import DigitBank
-
-    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), 198)
+    page = make_document("form", mnist_bank, 198)
     assert page.details["capture"] == "photo"
     assert recognizer.detect(page.image).paper is not None
     assert "215" in recognizer.read(page.image).numbers
@@ -281,24 +269,23 @@ def test_a_short_comb_on_a_turned_photo_is_read_whole(recognizer, digit_bank):
     assert len(inside) == 2, inside  # its two digits, no wall
 
 
-def segmented_form(mnist, seed: int):
+def segmented_form(bank, seed: int):
     """A generated form from the benchmarks' bank of MNIST test digits, its segmentation alone
     (OpenCV: the same in every environment), and the candidates' boxes in the image's pixels."""
     from edge.pipeline.results import Box
     from edge.pipeline.segment import segment
-    from trainer.synth.pages import DigitBank
 
-    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), seed)
+    page = make_document("form", bank, seed)
     seg = segment(page.image)
     ox, oy = seg.origin
     return page, seg, [Box(c.box.x + ox, c.box.y + oy, c.box.w, c.box.h) for c in seg.candidates]
 
 
-def test_a_5s_bar_lying_under_a_tables_rule_is_no_wall(mnist):
+def test_a_5s_bar_lying_under_a_tables_rule_is_no_wall(mnist_bank):
     """Form 583, a photographed table of quantities: three 5s' detached bars lie just under a rule,
     near it from end to end, and were taken as walls of the table's cells (a wall meets lines at its
     ends only); each 5 was found without its bar, its box matching no digit. Segmentation alone."""
-    page, seg, boxes = segmented_form(mnist, 583)
+    page, seg, boxes = segmented_form(mnist_bank, 583)
     assert page.details["capture"] == "photo"
     fives = [box for value, box in page.digits if value == 5 and 900 < box.y < 1100 and box.w >= 30]
     assert len(fives) == 4
@@ -306,45 +293,43 @@ def test_a_5s_bar_lying_under_a_tables_rule_is_no_wall(mnist):
 
 
 @pytest.mark.parametrize("seed, x, y", [(29, 405, 188), (337, 583, 432)])
-def test_a_5_whose_bar_stands_apart_is_found_with_it(recognizer, mnist, seed, x, y):
+def test_a_5_whose_bar_stands_apart_is_found_with_it(recognizer, mnist_bank, seed, x, y):
     """Forms 29 (a scan) and 337 (a photo): the pen lifted before a 5's bar, which stands apart over
     the right of its body, too flat to be a candidate; the 5 was read from its body alone, its box a
     fifth too short (29) or a third too narrow (337) to match the digit."""
-    from trainer.synth.pages import DigitBank
-
-    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), seed)
+    page = make_document("form", mnist_bank, seed)
     five = next(box for value, box in page.digits if value == 5 and (box.x, box.y) == (x, y))
     reading = recognizer.read(page.image)
     assert max(iou(d.box, five) for d in reading.digits if d.digit == 5) >= 0.5
 
 
-def test_digits_in_comb_boxes_get_their_own_box_not_the_boxs(mnist):
+def test_digits_in_comb_boxes_get_their_own_box_not_the_boxs(mnist_bank):
     """The soft edge of a comb's rules leaves slivers beside the removed rule; grouped with the digit
     in the box, they made its box the box's outline (the digit then matches nothing). Segmentation
     alone (OpenCV: the same in every environment), on a flat scan of a form."""
-    page, seg, boxes = segmented_form(mnist, 1)
+    page, seg, boxes = segmented_form(mnist_bank, 1)
     assert page.details["combs"] and seg.scale == 1.0
     truth = [box for _, box in page.digits]
     assert len(match(truth, boxes)) == len(truth)
 
 
 @pytest.mark.parametrize("seed, digit, x, y", [(19, 4, 521, 532), (29, 4, 385, 506), (47, 7, 720, 429)])
-def test_a_digits_stem_halfway_between_two_comb_walls_is_no_wall(mnist, seed, digit, x, y):
+def test_a_digits_stem_halfway_between_two_comb_walls_is_no_wall(mnist_bank, seed, digit, x, y):
     """Photos of forms whose combs' walls the perspective sorted into rows of their own: a 4's (a
     7's) stem, thin as the rules and reaching from one to the other, stood halfway between two walls,
     and the three made a row of evenly spaced walls half a box apart; the stem went with them and
     the rest of the digit was no digit. A comb's boxes are about as wide as tall. Segmentation alone."""
-    page, seg, boxes = segmented_form(mnist, seed)
+    page, seg, boxes = segmented_form(mnist_bank, seed)
     assert page.details["capture"] == "photo"
     truth = [box for value, box in page.digits if value == digit and (box.x, box.y) == (x, y)]
     assert len(truth) == 1 and len(match(truth, boxes)) == 1, [b for b in boxes if abs(b.x - x) < 60]
 
 
-def test_comb_walls_the_wall_search_misses_are_no_candidates(mnist):
+def test_comb_walls_the_wall_search_misses_are_no_candidates(mnist_bank):
     """On this scan the comb search leaves some walls standing (they reach from one removed rule to
     the other, as thin as the rules); they are no 1s, and every handwritten digit, 1s in comb boxes
     included, is still a candidate. Segmentation alone, as above."""
-    page, seg, boxes = segmented_form(mnist, 13)
+    page, seg, boxes = segmented_form(mnist_bank, 13)
     walls = [(x, y, h) for comb in page.details["combs"] for bx, y, bw, h in comb["boxes"] for x in (bx, bx + bw)]
     assert len(walls) >= 20
     on_walls = [b for b in boxes if b.w < b.h / 5
@@ -354,12 +339,12 @@ def test_comb_walls_the_wall_search_misses_are_no_candidates(mnist):
     assert len(match(truth, boxes)) == len(truth)
 
 
-def test_leaning_comb_walls_left_standing_are_no_candidates(mnist):
+def test_leaning_comb_walls_left_standing_are_no_candidates(mnist_bank):
     """A form photographed turned 4 degrees: the inner walls of a comb lean, so their boxes are over
     0.2 as wide as tall, and the wall test took them for upright 1s (read as 1s between the comb's
     digits). As thin straight bars, thinner than the digits' pen, with the comb's rules running on
     both sides of both ends, they go; the comb's digits stay. Segmentation alone."""
-    page, seg, boxes = segmented_form(mnist, 131)
+    page, seg, boxes = segmented_form(mnist_bank, 131)
     assert page.details["capture"] == "photo" and abs(page.details["pose"]["roll"]) > 3
     comb = next(c["boxes"] for c in page.details["combs"] if len(c["boxes"]) == 7 and c["boxes"][0][1] < 360)
     inner = [(x, y, h) for x, y, _, h in comb[3:5]]  # the walls between its third, fourth and fifth box
@@ -371,38 +356,36 @@ def test_leaning_comb_walls_left_standing_are_no_candidates(mnist):
 
 
 @pytest.mark.parametrize("seed, digit, x, y", [(245, 8, 360, 672), (278, 8, 698, 288)])
-def test_a_digit_joined_to_its_cells_walls_keeps_its_own_box(mnist, seed, digit, x, y):
+def test_a_digit_joined_to_its_cells_walls_keeps_its_own_box(mnist_bank, seed, digit, x, y):
     """Photos of forms whose comb rules the line passes took, but not the walls of one cell: the walls
     stayed joined to the digit between them, and its box was the cell's (read right, matched to no
     digit). Two straight opposite sides are a frame; they go, the digit stays. Segmentation alone."""
-    page, seg, boxes = segmented_form(mnist, seed)
+    page, seg, boxes = segmented_form(mnist_bank, seed)
     assert page.details["capture"] == "photo"
     truth = [box for value, box in page.digits if value == digit and (box.x, box.y) == (x, y)]
     assert len(truth) == 1 and len(match(truth, boxes)) == 1, [b for b in boxes if abs(b.x - x) < 60]
 
 
 @pytest.mark.parametrize("seed, x, y", [(218, 607, 665), (265, 434, 769)])
-def test_a_5_whose_hook_was_drawn_apart_is_boxed_whole(recognizer, mnist, seed, x, y):
+def test_a_5_whose_hook_was_drawn_apart_is_boxed_whole(recognizer, mnist_bank, seed, x, y):
     """A 5 whose hook was drawn apart and runs on far to the right (wider with it than tall): its body
     alone was read as the 5, and the box, without the hook, matched no digit (a miss and a false
     digit)."""
-    from trainer.synth.pages import DigitBank
-
-    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), seed)
+    page = make_document("form", mnist_bank, seed)
     truth = [box for value, box in page.digits if value == 5 and (box.x, box.y) == (x, y)]
     assert len(truth) == 1 and truth[0].w > truth[0].h
     fives = [d.box for d in recognizer.read(page.image).digits if d.digit == 5]
     assert len(match(truth, fives)) == 1, [b for b in fives if abs(b.x - x) < 60]
 
 
-def test_what_is_left_of_comb_boxes_printed_in_a_dropout_colour_is_no_candidate(mnist):
+def test_what_is_left_of_comb_boxes_printed_in_a_dropout_colour_is_no_candidate(mnist_bank):
     """A photographed form whose combs are printed pale red (the colour forms print boxes in, for
     scanners to leave out): what the line passes left of them, a wall and a cell's stub, were
     candidates (read as a 1 and a 7). Ink in the boxes' colour is left out; every digit stays a
     candidate. Segmentation alone."""
     from edge.pipeline.results import Box
 
-    page, seg, boxes = segmented_form(mnist, 254)
+    page, seg, boxes = segmented_form(mnist_bank, 254)
     assert page.details["capture"] == "photo" and page.details["combs"]
     assert any("dropout colour" in note for note in seg.notes)
     leftovers = [Box(716, 332, 9, 35), Box(667, 196, 13, 33)]
@@ -411,13 +394,11 @@ def test_what_is_left_of_comb_boxes_printed_in_a_dropout_colour_is_no_candidate(
     assert len(match(truth, boxes)) == len(truth)
 
 
-def test_a_red_comb_among_black_rules_is_left_out_in_its_colour(recognizer, mnist):
+def test_a_red_comb_among_black_rules_is_left_out_in_its_colour(recognizer, mnist_bank):
     """A photographed form that prints only its combs pale red, its rules and tables black: 6% of the
     lines removed are red. Its comb's walls and stubs were read as a 1 and widened the 5s' boxes
     (matching no digit); in its colour they go, and the comb's number is read."""
-    from trainer.synth.pages import DigitBank
-
-    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), 191)
+    page = make_document("form", mnist_bank, 191)
     assert page.details["capture"] == "photo"
     trace = Trace()
     reading = recognizer.read(page.image, trace=trace)
@@ -447,12 +428,10 @@ def test_red_writing_on_red_ruled_paper_is_not_taken_for_a_dropout_colour(digit_
 
 
 @pytest.mark.parametrize("kind, seed", [("form", 49), ("form", 180), ("desk-photo", 49)])
-def test_an_edge_cut_by_the_frames_border_is_no_digit(recognizer, mnist, kind, seed):
+def test_an_edge_cut_by_the_frames_border_is_no_digit(recognizer, mnist_bank, kind, seed):
     """Photos whose frame cuts a desk's or a sheet's edge: a sliver of it on the image's left border
     (its outer side beyond the frame, so no step between two surfaces can be seen) was read as a 1."""
-    from trainer.synth.pages import DigitBank
-
-    page = make_document(kind, DigitBank(mnist.x_test, mnist.y_test), seed)
+    page = make_document(kind, mnist_bank, seed)
     reading = recognizer.read(page.image)
     on_border = [d for d in reading.digits if d.box.x == 0 or d.box.x2 >= page.image.shape[1]]
     assert not on_border, on_border

@@ -461,32 +461,28 @@ def test_touching_digits_the_classifier_rejects_are_read_whole(classifier, strin
     assert rescued not in Recognizer(classifier, without, string_reader).read(page.image).numbers
 
 
-def test_touching_numbers_standing_apart_are_read_whole(classifier, string_reader, mnist):
+def test_touching_numbers_standing_apart_are_read_whole(classifier, string_reader, mnist_bank):
     """Touching page 282 of the benchmarks' bank: its "6860" and "94040" stand alone on their lines,
     each one blob the classifier rejects whole, with no digit found beside it to vouch for it; the
     classifier, on the string reader's boxes, sees the same digits in them."""
-    from trainer.synth.pages import DigitBank
-
-    page = make_page("touching", DigitBank(mnist.x_test, mnist.y_test), 282)
+    page = make_page("touching", mnist_bank, 282)
     assert {"6860", "94040"} <= set(truth_numbers(page))
     reading = Recognizer(classifier, strings=string_reader).read(page.image)
     assert {"6860", "94040"} <= set(reading.numbers), reading.numbers
 
 
 @pytest.mark.parametrize("seed, whole", [(223, "0035"), (283, "14801"), (325, "3639")])
-def test_touching_digits_cut_into_a_row_of_rejected_blobs_are_read_whole(classifier, string_reader, mnist, seed,
+def test_touching_digits_cut_into_a_row_of_rejected_blobs_are_read_whole(classifier, string_reader, mnist_bank, seed,
                                                                         whole):
     """Touching pages of the benchmarks' bank where one number's touching digits make two blobs the
     classifier rejects, each beside the other as a word's letters stand: the row is read whole."""
-    from trainer.synth.pages import DigitBank
-
-    page = make_page("touching", DigitBank(mnist.x_test, mnist.y_test), seed)
+    page = make_page("touching", mnist_bank, seed)
     assert whole in truth_numbers(page)
     reading = Recognizer(classifier, strings=string_reader).read(page.image)
     assert whole in reading.numbers, reading.numbers
 
 
-def test_a_bold_printed_m_cut_into_strokes_is_no_number(classifier, string_reader, mnist):
+def test_a_bold_printed_m_cut_into_strokes_is_no_number(classifier, string_reader, mnist_bank):
     """Form 157 of the benchmarks' bank: the title's bold "form" has its "f", "o" and "r" rejected or
     found printed, and its "m" cut into three strokes read 1-7-1, all unsurely; read again as a
     number, the string reader made them "111", surely. Right after a rejected letter and all unsure,
@@ -494,9 +490,8 @@ def test_a_bold_printed_m_cut_into_strokes_is_no_number(classifier, string_reade
     printed as letters, finds them first; with one round, this rule still does.)"""
     from edge.pipeline.classify import PrintedOptions
     from edge.pipeline.recognizer import RecognizeOptions
-    from trainer.synth.pages import DigitBank
 
-    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), 157)
+    page = make_document("form", mnist_bank, 157)
     top = min(box.y for _, box in page.digits)  # the title stands above every handwritten digit
     one_round = RecognizeOptions(printed=PrintedOptions(rounds=1))
     for options, note in ((one_round, "left out 3 digit(s) that are pieces of a word's last letter"),

@@ -158,25 +158,21 @@ def test_digits_broken_by_a_skipping_pen_read_whole(recognizer, digit_bank, seed
     assert sum(a != b for a, b in zip(read, page.text)) <= 1, (read, page.text)
 
 
-def test_a_5s_bar_drawn_apart_joins_its_5_not_the_bigger_digit_beside_it(mnist):
+def test_a_5s_bar_drawn_apart_joins_its_5_not_the_bigger_digit_beside_it(mnist_bank):
     """Clean sheet 11: a 5's bar, drawn apart over the right of its body, ends just short of the top
     of the 6 beside it; it joined the 6 (the bigger of the two), whose box then took in half the 5,
     and the 5 was found without its bar. It reaches over the 5's body, not the 6. Segmentation alone."""
-    from trainer.synth.pages import DigitBank
-
-    page = make_page("clean", DigitBank(mnist.x_test, mnist.y_test), seed=11)
+    page = make_page("clean", mnist_bank, seed=11)
     pair = [box for value, box in page.digits if value in (5, 6) and box.y < 120 and 90 < box.x < 170]
     assert len(pair) == 2
     seg = segment(page.image)
     assert len(match(pair, [c.box for c in seg.candidates])) == 2
 
 
-def test_a_5_with_a_thick_slanted_bar_apart_is_found_with_it(recognizer, mnist):
+def test_a_5_with_a_thick_slanted_bar_apart_is_found_with_it(recognizer, mnist_bank):
     """Clean sheet 39: a 5's bar drawn apart, thick and slanting up, is a box 1.47 times as wide as
     tall: flat enough for a bar. The 5 was read from its body alone, its box half the digit's."""
-    from trainer.synth.pages import DigitBank
-
-    page = make_page("clean", DigitBank(mnist.x_test, mnist.y_test), seed=39)
+    page = make_page("clean", mnist_bank, seed=39)
     five = next(box for value, box in page.digits if value == 5 and (box.x, box.y) == (716, 60))
     reading = recognizer.read(page.image)
     assert max(iou(d.box, five) for d in reading.digits if d.digit == 5) >= 0.5
@@ -256,16 +252,15 @@ def test_string_reader_mends_numbers_of_touching_digits(digit_bank, seed):
     assert better.correct >= plain.correct
 
 
-def test_a_digit_both_readers_read_the_same_is_reported_surely(mnist):
+def test_a_digit_both_readers_read_the_same_is_reported_surely(mnist_bank):
     """Form 19 (tuning seed): the classifier reads the 3 of a handwritten number at 0.36, the string
     reader reads the number as the classifier does, the 3 at over 0.9: the report says 0.9 or more,
     with the string reader's agreement, and --min-confidence 0.5 keeps it."""
     from edge.pipeline.recognizer import build_recognizer
     from edge.runtime.settings import RuntimeSettings
     from trainer.synth.documents import make_document
-    from trainer.synth.pages import DigitBank
 
-    page = make_document("form", DigitBank(mnist.x_test, mnist.y_test), 19)
+    page = make_document("form", mnist_bank, 19)
     truth = Box(689, 533, 23, 27)
 
     def the_three(recognizer) -> Digit:
