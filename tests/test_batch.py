@@ -224,6 +224,22 @@ def test_unordered_jobs_give_the_same_records(batch, workdir):
 
 
 @pytest.mark.slow
+def test_more_jobs_and_threads_than_cpus_are_cut_to_the_cpus(batch, workdir):
+    """-j 1000 started a thousand worker processes, each with its own interpreter and models, until
+    the machine ran out of memory; now the run uses the CPUs it has, says so once, and reads the same
+    (asked here for four times the CPUs, which the old code would start without running out)."""
+    cpus = len(os.sched_getaffinity(0))
+    asked = 4 * cpus
+    result = run_cli("scans", "-o", "out.jsonl", "--jobs", asked, "--threads", asked, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"digits-recognize: --jobs {asked}: this process may use {cpus} CPU(s); using {cpus}",
+        f"digits-recognize: --threads {asked}: this process may use {cpus} CPU(s); using {cpus}",
+    ]
+    assert without_timing(complete_records(workdir / "out.jsonl")) == batch.reference
+
+
+@pytest.mark.slow
 def test_jobs_keep_input_order_and_a_dying_worker_costs_one_image(batch, workdir):
     """Two workers, results in input order; a worker that crashes (here it SIGKILLs itself, as a
     decoder crash would, by the tests' sitecustomize.py) is replaced, and only the image it was

@@ -246,12 +246,28 @@ def settings_from_args(args: argparse.Namespace):
         min_confidence=args.min_confidence,
         drop_uncertain=args.drop_uncertain,
     )
-    runtime = RuntimeSettings(args.model, args.backend, args.threads, args.string_model, not args.no_strings)
     if args.fields is not None and streams:
         raise UsageError("--fields reads forms in images and documents, not in videos or camera frames")
-    return RunSettings(inputs=inputs, outputs=outputs, options=options, runtime=runtime, jobs=args.jobs,
+    jobs, threads = args.jobs, args.threads
+    if args.ray_address is None:  # this machine's processes (a cluster's actors run on its nodes' CPUs)
+        jobs, threads = _within_cpus(jobs, threads)
+    runtime = RuntimeSettings(args.model, args.backend, threads, args.string_model, not args.no_strings)
+    return RunSettings(inputs=inputs, outputs=outputs, options=options, runtime=runtime, jobs=jobs,
                        ordered=not args.unordered, fields=args.fields, engine=args.engine,
                        ray_address=args.ray_address)
+
+
+def _within_cpus(jobs: int, threads: int) -> tuple[int, int]:
+    """--jobs and --threads cut to the CPUs this process may use, with a note when they are: workers
+    or threads beyond them only wait their turn, and each worker process holds its own interpreter
+    and models (tens of MB), so ``-j 1000`` would exhaust memory rather than go faster."""
+    from edge.runtime.settings import usable_cpus
+
+    cpus = usable_cpus()
+    for flag, value in (("--jobs", jobs), ("--threads", threads)):
+        if value > cpus:
+            log.warning("%s %d: this process may use %d CPU(s); using %d", flag, value, cpus, cpus)
+    return min(jobs, cpus), min(threads, cpus)
 
 
 def _video_extensions() -> frozenset[str]:

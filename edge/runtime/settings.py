@@ -36,6 +36,14 @@ class RuntimeSettings:
     strings: bool = True
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity where the OS reports one (a container's or
+    ``taskset``'s share), else every CPU of the machine."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def limit_blas_threads() -> None:
     """Give numpy's BLAS ``BLAS_THREADS`` threads, in this process and the ones it starts, unless the
     user chose a number. Only the commands call it, before anything imports numpy (OpenBLAS reads
