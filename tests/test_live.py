@@ -212,6 +212,30 @@ def test_truncated_video_is_a_clear_error_with_status_1(video, tmp_path):
     assert records[-1]["error"].endswith("(truncated or damaged)")
 
 
+def test_video_with_a_damaged_stretch_is_read_past_it(page_frames, tmp_path):
+    """Six frames' worth of bytes zeroed a third of the way into an MP4: OpenCV fails on those frames
+    and decodes on after them. The reader stopped after three failed frames in a row, losing the
+    rest of the file; now it skips the damaged stretch, reads to the end and says what it skipped."""
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
+    if not writer.isOpened():
+        pytest.skip("this OpenCV cannot write MPEG-4 part 2")
+    for frame in page_frames:
+        writer.write(frame)
+    writer.release()
+    data = bytearray(path.read_bytes())
+    per_frame = len(data) // FRAMES
+    start = len(data) // 3
+    data[start : start + 6 * per_frame] = bytes(6 * per_frame)
+    path.write_bytes(bytes(data))
+    code, records = run_cli("--video", str(path), "--json", "--headless")
+    assert code == 1
+    read = [r["frame"] for r in records if "error" not in r]
+    assert read[-1] == FRAMES - 1 and FRAMES - 10 <= len(read) < FRAMES, read
+    assert re.fullmatch(rf"{re.escape(str(path))}: \d of {FRAMES} frames could not be decoded \(damaged\) and "
+                        "were skipped; the others were read", records[-1]["error"]), records[-1]
+
+
 @pytest.mark.parametrize("content, message", [(b"\x00garbage" * 500, "not a video OpenCV can decode"),
                                               (None, "no such file")])
 def test_unreadable_video_is_a_clear_error(tmp_path, caplog, content, message):

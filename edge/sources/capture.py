@@ -33,6 +33,11 @@ STALL_SECONDS = 5.0
 FIRST_FRAME_SECONDS = 10.0
 # Frames a video file is decoded ahead of the recogniser.
 PREFETCH = 4
+# Frames of a video file that may fail to decode in a row, inside the frame count its header gives,
+# before the file is taken to end there: a damaged stretch (zeroed or garbled bytes) costs a few
+# frames, after which OpenCV decodes on (at the next key frame; 10 s at 25 frames/s is well past
+# any usual key-frame interval). Failed reads are cheap, so trying on costs little.
+DAMAGED_RUN_FRAMES = 250
 # Picamera2 gives the full sensor by default, far more than digits need; ask for VGA unless told.
 PICAMERA_DEFAULT_SIZE = (640, 480)
 
@@ -418,8 +423,8 @@ class VideoFile(FrameSource):
             ok = image is not None if wanted else self._skip()
             self.stats.capture_ms += (time.perf_counter() - start) * 1000
             if not ok:
-                # A damaged frame inside the file: skip it and go on, a few times, before calling it the end.
-                if self.expected_frames and index < self.expected_frames and failures < 3:
+                # A damaged frame inside the file: skip it and go on, unless the damage runs on too long.
+                if self.expected_frames and index < self.expected_frames and failures < DAMAGED_RUN_FRAMES:
                     failures += 1
                     self.stats.failed_reads += 1
                     index += 1
@@ -430,17 +435,22 @@ class VideoFile(FrameSource):
             if wanted and not self._put(Frame(index, self._timestamp(index), image)):
                 return
             index += 1
-        self._error = self._end_error(index)
+        self._error = self._end_error(index, failures)
 
-    def _end_error(self, index: int) -> str | None:
-        """Why the file ended early, or None when it was read to its end."""
+    def _end_error(self, index: int, trailing: int) -> str | None:
+        """Why the file ended early or was read with holes, or None when it was read whole;
+        ``trailing``: the frames that failed in a row at the end."""
         if self._stop.is_set():
             return None
         if self.stats.frames == 0:
             return f"{self.name}: no frame could be decoded (damaged, or a codec OpenCV lacks)"
         # Headers that estimate the count (from duration x rate) can be a frame or two off.
         decoded = index - self.stats.failed_reads
-        if self.expected_frames and decoded + max(2, self.expected_frames // 100) < self.expected_frames:
+        slack = max(2, self.expected_frames // 100)
+        if self.expected_frames and decoded + slack < self.expected_frames:
+            if index + slack >= self.expected_frames and trailing <= slack:  # read to its end, with holes
+                return (f"{self.name}: {self.stats.failed_reads} of {self.expected_frames} frames could not be "
+                        "decoded (damaged) and were skipped; the others were read")
             return (f"{self.name}: ends after {decoded} of {self.expected_frames} frames "
                     "(truncated or damaged)")
         return None
