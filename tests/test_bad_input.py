@@ -206,6 +206,26 @@ def test_damaged_tiff_does_not_stop_the_batch(tmp_path):
 
 
 @pytest.mark.slow
+def test_roi_outside_one_image_of_a_batch_costs_that_image(tmp_path):
+    """A batch's images differ in size: --roi outside a small one was a usage error that stopped
+    the run there, the later images never read; now that image is an error and the batch goes on."""
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    page = plain_page(2)
+    save_page(page, folder / "a-page.png")
+    Image.fromarray(page.image[:100, :150, ::-1].copy()).save(folder / "b-small.png")
+    save_page(plain_page(3), folder / "c-page.png")
+    result = run_cli("scans", "--json", "--roi", "200,150,300,120", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    records = records_of(result.stdout)
+    assert [r["source"] for r in records] == ["scans/a-page.png", "scans/b-small.png", "scans/c-page.png"]
+    assert "digits" in records[0] and "digits" in records[2]
+    message = "--roi 200,150,300,120 lies outside the 150x100 image"
+    assert records[1] == {"source": "scans/b-small.png", "error": message}
+    assert result.stderr.splitlines() == [f"digits-recognize: scans/b-small.png: {message}"]
+
+
+@pytest.mark.slow
 def test_huge_image_and_bomb_are_refused_before_decoding(tmp_path):
     """Refused from the header: fast, and the process never holds the 900 MB of pixels."""
     huge = tmp_path / "huge.png"

@@ -264,8 +264,11 @@ def read_input(item: Input, recognizer: Recognizer, settings: RunSettings, done:
             trace = Trace() if outputs.debug_dir is not None else None
             try:
                 reading = reader.read(frame.image, trace)
-            except UsageError:
-                raise
+            except UsageError as exc:  # --roi outside this image: the images of a batch differ in size
+                if is_stream:  # every frame of a stream has that size: the setting is wrong
+                    raise
+                yield Step(frame, reading, _result(item.name, stream, frame, error_record(item.name, str(exc), **where)))
+                continue
             except Exception as exc:  # a bug must cost this frame or image, not the run
                 log.debug("reading %s failed", item.name, exc_info=True)
                 message = failures.record(_result(item.name, stream, frame, {}).label, exc) if is_stream else FrameFailures.message(exc)
