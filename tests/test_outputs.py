@@ -359,3 +359,21 @@ def test_usage_errors_on_the_real_command_line_are_one_line(image, clip, tmp_pat
         lines = result.stderr.splitlines()
         assert result.stdout == "" and len(lines) == 1, (case, result.stderr)
         assert lines[0].startswith(f"digits-recognize: error: {message}"), (case, lines)
+
+
+# --- an output that cannot be written: one line, status 1, no traceback ----------------------------
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device that is always full)")
+@pytest.mark.parametrize("flags, to_full, what", [
+    (["-o", "/dev/full"], False, "--output /dev/full"),
+    (["--csv", "/dev/full"], False, "--csv /dev/full"),
+    (["--json"], True, "the standard output"),
+])
+def test_a_full_disk_is_one_line_not_a_traceback(image, tmp_path, flags, to_full, what):
+    with open("/dev/full" if to_full else "/dev/null", "w") as stdout:
+        result = subprocess.run([sys.executable, str(RECOGNIZE), str(image), "--no-progress", *flags],
+                                stdout=stdout, stderr=subprocess.PIPE, text=True, env=app_env(), cwd=tmp_path,
+                                timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"digits-recognize: error: cannot write {what}: No space left on device"]

@@ -314,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     from edge.apps import driver
     from edge.runtime.classifier import ModelError
     from edge.runtime.settings import RuntimeSettings
+    from edge.sinks.outputs import OutputError
 
     if settings is not None and settings.fields is not None:
         from edge.pipeline.fields import FieldSpecError
@@ -351,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     except driver.UsageError as exc:
         log.error("error: %s", exc)
         return 2
+    except OutputError as exc:  # a full disk: what was read so far is written, the rest cannot be
+        log.error("error: %s", exc)
+        return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

@@ -21,6 +21,22 @@ from edge.sinks.result import Result
 log = logging.getLogger("edge")
 
 
+class OutputError(OSError):
+    """An output that cannot be written (a full disk, a vanished folder): the run cannot record what
+    it reads, so it stops, with one line naming the output and the cause."""
+
+
+def _write(handle: TextIO, text: str, what: str) -> None:
+    """``text`` written and flushed at once, or OutputError naming ``what`` it was written to."""
+    try:
+        handle.write(text)
+        handle.flush()
+    except BrokenPipeError:  # stdout's reader went away (piped into head): the caller stops quietly
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {what}: {exc.strerror or exc}") from None
+
+
 def _csv_text(rows: list[list]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer).writerows(rows)
@@ -56,44 +72,50 @@ class RecordSinks:
         self.changes_only = changes_only
         self.stdout = stdout if stdout is not None else sys.stdout
         mode = "a" if append else "w"
-        self.csv_file = open(csv_path, mode, newline="", encoding="utf-8") if csv_path else None
-        self.output_file = open(output_path, mode, encoding="utf-8") if output_path else None
+        self.csv_what = f"--csv {csv_path}"
+        self.output_what = f"--output {output_path}"
+        self.csv_file = self.output_file = None
+        try:
+            self.csv_file = open(csv_path, mode, newline="", encoding="utf-8") if csv_path else None
+            self.output_file = open(output_path, mode, encoding="utf-8") if output_path else None
+        except OSError as exc:
+            self.close()
+            raise OutputError(f"cannot open {exc.filename}: {exc.strerror or exc}") from None
         if self.csv_file is not None and self.csv_file.tell() == 0:
-            self.csv_file.write(_csv_text([fields_header(fields) if fields else CSV_HEADER]))
-            self.csv_file.flush()
+            _write(self.csv_file, _csv_text([fields_header(fields) if fields else CSV_HEADER]), self.csv_what)
 
     def emit(self, result: Result) -> None:
         line = json.dumps(result.record, ensure_ascii=False) + "\n"
         stream = result.kind != "document"
         if self.as_json:
             if result.changed or not stream or not self.changes_only or not result.ok:
-                self.stdout.write(line)
-                self.stdout.flush()
+                _write(self.stdout, line, "the standard output")
         elif result.ok and (result.changed or not stream):
-            self.stdout.write(text_line(result.label, result.reading) + "\n")
-            self.stdout.flush()
+            _write(self.stdout, text_line(result.label, result.reading) + "\n", "the standard output")
         if not result.ok and result.frame is None:  # a frame's error is logged where it happens, once
             message = result.record["error"]
             # Stream errors name their source already ("camera:7: no such camera").
             log.error("%s", message if stream else f"{result.label}: {message}")
         if self.output_file is not None:
-            self.output_file.write(line)
-            self.output_file.flush()
+            _write(self.output_file, line, self.output_what)
         if self.csv_file is not None and self.fields:
-            self.csv_file.write(_csv_text([fields_row(self.fields, result)]))
-            self.csv_file.flush()
+            _write(self.csv_file, _csv_text([fields_row(self.fields, result)]), self.csv_what)
         elif self.csv_file is not None:
             if result.ok:
                 rows = csv_rows(result.source, result.reading, result.page, result.frame)
             else:
                 rows = [csv_error_row(result.source, result.record["error"], result.page, result.frame)]
-            self.csv_file.write(_csv_text(rows))
-            self.csv_file.flush()
+            _write(self.csv_file, _csv_text(rows), self.csv_what)
 
     def close(self) -> None:
+        """Close the files; every record was flushed as it was written, so a failure here (the
+        buffer of a write that already failed) loses nothing more and is not raised again."""
         for handle in (self.csv_file, self.output_file):
             if handle is not None:
-                handle.close()
+                try:
+                    handle.close()
+                except OSError:
+                    pass
 
     def __enter__(self) -> "RecordSinks":
         return self
