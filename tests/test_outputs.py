@@ -377,3 +377,16 @@ def test_a_full_disk_is_one_line_not_a_traceback(image, tmp_path, flags, to_full
                                 timeout=60)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [f"digits-recognize: error: cannot write {what}: No space left on device"]
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--pdf-dpi", "inf", "must be a finite number more than 0, got inf"),
+    ("--pdf-dpi", "nan", "must be a finite number more than 0, got nan"),
+    ("--pdf-dpi", "0", "must be a finite number more than 0, got 0.0"),
+    ("-j/--jobs", "0", "must be at least 1, got 0"),
+])
+def test_a_flag_value_out_of_range_is_a_usage_error(image, flag, value, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([str(image), f"{flag.split('/')[-1]}={value}"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"argument {flag}: {message}")
