@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -49,6 +50,17 @@ def test_reading_equals_the_command_line(reader, name):
     assert [len(n) for n in reading.numbers] == [len(n) for n in EXPECTED[name]]
     assert reading.text == record["text"]
     assert without_notes(reading.digits) == [(d["digit"], d["confidence"], d["box"], d["line"]) for d in record["digits"]]
+
+
+def test_more_threads_than_cpus_are_cut_to_the_cpus(reader):
+    """Threads beyond the CPUs only wait their turn, and OpenCV asked for 100,000 crashed the process;
+    the Python API gets the same cap as the command line."""
+    cpus = len(os.sched_getaffinity(0))
+    many = edge.Reader(threads=4 * cpus)
+    assert many.recognizer.classifier.threads == cpus
+    assert many.recognizer.strings is None or many.recognizer.strings.threads == cpus
+    path = EXAMPLES / "form-scan.png"
+    assert many.read(path).numbers == reader.read(path).numbers
 
 
 def test_every_kind_of_input_gives_the_same_reading(reader):

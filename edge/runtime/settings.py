@@ -51,11 +51,17 @@ def limit_blas_threads() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(BLAS_THREADS))
 
 
+def within_cpus(threads: int) -> int:
+    """A thread count cut to 1..``usable_cpus()``: threads beyond the CPUs only wait their turn, and
+    OpenCV asked for tens of thousands fails to start them and crashes."""
+    return max(1, min(threads, usable_cpus()))
+
+
 def apply_threads(threads: int) -> None:
     """OpenCV's thread count, for this process (worker processes call it again)."""
     import cv2
 
-    cv2.setNumThreads(max(1, threads))
+    cv2.setNumThreads(within_cpus(threads))
 
 
 def load_string_reader(settings: RuntimeSettings = RuntimeSettings()):
@@ -67,7 +73,7 @@ def load_string_reader(settings: RuntimeSettings = RuntimeSettings()):
 
     if settings.string_model is None and not default_string_model_path().is_file():
         return None
-    return StringReader(settings.string_model, backend=settings.backend, threads=settings.threads)
+    return StringReader(settings.string_model, backend=settings.backend, threads=within_cpus(settings.threads))
 
 
 def load_classifier(settings: RuntimeSettings = RuntimeSettings()) -> DigitClassifier:
@@ -75,4 +81,4 @@ def load_classifier(settings: RuntimeSettings = RuntimeSettings()) -> DigitClass
     from edge.runtime.classifier import DigitClassifier
 
     apply_threads(settings.threads)
-    return DigitClassifier(settings.model, backend=settings.backend, threads=settings.threads)
+    return DigitClassifier(settings.model, backend=settings.backend, threads=within_cpus(settings.threads))
