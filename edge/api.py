@@ -18,6 +18,9 @@ and reads every input through ``Reader.steps``, so the API and the command give 
 from __future__ import annotations
 
 import io
+import math
+import numbers
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Union
@@ -27,16 +30,16 @@ import numpy as np
 from edge.apps.driver import InputSettings, RunSettings, Step, read_input
 from edge.pipeline.recognizer import RecognizeOptions, Recognizer, build_recognizer
 from edge.pipeline.results import Reading
-from edge.pipeline.segment import SegmentOptions
+from edge.pipeline.segment import POLARITIES, SegmentOptions
 from edge.pipeline.split import SplitOptions
 from edge.runtime.settings import RuntimeSettings
-from edge.sources.images import DEFAULT_MAX_PAGES, DEFAULT_MAX_PIXELS, PageOptions
+from edge.sources.images import DEFAULT_MAX_PAGES, DEFAULT_MAX_PIXELS, PageOptions, too_many_pixels
 from edge.sources.streams import Input, list_inputs
 
 if TYPE_CHECKING:
     from PIL import Image
 
-Readable = Union[str, Path, bytes, np.ndarray, "Image.Image"]
+Readable = Union[str, os.PathLike, bytes, np.ndarray, "Image.Image", io.BufferedIOBase]
 
 
 class ReadError(ValueError):
@@ -64,13 +67,15 @@ class Reader:
     ``litert``, ``tflite-runtime`` or ``tensorflow`` (default: the first installed); ``threads``:
     interpreter and OpenCV threads; ``min_confidence``: digits below it are marked uncertain
     (``'?'`` in text), or dropped with ``drop_uncertain``. Raises ``edge.ModelError`` when the model
-    cannot be used.
+    cannot be used, and ValueError or TypeError naming the argument for a setting out of range.
     """
 
     def __init__(self, model: str | Path | None = None, backend: str | None = None, threads: int = 1,
                  min_confidence: float = 0.0, *, drop_uncertain: bool = False, polarity: str = "auto",
                  split: bool = True, max_pixels: int = DEFAULT_MAX_PIXELS, max_pages: int = DEFAULT_MAX_PAGES,
                  pdf_dpi: float | None = None) -> None:
+        _check_settings(model=model, threads=threads, min_confidence=min_confidence, polarity=polarity,
+                        max_pixels=max_pixels, max_pages=max_pages, pdf_dpi=pdf_dpi)
         options = RecognizeOptions(segment=SegmentOptions(polarity=polarity), split=SplitOptions(enabled=split),
                                    min_confidence=min_confidence, drop_uncertain=drop_uncertain)
         settings = RunSettings(
@@ -95,13 +100,11 @@ class Reader:
     def read(self, source: Readable) -> Reading | list[Reading]:
         """The reading of one image; for a PDF or a multi-page TIFF, a list with one per page.
 
-        ``source``: a path, the bytes of an image or PDF file, a NumPy array (grey, BGR or BGRA,
-        uint8) or a PIL image. Raises ReadError for bad input.
+        ``source``: a path, the bytes of an image or PDF file, a binary file object, a NumPy array
+        (grey, BGR or BGRA, uint8) or a PIL image. Raises ReadError for bad input.
         """
-        if isinstance(source, np.ndarray):
-            return self.recognizer.read(_check_array(source))
-        if _is_pil(source):
-            return self.recognizer.read(_from_pil(source))
+        if isinstance(source, np.ndarray) or _is_pil(source):
+            return self.recognizer.read(self._pixels(source))
         results = list(self._results(_as_input(source)))
         for result in results:
             if not result.ok:
@@ -111,28 +114,44 @@ class Reader:
             return results[0].reading
         return [result.reading for result in results]
 
-    def pages(self, source: str | Path | bytes) -> Iterator[Result]:
+    def pages(self, source: str | os.PathLike | bytes) -> Iterator[Result]:
         """The pages of a document one at a time (a long PDF never sits in memory whole); a page that
         cannot be read is a Result with its error, and the next page is still read."""
         return self._results(_as_input(source))
 
     def read_many(self, sources: Iterable[Readable]) -> Iterator[Result]:
         """Results one by one (one per image or page), in order; a bad input is a Result with its
-        error, never an exception. Paths may be folders and globs, as on the command line."""
+        error, never an exception. Paths may be folders and globs, as on the command line; one path
+        (or one bytes object) given alone is read as one input, not character by character."""
+        if isinstance(sources, (str, os.PathLike, bytes, bytearray, memoryview)):
+            sources = [sources]
         for index, source in enumerate(sources):
             if isinstance(source, np.ndarray) or _is_pil(source):
                 name = f"<{type(source).__name__} {index}>"
                 try:
-                    image = _check_array(source) if isinstance(source, np.ndarray) else _from_pil(source)
-                    yield Result(name, self.recognizer.read(image))
+                    yield Result(name, self.recognizer.read(self._pixels(source)))
                 except ReadError as exc:
                     yield Result(name, error=str(exc))
-            elif isinstance(source, (bytes, bytearray, memoryview)):
-                yield from self._results(_as_input(bytes(source)))
-            else:
-                for item in list_inputs([str(source)]):
+            elif isinstance(source, (str, os.PathLike)):
+                for item in list_inputs([os.fspath(source)]):
                     if item.skipped is None:
                         yield from self._results(item)
+            else:
+                try:
+                    item = _as_input(source)
+                except (TypeError, ReadError) as exc:
+                    yield Result(f"<{type(source).__name__} {index}>", error=str(exc))
+                    continue
+                yield from self._results(item)
+
+    def _pixels(self, source: np.ndarray | "Image.Image") -> np.ndarray:
+        """An array or PIL image as the recogniser's input, held to the same size limit as files."""
+        image = _check_array(source) if isinstance(source, np.ndarray) else _from_pil(source)
+        height, width = image.shape[:2]
+        problem = too_many_pixels(width, height, self.settings.inputs.pages.max_pixels, "max_pixels=")
+        if problem is not None:
+            raise ReadError(problem)
+        return image
 
     # --- what the command line uses -----------------------------------------------------------------
     def steps(self, item: Input, **loop: Any) -> Iterator[Step]:
@@ -148,12 +167,46 @@ class Reader:
             yield Result(result.source, result.reading, error, result.page)
 
 
-def _as_input(source: str | Path | bytes) -> Input:
+def _as_input(source: str | os.PathLike | bytes | io.BufferedIOBase) -> Input:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return Input("<bytes>", "document", data=bytes(source))
-    if not isinstance(source, (str, Path)):
-        raise TypeError(f"cannot read a {type(source).__name__}: give a path, bytes, a NumPy array or a PIL image")
-    return Input(str(source), "document", path=Path(source))
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not isinstance(path, str) or not path:
+            raise TypeError(f"cannot read the path {source!r}: give a non-empty str or os.PathLike")
+        return Input(path, "document", path=Path(path))
+    if callable(getattr(source, "read", None)):  # an open file, io.BytesIO, a network stream
+        name = str(getattr(source, "name", f"<{type(source).__name__}>"))
+        if isinstance(source, io.TextIOBase):
+            raise TypeError(f"{name}: a text file object; open the file in binary mode ('rb')")
+        try:
+            data = source.read()
+        except OSError as exc:
+            raise ReadError(f"{name}: cannot read ({exc.strerror or exc})") from None
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError(f"{name}: a text file object; open the file in binary mode ('rb')")
+        return Input(name, "document", data=bytes(data))
+    raise TypeError(f"cannot read {type(source).__name__} objects: give a path, bytes, a binary file object, "
+                    "a NumPy array or a PIL image")
+
+
+def _check_settings(*, model, threads, min_confidence, polarity, max_pixels, max_pages, pdf_dpi) -> None:
+    """Reader's arguments checked where they are given, not blamed on every input read later."""
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        raise TypeError(f"model must be a path (str or os.PathLike), got {type(model).__name__}")
+    for name, value, least in (("threads", threads, 1), ("max_pixels", max_pixels, 0), ("max_pages", max_pages, 0)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be a whole number, got {value!r}")
+        if value < least:
+            raise ValueError(f"{name} must be at least {least}, got {value}")
+    if isinstance(min_confidence, bool) or not isinstance(min_confidence, numbers.Real) or \
+            not 0.0 <= min_confidence <= 1.0:
+        raise ValueError(f"min_confidence must be a number from 0 to 1, got {min_confidence!r}")
+    if polarity not in POLARITIES:
+        raise ValueError(f"polarity must be one of {', '.join(POLARITIES)}, got {polarity!r}")
+    if pdf_dpi is not None and (isinstance(pdf_dpi, bool) or not isinstance(pdf_dpi, numbers.Real)
+                                or not 0 < pdf_dpi < math.inf):
+        raise ValueError(f"pdf_dpi must be a finite number above 0 (or None), got {pdf_dpi!r}")
 
 
 def _check_array(array: np.ndarray) -> np.ndarray:
@@ -170,14 +223,29 @@ def _is_pil(source: Any) -> bool:
     return type(source).__module__.startswith("PIL.")
 
 
+# PIL modes that a PNG holds as they are, and modes the file decoder reads from a TIFF (integer and
+# float pixels, CMYK); any other mode (YCbCr, HSV, LAB, premultiplied alpha, ...) is converted first.
+_PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I;16"})
+_TIFF_MODES = frozenset({"I", "F", "CMYK"})
+
+
 def _from_pil(image: "Image.Image") -> np.ndarray:
-    """A PIL image through the same decoder as files (modes, transparency, orientation)."""
+    """A PIL image through the same decoder as files (modes, transparency), turned upright by its
+    EXIF orientation as a file would be."""
+    from PIL import ImageOps
+
     from edge.sources.images import ImageError, read_pages
 
     buffer = io.BytesIO()
     try:
-        image.save(buffer, format="PNG" if image.mode not in ("CMYK",) else "TIFF")
-        page = next(read_pages(buffer.getvalue(), PageOptions()))
+        image = ImageOps.exif_transpose(image)
+        if image.mode not in _PNG_MODES | _TIFF_MODES:
+            alpha = "A" in image.mode or "a" in image.mode
+            image = image.convert("I" if image.mode.startswith("I;") else "RGBA" if alpha else "RGB")
+        image.save(buffer, format="TIFF" if image.mode in _TIFF_MODES else "PNG")
+        page = next(read_pages(buffer.getvalue(), PageOptions(max_pixels=0)))
     except (ImageError, OSError, ValueError) as exc:
         raise ReadError(f"cannot read this PIL image ({exc})") from None
+    if not hasattr(page, "pixels"):  # a PageError
+        raise ReadError(f"cannot read this PIL image ({page.message})")
     return page.pixels

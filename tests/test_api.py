@@ -109,8 +109,82 @@ def test_bad_input_raises_one_exception_type(reader, tmp_path):
 
 
 def test_min_confidence_and_a_bad_model(tmp_path):
-    doubtful = edge.Reader(min_confidence=1.01)
+    doubtful = edge.Reader(min_confidence=1.0)  # every digit here is read below 1
     assert set(doubtful.read(EXAMPLES / "sticky-note.jpg").text) <= set("? \n")
     (tmp_path / "model.tflite").write_bytes(b"not a model")
     with pytest.raises(edge.ModelError):
         edge.Reader(model=tmp_path / "model.tflite")
+
+
+@pytest.mark.parametrize("settings, error, message", [
+    ({"threads": 1.5}, TypeError, "threads must be a whole number, got 1.5"),
+    ({"threads": 0}, ValueError, "threads must be at least 1, got 0"),
+    ({"min_confidence": "0.5"}, ValueError, "min_confidence must be a number from 0 to 1, got '0.5'"),
+    ({"min_confidence": float("nan")}, ValueError, "min_confidence must be a number from 0 to 1, got nan"),
+    ({"polarity": "Dark-on-light"}, ValueError, "polarity must be one of auto, dark-on-light, light-on-dark"),
+    ({"max_pages": -1}, ValueError, "max_pages must be at least 0, got -1"),
+    ({"max_pixels": "x"}, TypeError, "max_pixels must be a whole number, got 'x'"),
+    ({"pdf_dpi": float("inf")}, ValueError, "pdf_dpi must be a finite number above 0 (or None), got inf"),
+    ({"model": 5}, TypeError, "model must be a path (str or os.PathLike), got int"),
+])
+def test_a_setting_out_of_range_is_refused_where_it_is_given(settings, error, message):
+    """A bad setting was accepted and then blamed on every input ("internal error while reading"),
+    or read a page as nothing at all (an unknown polarity)."""
+    with pytest.raises(error) as info:
+        edge.Reader(**settings)
+    assert str(info.value).startswith(message)
+
+
+def test_file_objects_and_path_likes_are_read_like_paths(reader, tmp_path):
+    path = EXAMPLES / "form-scan.png"
+    expected = reader.read(path).numbers
+
+    class Where:  # an os.PathLike that is not a pathlib.Path
+        def __fspath__(self):
+            return str(path)
+
+    assert reader.read(io.BytesIO(path.read_bytes())).numbers == expected
+    with open(path, "rb") as handle:
+        assert reader.read(handle).numbers == expected
+    assert reader.read(Where()).numbers == expected
+    with open(path, encoding="latin-1") as text, pytest.raises(TypeError, match="open the file in binary mode"):
+        reader.read(text)
+    with pytest.raises(TypeError, match="cannot read NoneType objects"):
+        reader.read(None)
+
+
+def test_read_many_takes_one_path_whole_and_odd_items_as_errors(reader, tmp_path):
+    """A path given alone was read character by character (``"."`` read the working folder); an
+    empty path read the working folder; a name too long for the file system raised OSError."""
+    path = EXAMPLES / "form-scan.png"
+    expected = reader.read(path).numbers
+    [alone] = list(reader.read_many(str(path)))
+    assert alone.ok and alone.reading.numbers == expected
+    results = list(reader.read_many(["", None, "a" * 5000 + ".png", path]))
+    assert [r.ok for r in results] == [False, False, False, True]
+    assert results[0].error == "empty path"
+    assert results[1].error.startswith("cannot read NoneType objects")
+    assert results[2].error == "cannot open (File name too long)"
+    assert results[3].reading.numbers == expected
+
+
+@pytest.mark.parametrize("mode", ["I", "F", "I;16", "YCbCr", "HSV", "LAB", "RGBX"])
+def test_pil_images_of_every_mode_read_like_the_file(reader, mode):
+    """Modes a PNG cannot hold were refused ("cannot write mode F as PNG")."""
+    path = EXAMPLES / "form-scan.png"
+    image = Image.open(path).convert("L").convert(mode)
+    assert reader.read(image).numbers == reader.read(path).numbers
+
+
+def test_pil_image_is_turned_upright_by_its_exif_orientation(reader):
+    """The PNG the image went through dropped its EXIF: a phone photo was read on its side."""
+    path = EXAMPLES / "phone-photo-exif-rotated.jpg"
+    assert reader.read(Image.open(path)).numbers == reader.read(path).numbers
+
+
+def test_arrays_are_held_to_max_pixels_like_files():
+    small = edge.Reader(max_pixels=10_000)
+    with pytest.raises(edge.ReadError, match=r"200x100 is 20,000 pixels, over the limit of 10,000"):
+        small.read(np.full((100, 200), 255, np.uint8))
+    with pytest.raises(edge.ReadError, match="over the limit of 10,000"):
+        small.read(Image.new("L", (200, 100), 255))

@@ -226,6 +226,20 @@ def test_roi_outside_one_image_of_a_batch_costs_that_image(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_name_too_long_and_an_empty_name_cost_only_themselves(tmp_path):
+    """A name longer than the file system allows raised OSError out of the listing (a traceback,
+    for images and for video names alike); an empty argument read the working folder."""
+    save_page(plain_page(2), tmp_path / "good.png")
+    long_image, long_video = "a" * 5000 + ".png", "b" * 5000 + ".mp4"
+    result = run_cli(long_image, long_video, "", "good.png", "--json", cwd=tmp_path)
+    assert "Traceback" not in result.stderr and result.returncode == 1, result.stderr[-2000:]
+    records = records_of(result.stdout)
+    assert [r.get("error") for r in records[:3]] == ["cannot open (File name too long)"] * 2 + ["empty path"]
+    assert records[3]["source"] == "good.png" and "digits" in records[3]
+    assert len(result.stderr.splitlines()) == 3
+
+
+@pytest.mark.slow
 def test_huge_image_and_bomb_are_refused_before_decoding(tmp_path):
     """Refused from the header: fast, and the process never holds the 900 MB of pixels."""
     huge = tmp_path / "huge.png"

@@ -142,7 +142,15 @@ def _walk(folder: Path, recursive: bool, seen: set[tuple[int, int]],
 def _expand(arguments: Iterable[str], recursive: bool, classify: Classify) -> Iterator[Source]:
     for argument in arguments:
         path = Path(argument)
-        if path.is_dir():
+        if not argument:  # Path("") is the working folder: never read a folder nobody named
+            yield Source("''", error="empty path")
+            continue
+        try:
+            is_dir = path.is_dir()
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte: costs this argument only
+            yield Source(display_name(argument), error=f"cannot open ({getattr(exc, 'strerror', None) or exc})")
+            continue
+        if is_dir:
             yield from _walk(path, recursive, set(), classify)
         elif os.path.lexists(path):
             yield Source(display_name(path), path=path)

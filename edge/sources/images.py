@@ -130,6 +130,8 @@ def _check_file(path: Path) -> None:
         raise ImageError("permission denied") from None
     except OSError as exc:
         raise ImageError(f"cannot open ({exc.strerror or exc})") from None
+    except ValueError as exc:  # a NUL byte in the name, which no file can have
+        raise ImageError(f"not a valid path ({exc})") from None
     if stat.S_ISDIR(info.st_mode):
         raise ImageError("is a folder, not an image")
     if not stat.S_ISREG(info.st_mode):
@@ -173,10 +175,11 @@ def _flatten_alpha(image: Image.Image, notes: list[str]) -> Image.Image:
     return Image.alpha_composite(Image.new("RGBA", rgba.size, background), rgba).convert("RGB")
 
 
-def _too_many_pixels(width: int, height: int, max_pixels: int) -> str | None:
+def too_many_pixels(width: int, height: int, max_pixels: int, setting: str = "--max-pixels") -> str | None:
+    """Why an image of this size is refused, or None; ``setting``: what raises the limit."""
     if max_pixels and width * height > max_pixels:
         return (f"{width}x{height} is {width * height:,} pixels, over the limit of {max_pixels:,} "
-                "(raise it with --max-pixels)")
+                f"(raise it with {setting})")
     return None
 
 
@@ -184,7 +187,7 @@ def _check_size(image: Image.Image, max_pixels: int) -> None:
     width, height = image.size
     if width <= 0 or height <= 0:
         raise ImageError(f"image has zero size ({width}x{height})")
-    problem = _too_many_pixels(width, height, max_pixels)
+    problem = too_many_pixels(width, height, max_pixels)
     if problem:
         raise ImageError(problem)
 

@@ -9,6 +9,7 @@ around it are still read.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,7 @@ def list_inputs(arguments: list[str] | tuple[str, ...], recursive: bool = False,
     for argument in arguments:
         if argument == STDIN:
             yield Input(STDIN, "document")
-        elif Path(argument).suffix.lower() in VIDEO_EXTENSIONS and Path(argument).is_file():
+        elif Path(argument).suffix.lower() in VIDEO_EXTENSIONS and os.path.isfile(argument):  # False on any OSError
             yield Input(display_name(argument), "video", path=Path(argument))
         else:
             yield from (_from_source(s) for s in iter_inputs([argument], recursive))
