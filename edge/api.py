@@ -76,6 +76,7 @@ class Reader:
                  pdf_dpi: float | None = None) -> None:
         _check_settings(model=model, threads=threads, min_confidence=min_confidence, polarity=polarity,
                         max_pixels=max_pixels, max_pages=max_pages, pdf_dpi=pdf_dpi)
+        threads, max_pixels, max_pages = int(threads), int(max_pixels), int(max_pages)  # 1e8 is a count too
         options = RecognizeOptions(segment=SegmentOptions(polarity=polarity), split=SplitOptions(enabled=split),
                                    min_confidence=min_confidence, drop_uncertain=drop_uncertain)
         settings = RunSettings(
@@ -123,7 +124,8 @@ class Reader:
         """Results one by one (one per image or page), in order; a bad input is a Result with its
         error, never an exception. Paths may be folders and globs, as on the command line; one path
         (or one bytes object) given alone is read as one input, not character by character."""
-        if isinstance(sources, (str, os.PathLike, bytes, bytearray, memoryview)):
+        if isinstance(sources, (str, os.PathLike, bytes, bytearray, memoryview, np.ndarray, io.IOBase)) or \
+                _is_pil(sources):
             sources = [sources]
         for index, source in enumerate(sources):
             if isinstance(source, np.ndarray) or _is_pil(source):
@@ -132,7 +134,7 @@ class Reader:
                     yield Result(name, self.recognizer.read(self._pixels(source)))
                 except ReadError as exc:
                     yield Result(name, error=str(exc))
-            elif isinstance(source, (str, os.PathLike)):
+            elif isinstance(source, (str, os.PathLike)) and isinstance(os.fspath(source), str) and os.fspath(source):
                 for item in list_inputs([os.fspath(source)]):
                     if item.skipped is None:
                         yield from self._results(item)
@@ -145,13 +147,14 @@ class Reader:
                 yield from self._results(item)
 
     def _pixels(self, source: np.ndarray | "Image.Image") -> np.ndarray:
-        """An array or PIL image as the recogniser's input, held to the same size limit as files."""
-        image = _check_array(source) if isinstance(source, np.ndarray) else _from_pil(source)
-        height, width = image.shape[:2]
+        """An array or PIL image as the recogniser's input, held to the same size limit as files
+        (checked before any pixel is copied)."""
+        width, height = (source.shape[1::-1] if source.ndim >= 2 else (0, 0)) if isinstance(source, np.ndarray) \
+            else source.size
         problem = too_many_pixels(width, height, self.settings.inputs.pages.max_pixels, "max_pixels=")
         if problem is not None:
             raise ReadError(problem)
-        return image
+        return _check_array(source) if isinstance(source, np.ndarray) else _from_pil(source)
 
     # --- what the command line uses -----------------------------------------------------------------
     def steps(self, item: Input, **loop: Any) -> Iterator[Step]:
@@ -172,8 +175,10 @@ def _as_input(source: str | os.PathLike | bytes | io.BufferedIOBase) -> Input:
         return Input("<bytes>", "document", data=bytes(source))
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        if not isinstance(path, str) or not path:
-            raise TypeError(f"cannot read the path {source!r}: give a non-empty str or os.PathLike")
+        if not isinstance(path, str):
+            raise TypeError(f"cannot read the path {source!r}: give a str or an os.PathLike of one")
+        if not path:
+            raise ReadError("empty path")
         return Input(path, "document", path=Path(path))
     if callable(getattr(source, "read", None)):  # an open file, io.BytesIO, a network stream
         name = str(getattr(source, "name", f"<{type(source).__name__}>"))
@@ -181,8 +186,8 @@ def _as_input(source: str | os.PathLike | bytes | io.BufferedIOBase) -> Input:
             raise TypeError(f"{name}: a text file object; open the file in binary mode ('rb')")
         try:
             data = source.read()
-        except OSError as exc:
-            raise ReadError(f"{name}: cannot read ({exc.strerror or exc})") from None
+        except (OSError, ValueError) as exc:  # a closed file raises ValueError
+            raise ReadError(f"{name}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
         if not isinstance(data, (bytes, bytearray)):
             raise TypeError(f"{name}: a text file object; open the file in binary mode ('rb')")
         return Input(name, "document", data=bytes(data))
@@ -192,20 +197,28 @@ def _as_input(source: str | os.PathLike | bytes | io.BufferedIOBase) -> Input:
 
 def _check_settings(*, model, threads, min_confidence, polarity, max_pixels, max_pages, pdf_dpi) -> None:
     """Reader's arguments checked where they are given, not blamed on every input read later."""
+    # The rule: a value of the wrong type is a TypeError, a number out of range a ValueError.
     if model is not None and not isinstance(model, (str, os.PathLike)):
         raise TypeError(f"model must be a path (str or os.PathLike), got {type(model).__name__}")
-    for name, value, least in (("threads", threads, 1), ("max_pixels", max_pixels, 0), ("max_pages", max_pages, 0)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"{name} must be a whole number, got {value!r}")
-        if value < least:
-            raise ValueError(f"{name} must be at least {least}, got {value}")
-    if isinstance(min_confidence, bool) or not isinstance(min_confidence, numbers.Real) or \
-            not 0.0 <= min_confidence <= 1.0:
-        raise ValueError(f"min_confidence must be a number from 0 to 1, got {min_confidence!r}")
+    if not isinstance(polarity, str):
+        raise TypeError(f"polarity must be a str, got {type(polarity).__name__}")
     if polarity not in POLARITIES:
         raise ValueError(f"polarity must be one of {', '.join(POLARITIES)}, got {polarity!r}")
-    if pdf_dpi is not None and (isinstance(pdf_dpi, bool) or not isinstance(pdf_dpi, numbers.Real)
-                                or not 0 < pdf_dpi < math.inf):
+    numbers_given = (("threads", threads, True), ("max_pixels", max_pixels, True), ("max_pages", max_pages, True),
+                     ("min_confidence", min_confidence, False), ("pdf_dpi", pdf_dpi, False))
+    for name, value, whole in numbers_given:
+        if value is None and name == "pdf_dpi":
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a number, got {value!r}")
+        if whole and not (math.isfinite(value) and float(value).is_integer()):
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+    for name, value, least in (("threads", threads, 1), ("max_pixels", max_pixels, 0), ("max_pages", max_pages, 0)):
+        if value < least:
+            raise ValueError(f"{name} must be at least {least}, got {value}")
+    if not 0.0 <= min_confidence <= 1.0:
+        raise ValueError(f"min_confidence must be from 0 to 1, got {min_confidence!r}")
+    if pdf_dpi is not None and not 0 < pdf_dpi < math.inf:
         raise ValueError(f"pdf_dpi must be a finite number above 0 (or None), got {pdf_dpi!r}")
 
 
@@ -227,24 +240,23 @@ def _is_pil(source: Any) -> bool:
 # float pixels, CMYK); any other mode (YCbCr, HSV, LAB, premultiplied alpha, ...) is converted first.
 _PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I;16"})
 _TIFF_MODES = frozenset({"I", "F", "CMYK"})
+_ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})  # ("LAB"'s A is a colour axis)
 
 
 def _from_pil(image: "Image.Image") -> np.ndarray:
     """A PIL image through the same decoder as files (modes, transparency), turned upright by its
     EXIF orientation as a file would be."""
-    from PIL import ImageOps
-
-    from edge.sources.images import ImageError, read_pages
+    from edge.sources.images import DECODE_ERRORS, ImageError, read_pages, upright
 
     buffer = io.BytesIO()
     try:
-        image = ImageOps.exif_transpose(image)
+        image = upright(image)
         if image.mode not in _PNG_MODES | _TIFF_MODES:
-            alpha = "A" in image.mode or "a" in image.mode
+            alpha = image.mode in _ALPHA_MODES or "transparency" in image.info
             image = image.convert("I" if image.mode.startswith("I;") else "RGBA" if alpha else "RGB")
         image.save(buffer, format="TIFF" if image.mode in _TIFF_MODES else "PNG")
         page = next(read_pages(buffer.getvalue(), PageOptions(max_pixels=0)))
-    except (ImageError, OSError, ValueError) as exc:
+    except (ImageError, *DECODE_ERRORS) as exc:
         raise ReadError(f"cannot read this PIL image ({exc})") from None
     if not hasattr(page, "pixels"):  # a PageError
         raise ReadError(f"cannot read this PIL image ({page.message})")

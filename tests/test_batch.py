@@ -29,6 +29,7 @@ from edge.apps.workers import WorkerPool
 from edge.pipeline.recognizer import build_recognizer
 from edge.sources.files import expand_sources
 from edge.sources.streams import Input
+from edge.runtime.settings import usable_cpus
 from helpers import app_env
 
 RECOGNIZE = Path(edge.apps.recognize.__file__)
@@ -228,7 +229,7 @@ def test_more_jobs_and_threads_than_cpus_are_cut_to_the_cpus(batch, workdir):
     """-j 1000 started a thousand worker processes, each with its own interpreter and models, until
     the machine ran out of memory; now the run uses the CPUs it has, says so once, and reads the same
     (asked here for four times the CPUs, which the old code would start without running out)."""
-    cpus = len(os.sched_getaffinity(0))
+    cpus = usable_cpus()
     asked = 4 * cpus
     result = run_cli("scans", "-o", "out.jsonl", "--jobs", asked, "--threads", asked, cwd=workdir)
     assert result.returncode == 0, result.stderr

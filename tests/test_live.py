@@ -228,11 +228,16 @@ def test_video_with_a_damaged_stretch_is_read_past_it(page_frames, tmp_path):
     start = len(data) // 3
     data[start : start + 6 * per_frame] = bytes(6 * per_frame)
     path.write_bytes(bytes(data))
+    capture = cv2.VideoCapture(str(path))
+    decoded = [capture.read()[0] for _ in range(FRAMES)]
+    capture.release()
+    if all(decoded):
+        pytest.skip("this OpenCV's decoder hides the damage (every frame decodes)")
     code, records = run_cli("--video", str(path), "--json", "--headless")
     assert code == 1
     read = [r["frame"] for r in records if "error" not in r]
     assert read[-1] == FRAMES - 1 and FRAMES - 10 <= len(read) < FRAMES, read
-    assert re.fullmatch(rf"{re.escape(str(path))}: \d of {FRAMES} frames could not be decoded \(damaged\) and "
+    assert re.fullmatch(rf"{re.escape(str(path))}: \d+ of {FRAMES} frames could not be decoded \(damaged\) and "
                         "were skipped; the others were read", records[-1]["error"]), records[-1]
 
 

@@ -330,11 +330,14 @@ def usage_cases(image: Path, clip: Path, folder: Path) -> dict[str, tuple[list[s
         "--width with an image": ([str(image), "--width", "640"], "--width is a request to a camera"),
         "--jobs with a video": ([str(clip), "--jobs", "2", "--headless"], "--jobs reads images and documents"),
         "--out onto a file": ([str(image), "--out", str(existing)], f"--out {existing}: is a file, not a folder"),
+        # An empty address also slipped past the cap on --jobs (a cluster's actors are not this machine's).
+        "an empty --ray-address": ([str(image), "--engine", "ray", "--ray-address", "", "-j", "1000"],
+                                   "--ray-address is empty"),
     }
 
 
 CASES = ["--every with an image", "--record with an image", "--changes-only with an image", "--width with an image",
-         "--jobs with a video", "--out onto a file"]
+         "--jobs with a video", "--out onto a file", "an empty --ray-address"]
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -97,7 +97,6 @@ class Outcome:
     index: int
     results: list[Result] = field(default_factory=list)
     skipped: str | None = None  # not an image or PDF after all (content sniffed)
-    usage_error: str | None = None  # settings that do not fit this input (--roi outside it): stop the run
 
 
 @dataclass(frozen=True)
@@ -179,10 +178,8 @@ class DocumentReader:
             kind = formats.sniff(data[: formats.HEAD_BYTES]) if work.sniff else None
             if kind is not None and not kind.readable:
                 return Outcome(work.index, skipped=kind.label)
-        try:
+        try:  # settings that do not fit one document (--roi outside it) are that document's error
             return Outcome(work.index, read_document(item, self.recognizer, self.settings, work.done))
-        except UsageError as exc:
-            return Outcome(work.index, usage_error=str(exc))
         except Exception as exc:  # a bug must cost this input, not the batch (which Ray would retry forever)
             message = f"internal error while reading ({type(exc).__name__}: {_one_line(exc)})"
             return Outcome(work.index, [_error(item, message)])
@@ -536,8 +533,6 @@ def _read_all(work: list[Work], settings: RunSettings, model: ModelFiles, addres
     try:
         for batch in stream:
             for outcome in batch:
-                if outcome.usage_error is not None:
-                    raise UsageError(outcome.usage_error)
                 if outcome.skipped is not None:
                     tally.inputs -= 1
                     tally.skipped.append(replace(work[outcome.index].item, skipped=outcome.skipped))

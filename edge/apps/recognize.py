@@ -217,8 +217,10 @@ def settings_from_args(args: argparse.Namespace):
         raise UsageError("--unordered applies with --jobs N")
     if args.string_model is not None and args.no_strings:
         raise UsageError("--string-model and --no-strings contradict each other")
-    if args.ray_address and args.engine != "ray":
+    if args.ray_address is not None and args.engine != "ray":
         raise UsageError("--ray-address applies with --engine ray")
+    if args.ray_address is not None and not args.ray_address.strip():
+        raise UsageError("--ray-address is empty (give HOST:PORT, or leave it out to start a local Ray)")
     if args.resume and args.camera is not None:
         raise UsageError("--resume cannot apply to a camera: its frames are never the same twice")
     if args.show and args.headless:
@@ -251,24 +253,22 @@ def settings_from_args(args: argparse.Namespace):
         raise UsageError("--fields reads forms in images and documents, not in videos or camera frames")
     jobs, threads = args.jobs, args.threads
     if args.ray_address is None:  # this machine's processes (a cluster's actors run on its nodes' CPUs)
-        jobs, threads = _within_cpus(jobs, threads)
+        jobs, threads = _within_cpus(jobs), _within_cpus(threads, "--threads")
     runtime = RuntimeSettings(args.model, args.backend, threads, args.string_model, not args.no_strings)
     return RunSettings(inputs=inputs, outputs=outputs, options=options, runtime=runtime, jobs=jobs,
                        ordered=not args.unordered, fields=args.fields, engine=args.engine,
                        ray_address=args.ray_address)
 
 
-def _within_cpus(jobs: int, threads: int) -> tuple[int, int]:
-    """--jobs and --threads cut to the CPUs this process may use, with a note when they are: workers
-    or threads beyond them only wait their turn, and each worker process holds its own interpreter
-    and models (tens of MB), so ``-j 1000`` would exhaust memory rather than go faster."""
-    from edge.runtime.settings import usable_cpus
+def _within_cpus(value: int, flag: str = "--jobs") -> int:
+    """--jobs or --threads, each on its own, cut to the CPUs this process may use, with a note when it
+    is: workers or threads beyond them only wait their turn, and each worker process holds its own
+    interpreter and models (tens of MB), so ``-j 1000`` would exhaust memory rather than go faster."""
+    from edge.runtime.settings import usable_cpus, within_cpus
 
-    cpus = usable_cpus()
-    for flag, value in (("--jobs", jobs), ("--threads", threads)):
-        if value > cpus:
-            log.warning("%s %d: this process may use %d CPU(s); using %d", flag, value, cpus, cpus)
-    return min(jobs, cpus), min(threads, cpus)
+    if value > usable_cpus():
+        log.warning("%s %d: this process may use %d CPU(s); using %d", flag, value, usable_cpus(), within_cpus(value))
+    return within_cpus(value)
 
 
 def _video_extensions() -> frozenset[str]:

@@ -37,8 +37,9 @@ class RuntimeSettings:
 
 
 def usable_cpus() -> int:
-    """The CPUs this process may run on: its affinity where the OS reports one (a container's or
-    ``taskset``'s share), else every CPU of the machine."""
+    """The CPUs this process may run on: its affinity where the OS reports one (``taskset``, a
+    container's ``--cpuset-cpus``; a CPU quota such as Docker's ``--cpus`` does not show here), else
+    every CPU of the machine."""
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1

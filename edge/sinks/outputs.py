@@ -26,15 +26,6 @@ class OutputError(OSError):
     it reads, so it stops, with one line naming the output and the cause."""
 
 
-def _write(handle: TextIO, text: str, what: str) -> None:
-    """``text`` written and flushed at once, or OutputError naming ``what`` it was written to."""
-    try:
-        handle.write(text)
-        handle.flush()
-    except BrokenPipeError:  # stdout's reader went away (piped into head): the caller stops quietly
-        raise
-    except OSError as exc:
-        raise OutputError(f"cannot write {what}: {exc.strerror or exc}") from None
 
 
 def _csv_text(rows: list[list]) -> str:
@@ -75,47 +66,69 @@ class RecordSinks:
         self.csv_what = f"--csv {csv_path}"
         self.output_what = f"--output {output_path}"
         self.csv_file = self.output_file = None
+        self.failed = False  # a write failed and was reported
         try:
+            what = self.csv_what
             self.csv_file = open(csv_path, mode, newline="", encoding="utf-8") if csv_path else None
+            what = self.output_what
             self.output_file = open(output_path, mode, encoding="utf-8") if output_path else None
+            if self.csv_file is not None and self.csv_file.tell() == 0:
+                self._write(self.csv_file, _csv_text([fields_header(fields) if fields else CSV_HEADER]), self.csv_what)
+        except OutputError:
+            self.close()
+            raise
         except OSError as exc:
             self.close()
-            raise OutputError(f"cannot open {exc.filename}: {exc.strerror or exc}") from None
-        if self.csv_file is not None and self.csv_file.tell() == 0:
-            _write(self.csv_file, _csv_text([fields_header(fields) if fields else CSV_HEADER]), self.csv_what)
+            raise OutputError(f"cannot open {what}: {exc.strerror or exc}") from None
+
+    def _write(self, handle: TextIO, text: str, what: str) -> None:
+        """``text`` written and flushed at once, or OutputError naming ``what`` it was written to."""
+        try:
+            handle.write(text)
+            handle.flush()
+        except BrokenPipeError:  # stdout's reader went away (piped into head): the caller stops quietly
+            raise
+        except OSError as exc:
+            self.failed = True
+            raise OutputError(f"cannot write {what}: {exc.strerror or exc}") from None
 
     def emit(self, result: Result) -> None:
         line = json.dumps(result.record, ensure_ascii=False) + "\n"
         stream = result.kind != "document"
         if self.as_json:
             if result.changed or not stream or not self.changes_only or not result.ok:
-                _write(self.stdout, line, "the standard output")
+                self._write(self.stdout, line, "the standard output")
         elif result.ok and (result.changed or not stream):
-            _write(self.stdout, text_line(result.label, result.reading) + "\n", "the standard output")
+            self._write(self.stdout, text_line(result.label, result.reading) + "\n", "the standard output")
         if not result.ok and result.frame is None:  # a frame's error is logged where it happens, once
             message = result.record["error"]
             # Stream errors name their source already ("camera:7: no such camera").
             log.error("%s", message if stream else f"{result.label}: {message}")
         if self.output_file is not None:
-            _write(self.output_file, line, self.output_what)
+            self._write(self.output_file, line, self.output_what)
         if self.csv_file is not None and self.fields:
-            _write(self.csv_file, _csv_text([fields_row(self.fields, result)]), self.csv_what)
+            self._write(self.csv_file, _csv_text([fields_row(self.fields, result)]), self.csv_what)
         elif self.csv_file is not None:
             if result.ok:
                 rows = csv_rows(result.source, result.reading, result.page, result.frame)
             else:
                 rows = [csv_error_row(result.source, result.record["error"], result.page, result.frame)]
-            _write(self.csv_file, _csv_text(rows), self.csv_what)
+            self._write(self.csv_file, _csv_text(rows), self.csv_what)
 
     def close(self) -> None:
-        """Close the files; every record was flushed as it was written, so a failure here (the
-        buffer of a write that already failed) loses nothing more and is not raised again."""
-        for handle in (self.csv_file, self.output_file):
+        """Close the files. After a write failed (and was reported) closing fails again on the same
+        buffer, and that is not reported twice; otherwise a failure here (a network file system
+        reports late) is an OutputError like a failed write."""
+        problem = None
+        for handle, what in ((self.csv_file, self.csv_what), (self.output_file, self.output_what)):
             if handle is not None:
                 try:
                     handle.close()
-                except OSError:
-                    pass
+                except OSError as exc:
+                    problem = problem or OutputError(f"cannot write {what}: {exc.strerror or exc}")
+        self.csv_file = self.output_file = None
+        if problem is not None and not self.failed:
+            raise problem
 
     def __enter__(self) -> "RecordSinks":
         return self

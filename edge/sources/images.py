@@ -209,7 +209,7 @@ def _image_error(exc: BaseException, head: bytes) -> ImageError:
 
 
 # What Pillow and its plug-ins raise on damaged data (found by tests/test_fuzz.py).
-_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError, struct.error,
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError, struct.error,
                   MemoryError, RuntimeError)
 
 
@@ -223,6 +223,12 @@ JPEG_END = b"\xff\xd9"  # the end-of-image marker: a file without it is truncate
 def _turned(image: Image.Image) -> bool:
     """Whether the photo's EXIF says it was held other than upright."""
     return image.getexif().get(EXIF_ORIENTATION, 1) not in (1, None)
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says (the same image when it needs no turn: then
+    ``exif_transpose`` would only copy it)."""
+    return (ImageOps.exif_transpose(image) or image) if _turned(image) else image
 
 
 def _opencv_jpeg(image: Image.Image, source: Path | bytes) -> np.ndarray | None:
@@ -253,8 +259,7 @@ def _decode_frame(image: Image.Image, notes: list[str], source: Path | bytes | N
         if pixels is not None:
             return pixels
     image.load()
-    if _turned(image):  # else exif_transpose only copies
-        image = ImageOps.exif_transpose(image) or image
+    image = upright(image)
     pixels = _decode_pixels(image, notes)
     if pixels.shape[0] == 0 or pixels.shape[1] == 0:
         raise ImageError("image has zero size")
@@ -313,7 +318,7 @@ def load_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
                     image.seek(0)
                     notes.append(_first_frame_note(image, frames))
                 pixels = _decode_frame(image, notes, path if frames == 1 else None)
-    except (ImageError, UnidentifiedImageError, Image.DecompressionBombError, *_DECODE_ERRORS) as exc:
+    except (ImageError, UnidentifiedImageError, Image.DecompressionBombError, *DECODE_ERRORS) as exc:
         raise _image_error(exc, head) from None
     return LoadedImage(pixels=pixels, notes=notes)
 
@@ -356,7 +361,7 @@ def read_pages(source: str | os.PathLike | bytes, options: PageOptions = PageOpt
             except BaseException:
                 image.close()
                 raise
-    except (ImageError, UnidentifiedImageError, Image.DecompressionBombError, *_DECODE_ERRORS) as exc:
+    except (ImageError, UnidentifiedImageError, Image.DecompressionBombError, *DECODE_ERRORS) as exc:
         raise _image_error(exc, head) from None
     if paged:
         return _paged(image, frames, damaged, options.max_pixels, head)
@@ -371,7 +376,7 @@ def _single(image: Image.Image, frames: int, head: bytes, source: Path | bytes) 
             warnings.simplefilter("ignore")
             image.seek(0)
             pixels = _decode_frame(image, notes, source if frames == 1 else None)
-    except (ImageError, *_DECODE_ERRORS) as exc:
+    except (ImageError, *DECODE_ERRORS) as exc:
         yield PageError(1, 1, str(_image_error(exc, head)))
         return
     finally:
@@ -392,7 +397,7 @@ def _paged(image: Image.Image, pages: int, damaged: bool, max_pixels: int, head:
                     image.seek(index)
                     _check_size(image, max_pixels)
                     pixels = _decode_frame(image, notes)
-            except (ImageError, *_DECODE_ERRORS) as exc:
+            except (ImageError, *DECODE_ERRORS) as exc:
                 yield PageError(index + 1, pages, str(_image_error(exc, head)))
                 continue
             yield LoadedImage(pixels=pixels, notes=notes, page=index + 1, pages=pages)
