@@ -122,8 +122,8 @@ class Reader:
 
     def read_many(self, sources: Iterable[Readable]) -> Iterator[Result]:
         """Results one by one (one per image or page), in order; a bad input is a Result with its
-        error, never an exception. Paths may be folders and globs, as on the command line; one path
-        (or one bytes object) given alone is read as one input, not character by character."""
+        error, never an exception. Paths may be folders and globs, as on the command line; one path,
+        bytes object, file object, array or PIL image given alone is one input (not iterated)."""
         if isinstance(sources, (str, os.PathLike, bytes, bytearray, memoryview, np.ndarray, io.IOBase)) or \
                 _is_pil(sources):
             sources = [sources]
@@ -135,7 +135,7 @@ class Reader:
                 except ReadError as exc:
                     yield Result(name, error=str(exc))
             elif isinstance(source, (str, os.PathLike)) and isinstance(os.fspath(source), str) and os.fspath(source):
-                for item in list_inputs([os.fspath(source)]):
+                for item in list_inputs([os.fspath(source)]):  # folders and globs (else _as_input says why not)
                     if item.skipped is None:
                         yield from self._results(item)
             else:
@@ -149,8 +149,10 @@ class Reader:
     def _pixels(self, source: np.ndarray | "Image.Image") -> np.ndarray:
         """An array or PIL image as the recogniser's input, held to the same size limit as files
         (checked before any pixel is copied)."""
-        width, height = (source.shape[1::-1] if source.ndim >= 2 else (0, 0)) if isinstance(source, np.ndarray) \
-            else source.size
+        if isinstance(source, np.ndarray):
+            height, width = source.shape[:2] if source.ndim >= 2 else (0, 0)  # a bad shape: _check_array says
+        else:
+            width, height = source.size
         problem = too_many_pixels(width, height, self.settings.inputs.pages.max_pixels, "max_pixels=")
         if problem is not None:
             raise ReadError(problem)
