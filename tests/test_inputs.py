@@ -588,6 +588,15 @@ BAD_SPECS = {
                    r'^field "id": "cells" must be a whole number from 1 to 200$'),
     "twice": ('{"reference": "a.png", "fields": {"a": [0, 0, 5, 5], "a": [1, 1, 5, 5]}}', r'^"a" is given twice$'),
     "top-level typo": ('{"refrence": "a.png", "fields": {}}', r'^unknown key "refrence" \(known: reference, fields, dpi\)$'),
+    # These four were a traceback (a number of 5,000 digits, JSON nested 100,000 deep) or a CSV table
+    # with two columns of one name.
+    "huge number": ('{"reference": "a.png", "fields": {"a": [1, 2, ' + "9" * 5000 + ', 4]}}',
+                    r"^not valid JSON \(a number too long to read\)$"),
+    "nested deep": ("[" * 100_000 + "]" * 100_000, r"^not a field spec: JSON nested too deeply$"),
+    "a column's name": ('{"reference": "a.png", "fields": {"error": [0, 0, 5, 5]}}',
+                        r'^field "error": the name is taken by a column of the results \(source, page, error\)$'),
+    "a confidence column's name": ('{"reference": "a.png", "fields": {"a": [0, 0, 5, 5], "a confidence": [9, 0, 5, 5]}}',
+                                   r'^fields "a" and "a confidence": the second is the name of the first\'s confidence'),
 }
 
 

@@ -323,6 +323,8 @@ def image(tmp_path_factory) -> Path:
 def usage_cases(image: Path, clip: Path, folder: Path) -> dict[str, tuple[list[str], str]]:
     existing = folder / "taken.png"
     existing.write_bytes(b"")
+    copy = folder / "copy.png"
+    copy.write_bytes(image.read_bytes())
     return {
         "--every with an image": ([str(image), "--every", "2"], "--every applies to videos and cameras"),
         "--record with an image": ([str(image), "--record", str(folder / "out.avi")], "--record applies to videos"),
@@ -330,6 +332,10 @@ def usage_cases(image: Path, clip: Path, folder: Path) -> dict[str, tuple[list[s
         "--width with an image": ([str(image), "--width", "640"], "--width is a request to a camera"),
         "--jobs with a video": ([str(clip), "--jobs", "2", "--headless"], "--jobs reads images and documents"),
         "--out onto a file": ([str(image), "--out", str(existing)], f"--out {existing}: is a file, not a folder"),
+        # These two were an emptied input, and a traceback (NotADirectoryError from mkdir).
+        "--output onto an input": ([str(copy), "-o", str(copy)], f"--output {copy}: is one of the inputs"),
+        "--out under a file": ([str(image), "--out", str(existing / "sub")],
+                               f"--out {existing / 'sub'}: cannot be made ({str(existing)!r} is a file)"),
         # An empty address also slipped past the cap on --jobs (a cluster's actors are not this machine's).
         "an empty --ray-address": ([str(image), "--engine", "ray", "--ray-address", "", "-j", "1000"],
                                    "--ray-address is empty"),
@@ -337,7 +343,8 @@ def usage_cases(image: Path, clip: Path, folder: Path) -> dict[str, tuple[list[s
 
 
 CASES = ["--every with an image", "--record with an image", "--changes-only with an image", "--width with an image",
-         "--jobs with a video", "--out onto a file", "an empty --ray-address"]
+         "--jobs with a video", "--out onto a file", "an empty --ray-address", "--output onto an input",
+         "--out under a file"]
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -408,9 +408,12 @@ def run(reader: "Reader", stdout: TextIO | None = None) -> int:
         if outputs.csv is not None:
             done &= finished_csv(outputs.csv)
         log.info("resuming: %d result(s) already in %s", len(done), outputs.output)
-    for folder in (outputs.annotate_dir, outputs.debug_dir):
+    for flag, folder in (("--out", outputs.annotate_dir), ("--debug", outputs.debug_dir)):
         if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # checked with the flags; this is what changed since
+                raise UsageError(f"{flag} {folder}: cannot be made ({exc.strerror or exc})") from None
     tally = Tally()
     inputs = _counted(list_inputs(settings.inputs.sources, settings.inputs.recursive, settings.inputs.camera,
                                   settings.inputs.videos), tally)

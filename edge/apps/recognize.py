@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -140,19 +141,42 @@ def positive_float(text: str) -> float:
     return value
 
 
-def _writable_file(flag: str, path: Path | None) -> None:
-    """A file an output will be written to: its folder must exist, and it must not be a folder."""
+def _writable_file(flag: str, path: Path | None, sources: list[str] = ()) -> None:
+    """A file an output will be written to: its folder must exist and take files, it must not be a
+    folder, a file that cannot be written, or one of the inputs (it would be emptied before it is read)."""
     if path is None:
         return
     if path.is_dir():
         raise UsageError(f"{flag} {path}: is a folder, not a file")
     if not path.parent.is_dir():
         raise UsageError(f"{flag} {path}: no such folder {str(path.parent)!r}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageError(f"{flag} {path}: permission denied")
+    if not path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}: permission denied in {str(path.parent)!r}")
+    for source in sources:
+        try:
+            same = os.path.isfile(source) and path.exists() and os.path.samefile(source, path)
+        except (OSError, ValueError):
+            same = False
+        if same:
+            raise UsageError(f"{flag} {path}: is one of the inputs; it would be overwritten before it is read")
 
 
 def _writable_folder(flag: str, path: Path | None) -> None:
-    if path is not None and path.exists() and not path.is_dir():
+    """A folder images will be written to: it must be a folder that takes files, or one that can be
+    made (its nearest existing parent takes files); cv2.imwrite fails without a word otherwise."""
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
         raise UsageError(f"{flag} {path}: is a file, not a folder")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{flag} {path}: cannot be made ({str(existing)!r} is a file)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}: permission denied" + ("" if existing == path else f" in {str(existing)!r}"))
 
 
 def settings_from_args(args: argparse.Namespace):
@@ -180,6 +204,7 @@ def settings_from_args(args: argparse.Namespace):
             parse_camera(args.camera)
         except ValueError as exc:
             raise UsageError(f"--camera: {exc}") from None
+    named = [*args.sources, *(str(video) for video in args.video)]  # the files an output must not overwrite
     if args.sources.count("-") > 1:
         raise UsageError("standard input (-) can be read once")
     try:
@@ -209,7 +234,7 @@ def settings_from_args(args: argparse.Namespace):
             check_record_path(args.record)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        _writable_file("--record", args.record)
+        _writable_file("--record", args.record, named)
     if args.jobs > 1 and streams:
         raise UsageError("--jobs reads images and documents side by side; videos and cameras are read in order, "
                          "one frame after another")
@@ -229,9 +254,9 @@ def settings_from_args(args: argparse.Namespace):
         raise UsageError("--show needs a display (DISPLAY or WAYLAND_DISPLAY is unset)")
     if args.show and args.jobs > 1:
         raise UsageError("--show shows images one after another; it cannot be combined with --jobs")
-    _writable_file("--csv", args.csv)
+    _writable_file("--csv", args.csv, named)
     if not (args.engine == "ray" and args.output is not None and args.output.is_dir()):  # ray: a folder of shards
-        _writable_file("--output", args.output)
+        _writable_file("--output", args.output, named)
     _writable_folder("--out", args.out)
     _writable_folder("--debug", args.debug)
     window = not args.headless and (streams or args.show) and display_available()

@@ -88,9 +88,16 @@ def _parse_box(name: str, value: Any) -> Box:
     return Box(x0, y0, math.ceil(x + w) - x0, math.ceil(y + h) - y0)
 
 
+# Names of the CSV table's own columns: a field of that name (or its "NAME confidence" column) would
+# give the table two columns of one name, and a reader going by names would lose one.
+RESERVED_NAMES = ("source", "page", "error")
+
+
 def _parse_field(name: str, value: Any) -> FieldBox:
     if not name.strip():
         raise FieldSpecError("a field has an empty name")
+    if name in RESERVED_NAMES:
+        raise FieldSpecError(f'field "{name}": the name is taken by a column of the results ({", ".join(RESERVED_NAMES)})')
     if isinstance(value, list):
         return FieldBox(name, _parse_box(name, value))
     if not isinstance(value, dict):
@@ -126,6 +133,10 @@ def parse_field_spec(data: Any, base: Path | None = None) -> FieldSpec:
     if not isinstance(fields, dict) or not fields:
         raise FieldSpecError('"fields" must be an object of field names and boxes, with at least one field')
     parsed = tuple(_parse_field(name, value) for name, value in fields.items())
+    clash = next((name for name in fields if f"{name} confidence" in fields), None)
+    if clash is not None:
+        raise FieldSpecError(f'fields "{clash}" and "{clash} confidence": the second is the name of the first\'s '
+                             "confidence column in the results")
     path = Path(reference)
     if base is not None and not path.is_absolute():
         path = base / path
@@ -147,6 +158,12 @@ def parse_field_json(text: str, base: Path | None = None) -> FieldSpec:
         data = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
         raise FieldSpecError(f"not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})") from None
+    except FieldSpecError:  # a key given twice
+        raise
+    except RecursionError:
+        raise FieldSpecError("not a field spec: JSON nested too deeply") from None
+    except ValueError:  # a number of thousands of digits
+        raise FieldSpecError("not valid JSON (a number too long to read)") from None
     return parse_field_spec(data, base)
 
 
