@@ -10,6 +10,8 @@ import csv
 import io
 import json
 import logging
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -400,3 +402,28 @@ def test_a_flag_value_out_of_range_is_a_usage_error(image, flag, value, message,
         main([str(image), f"{flag.split('/')[-1]}={value}"])
     assert stop.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith(f"argument {flag}: {message}")
+
+
+SETPRIV = shutil.which("setpriv")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SETPRIV or not hasattr(os, "geteuid"), reason="needs setpriv (util-linux)")
+def test_a_folder_without_write_permission_is_a_usage_error(image, tmp_path):
+    """cv2.imwrite fails without a word: --out into a read-only folder lost every annotated image with
+    status 0. Root writes anywhere, so the run drops the capability that lets it (where it has it)."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    drop = [] if os.geteuid() != 0 else [SETPRIV, "--inh-caps=-dac_override,-dac_read_search",
+                                          "--bounding-set=-dac_override,-dac_read_search"]
+    if drop and subprocess.run([*drop, "true"]).returncode != 0:
+        pytest.skip("this container does not let setpriv drop capabilities")
+    for flags, message in ((["--out", str(locked)], f"--out {locked}: permission denied"),
+                           (["-o", str(locked / "out.jsonl")], f"--output {locked / 'out.jsonl'}: permission denied in")):
+        result = subprocess.run([*drop, sys.executable, str(RECOGNIZE), str(image), *flags], capture_output=True,
+                                text=True, env=app_env(), cwd=tmp_path, timeout=60)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"digits-recognize: error: {message}"), lines
+    assert list(locked.iterdir()) == []
