@@ -134,17 +134,18 @@ class Reader:
                     yield Result(name, self.recognizer.read(self._pixels(source)))
                 except ReadError as exc:
                     yield Result(name, error=str(exc))
-            elif isinstance(source, (str, os.PathLike)) and isinstance(os.fspath(source), str) and os.fspath(source):
-                for item in list_inputs([os.fspath(source)]):  # folders and globs (else _as_input says why not)
-                    if item.skipped is None:
-                        yield from self._results(item)
             else:
                 try:
                     item = _as_input(source)
                 except (TypeError, ReadError) as exc:
                     yield Result(f"<{type(source).__name__} {index}>", error=str(exc))
                     continue
-                yield from self._results(item)
+                if item.path is None:
+                    yield from self._results(item)
+                    continue
+                for found in list_inputs([item.name]):  # a path: folders and globs, as on the command line
+                    if found.skipped is None:
+                        yield from self._results(found)
 
     def _pixels(self, source: np.ndarray | "Image.Image") -> np.ndarray:
         """An array or PIL image as the recogniser's input, held to the same size limit as files
@@ -184,14 +185,15 @@ def _as_input(source: str | os.PathLike | bytes | io.BufferedIOBase) -> Input:
         return Input(path, "document", path=Path(path))
     if callable(getattr(source, "read", None)):  # an open file, io.BytesIO, a network stream
         name = str(getattr(source, "name", f"<{type(source).__name__}>"))
-        if isinstance(source, io.TextIOBase):
-            raise TypeError(f"{name}: a text file object; open the file in binary mode ('rb')")
+        text_mode = TypeError(f"{name}: a text file object; open the file in binary mode ('rb')")
+        if isinstance(source, io.TextIOBase):  # reading it would fail to decode the image as text
+            raise text_mode
         try:
             data = source.read()
         except (OSError, ValueError) as exc:  # a closed file raises ValueError
             raise ReadError(f"{name}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
         if not isinstance(data, (bytes, bytearray)):
-            raise TypeError(f"{name}: a text file object; open the file in binary mode ('rb')")
+            raise text_mode
         return Input(name, "document", data=bytes(data))
     raise TypeError(f"cannot read {type(source).__name__} objects: give a path, bytes, a binary file object, "
                     "a NumPy array or a PIL image")
@@ -207,10 +209,8 @@ def _check_settings(*, model, threads, min_confidence, polarity, max_pixels, max
     if polarity not in POLARITIES:
         raise ValueError(f"polarity must be one of {', '.join(POLARITIES)}, got {polarity!r}")
     numbers_given = (("threads", threads, True), ("max_pixels", max_pixels, True), ("max_pages", max_pages, True),
-                     ("min_confidence", min_confidence, False), ("pdf_dpi", pdf_dpi, False))
+                     ("min_confidence", min_confidence, False)) + ((("pdf_dpi", pdf_dpi, False),) if pdf_dpi is not None else ())
     for name, value, whole in numbers_given:
-        if value is None and name == "pdf_dpi":
-            continue
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"{name} must be a number, got {value!r}")
         if whole and not (math.isfinite(value) and float(value).is_integer()):

@@ -150,17 +150,21 @@ def _writable_file(flag: str, path: Path | None, sources: list[str] = ()) -> Non
         raise UsageError(f"{flag} {path}: is a folder, not a file")
     if not path.parent.is_dir():
         raise UsageError(f"{flag} {path}: no such folder {str(path.parent)!r}")
-    if path.exists() and not os.access(path, os.W_OK):
+    if not path.exists():
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise UsageError(f"{flag} {path}: permission denied in {str(path.parent)!r}")
+        return
+    if not os.access(path, os.W_OK):
         raise UsageError(f"{flag} {path}: permission denied")
-    if not path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{flag} {path}: permission denied in {str(path.parent)!r}")
-    for source in sources:
-        try:
-            same = os.path.isfile(source) and path.exists() and os.path.samefile(source, path)
-        except (OSError, ValueError):
-            same = False
-        if same:
-            raise UsageError(f"{flag} {path}: is one of the inputs; it would be overwritten before it is read")
+    if any(_same_file(source, path) for source in sources):
+        raise UsageError(f"{flag} {path}: is one of the inputs; it would be overwritten before it is read")
+
+
+def _same_file(source: str, path: Path) -> bool:
+    try:
+        return os.path.isfile(source) and os.path.samefile(source, path)
+    except (OSError, ValueError):  # a name the file system cannot hold names no existing file
+        return False
 
 
 def _writable_folder(flag: str, path: Path | None) -> None:
@@ -289,11 +293,12 @@ def _within_cpus(value: int, flag: str = "--jobs") -> int:
     """--jobs or --threads, each on its own, cut to the CPUs this process may use, with a note when it
     is: workers or threads beyond them only wait their turn, and each worker process holds its own
     interpreter and models (tens of MB), so ``-j 1000`` would exhaust memory rather than go faster."""
-    from edge.runtime.settings import usable_cpus, within_cpus
+    from edge.runtime.settings import within_cpus
 
-    if value > usable_cpus():
-        log.warning("%s %d: this process may use %d CPU(s); using %d", flag, value, usable_cpus(), within_cpus(value))
-    return within_cpus(value)
+    used = within_cpus(value)
+    if used < value:
+        log.warning("%s %d: this process may use %d CPU(s); using %d", flag, value, used, used)
+    return used
 
 
 def _video_extensions() -> frozenset[str]:

@@ -81,5 +81,6 @@ def load_classifier(settings: RuntimeSettings = RuntimeSettings()) -> DigitClass
     """Apply the thread settings and load the model (raises ``ModelError`` with one line)."""
     from edge.runtime.classifier import DigitClassifier
 
-    apply_threads(settings.threads)
-    return DigitClassifier(settings.model, backend=settings.backend, threads=within_cpus(settings.threads))
+    threads = within_cpus(settings.threads)
+    apply_threads(threads)
+    return DigitClassifier(settings.model, backend=settings.backend, threads=threads)

@@ -26,6 +26,11 @@ class OutputError(OSError):
     it reads, so it stops, with one line naming the output and the cause."""
 
 
+def _open(path: Path, mode: str, what: str, **options) -> TextIO:
+    try:
+        return open(path, mode, encoding="utf-8", **options)
+    except OSError as exc:
+        raise OutputError(f"cannot open {what}: {exc.strerror or exc}") from None
 
 
 def _csv_text(rows: list[list]) -> str:
@@ -68,18 +73,13 @@ class RecordSinks:
         self.csv_file = self.output_file = None
         self.failed = False  # a write failed and was reported
         try:
-            what = self.csv_what
-            self.csv_file = open(csv_path, mode, newline="", encoding="utf-8") if csv_path else None
-            what = self.output_what
-            self.output_file = open(output_path, mode, encoding="utf-8") if output_path else None
+            self.csv_file = _open(csv_path, mode, self.csv_what, newline="") if csv_path else None
+            self.output_file = _open(output_path, mode, self.output_what) if output_path else None
             if self.csv_file is not None and self.csv_file.tell() == 0:
                 self._write(self.csv_file, _csv_text([fields_header(fields) if fields else CSV_HEADER]), self.csv_what)
         except OutputError:
             self.close()
             raise
-        except OSError as exc:
-            self.close()
-            raise OutputError(f"cannot open {what}: {exc.strerror or exc}") from None
 
     def _write(self, handle: TextIO, text: str, what: str) -> None:
         """``text`` written and flushed at once, or OutputError naming ``what`` it was written to."""

@@ -210,7 +210,7 @@ def _image_error(exc: BaseException, head: bytes) -> ImageError:
 
 # What Pillow and its plug-ins raise on damaged data (found by tests/test_fuzz.py).
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError, struct.error,
-                  MemoryError, RuntimeError)
+                 MemoryError, RuntimeError)
 
 
 # The JPEGs that OpenCV decodes to the same pixels as Pillow: Pillow's mode for them, and the
